@@ -1,0 +1,25 @@
+// Runs every compiled *.test.js under dist/ (or $WAYBILL_TEST_DIST) with Node's test runner. Node 20 and Node 22+
+// read test path arguments differently (directories versus globs), so the list is explicit.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+function findTests(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return findTests(path);
+    return entry.name.endsWith(".test.js") ? [path] : [];
+  });
+}
+
+const filter = process.argv.slice(2);
+const distDir = process.env.WAYBILL_TEST_DIST ?? "dist";
+const files = findTests(distDir)
+  .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
+  .sort();
+const result = spawnSync(
+  process.execPath,
+  ["--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
+  { stdio: "inherit" },
+);
+process.exit(result.status ?? 1);

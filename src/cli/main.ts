@@ -1,0 +1,79 @@
+import { Command, CommanderError } from "commander";
+import { resolve } from "node:path";
+import { UserError, errorMessage } from "../errors.js";
+import type { CliCommand, CliContext } from "./command.js";
+import { commands } from "./commands/index.js";
+
+function stateDirFrom(options: { state?: string }): string {
+  return resolve(options.state ?? process.env.WAYBILL_STATE ?? ".waybill");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command("waybill")
+    .description("Carry a build artifact through its stages: deploy, load, judge, and record signed evidence.")
+    .option("--state <dir>", "state directory (default: $WAYBILL_STATE or ./.waybill)")
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .showHelpAfterError("(run with --help for usage)");
+
+  for (const command of commands) {
+    const sub = command.configure(new Command(command.name).description(command.summary));
+    sub.exitOverride();
+    sub.action(async (...actionArgs: unknown[]) => {
+      const self = actionArgs[actionArgs.length - 1] as Command;
+      const context: CliContext = {
+        stateDir: stateDirFrom(self.optsWithGlobals<{ state?: string }>()),
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      };
+      exitCode = await runCommand(command, self.args, self.opts(), context);
+    });
+    program.addCommand(sub);
+  }
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      if (error.code === "commander.help") return 0;
+      return 2;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+async function runCommand(
+  command: CliCommand,
+  args: string[],
+  options: Record<string, unknown>,
+  context: CliContext,
+): Promise<number> {
+  try {
+    return await command.run(args, options, context);
+  } catch (error) {
+    if (error instanceof UserError) {
+      context.stderr(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    context.stderr(`waybill ${command.name}: internal error: ${errorMessage(error)}\n`);
+    if (process.env.WAYBILL_DEBUG && error instanceof Error) context.stderr(`${error.stack}\n`);
+    else context.stderr("(set WAYBILL_DEBUG=1 to see the stack trace)\n");
+    return 70;
+  }
+}
+
+const isEntryPoint = process.argv[1] !== undefined && /(?:waybill(?:\.js)?|main\.js)$/.test(process.argv[1]);
+if (isEntryPoint) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`waybill: ${errorMessage(error)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,267 @@
+/**
+ * The whole waybill.yaml schema, the single source for validation, the TypeScript types and
+ * the published JSON Schema. Objects are strict: an unknown field is an error. Every field
+ * has a default except `metadata.name` and `run`.
+ */
+import { z } from "zod";
+
+const durationPattern = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+export const durationSchema = z
+  .string()
+  .regex(durationPattern, { message: "expected a duration such as 500ms, 30s, 5m or 1h30m" });
+
+export const cpuSchema = z.union([
+  z.number().positive(),
+  z.string().regex(/^\d+(\.\d+)?m?$/, { message: "expected CPU as cores (1, 0.5) or millicores (500m)" }),
+]);
+export const memorySchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { message: "expected memory such as 256Mi or 1Gi" });
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    message: "expected a lowercase DNS label: letters, digits and '-', at most 63 characters",
+  });
+
+const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const envSchema = z.record(z.string(), z.string());
+const httpMethod = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+export const runtimeNames = ["jvm", "go", "node", "python", "dotnet"] as const;
+
+const buildSchema = z.strictObject({
+  command: z.string().min(1).optional(),
+  artifact: z.string().min(1).default("."),
+  image: z.string().min(1).optional(),
+  env: envSchema.default({}),
+});
+
+const runSchema = z.strictObject({
+  command: commandSchema.optional(),
+  port: z.number().int().min(1).max(65535).default(8080),
+  health: z.string().startsWith("/", { message: "expected a path starting with /" }).default("/"),
+  healthTimeout: durationSchema.default("30s"),
+  runtime: z.enum(runtimeNames).optional(),
+  image: z.string().min(1).optional(),
+  env: envSchema.default({}),
+});
+
+const resourcesSchema = z.strictObject({
+  cpu: cpuSchema.default("1"),
+  memory: memorySchema.default("512Mi"),
+});
+
+const loadRequestSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  method: httpMethod.default("GET"),
+  path: z.string().startsWith("/", { message: "expected a path starting with /" }),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().optional(),
+  weight: z.number().positive().default(1),
+});
+
+const loadSchema = z.strictObject({
+  model: z.enum(["open", "closed"]).default("open"),
+  rate: z.number().positive().default(50),
+  duration: durationSchema.default("10s"),
+  warmup: durationSchema.default("1s"),
+  connections: z.number().int().positive().default(10),
+  maxRequests: z.number().int().positive().optional(),
+  timeout: durationSchema.default("5s"),
+  requests: z.array(loadRequestSchema).min(1).default([{ method: "GET", path: "/", headers: {}, weight: 1 }]),
+});
+
+const externalLoadSchema = z.strictObject({
+  command: commandSchema,
+  timeout: durationSchema.default("10m"),
+});
+
+const testSchema = z.strictObject({
+  load: loadSchema.optional(),
+  external: externalLoadSchema.optional(),
+});
+
+/** Keptn slo.yaml, spec_version 1.0. Defaults are not filled in here: Keptn treats a
+ * missing `comparison` block differently from a block with missing fields. */
+const criteriaSchema = z.strictObject({ criteria: z.array(z.string().min(1)).min(1) });
+export const sloObjectiveSchema = z.strictObject({
+  sli: z.string().min(1),
+  displayName: z.string().optional(),
+  pass: z.array(criteriaSchema).optional(),
+  warning: z.array(criteriaSchema).optional(),
+  weight: z.number().int().min(0).optional(),
+  key_sli: z.boolean().optional(),
+});
+export const sloSchema = z.strictObject({
+  spec_version: z.string().optional(),
+  filter: z.record(z.string(), z.string()).nullish(),
+  comparison: z
+    .strictObject({
+      compare_with: z.enum(["single_result", "several_results"]).optional(),
+      number_of_comparison_results: z.number().int().min(1).optional(),
+      include_result_with_score: z.enum(["all", "pass", "pass_or_warn"]).optional(),
+      aggregate_function: z.enum(["avg", "p50", "p90", "p95"]).optional(),
+    })
+    .optional(),
+  objectives: z.array(sloObjectiveSchema).nullish(),
+  total_score: z
+    .strictObject({
+      pass: z.string().regex(/^\d+(\.\d+)?%?$/, { message: 'expected a percentage such as "90%"' }),
+      warning: z
+        .string()
+        .regex(/^\d+(\.\d+)?%?$/, { message: 'expected a percentage such as "75%"' })
+        .optional(),
+    })
+    .optional(),
+});
+
+const prometheusProviderSchema = z.strictObject({
+  provider: z.literal("prometheus"),
+  url: z.url(),
+  queries: z.record(z.string(), z.string().min(1)),
+});
+const commandProviderSchema = z.strictObject({
+  provider: z.literal("command"),
+  command: commandSchema,
+  timeout: durationSchema.default("60s"),
+});
+const sliProviderSchema = z.discriminatedUnion("provider", [prometheusProviderSchema, commandProviderSchema]);
+
+export const evidenceNames = ["sbom", "provenance", "vulns", "test-result", "slo-evaluation"] as const;
+const severity = z.enum(["none", "low", "medium", "high", "critical"]);
+const requirementSchema = z.union([
+  z.enum(evidenceNames),
+  z.strictObject({ sbom: z.strictObject({}) }),
+  z.strictObject({ provenance: z.strictObject({}) }),
+  z.strictObject({ "test-result": z.strictObject({ passed: z.boolean().default(true) }) }),
+  z.strictObject({ vulns: z.strictObject({ max_severity: severity.default("medium") }) }),
+  z.strictObject({
+    "slo-evaluation": z.strictObject({
+      from_stage: z.string().optional(),
+      min_result: z.enum(["pass", "warning"]).default("pass"),
+    }),
+  }),
+]);
+
+const targetPattern = /^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/;
+const targetSchema = z
+  .string()
+  .regex(targetPattern, { message: "expected 'local' or 'kube:<context>[/<namespace>]'" });
+
+const approvalMode = z.enum(["automatic", "manual"]);
+const stageSchema = z.strictObject({
+  name: dnsLabel,
+  target: targetSchema.optional(),
+  targets: z.array(targetSchema).min(1).optional(),
+  strategy: z.enum(["direct", "blue-green", "canary"]).default("direct"),
+  canary: z
+    .strictObject({
+      steps: z.array(z.number().int().min(1).max(100)).min(1).default([10, 50, 100]),
+      stepDuration: durationSchema.default("10s"),
+      judge: z
+        .strictObject({
+          metrics: z.array(z.string().min(1)).default(["latency", "error"]),
+          confidence: z.number().gt(0).lt(1).default(0.98),
+          tolerance: z.number().min(0).default(0.25),
+          passScore: z.number().min(0).max(100).default(95),
+          marginalScore: z.number().min(0).max(100).default(75),
+        })
+        .default({
+          metrics: ["latency", "error"],
+          confidence: 0.98,
+          tolerance: 0.25,
+          passScore: 95,
+          marginalScore: 75,
+        }),
+    })
+    .optional(),
+  traffic: z.enum(["replicas", "gateway-api", "istio"]).default("replicas"),
+  replicas: z.number().int().min(1).default(1),
+  approval: z
+    .strictObject({
+      pass: approvalMode.default("automatic"),
+      warning: approvalMode.default("manual"),
+      timeout: durationSchema.default("24h"),
+    })
+    .default({ pass: "automatic", warning: "manual", timeout: "24h" }),
+  requires: z.array(requirementSchema).default([]),
+  drain: durationSchema.default("2s"),
+  timeouts: z.record(z.string(), durationSchema).default({}),
+  gitops: z
+    .strictObject({
+      repo: z.string().min(1),
+      path: z.string().min(1).default("."),
+      branch: z.string().min(1).default("main"),
+      apply: z.boolean().default(true),
+    })
+    .optional(),
+});
+
+const defaultStages = z.array(stageSchema).parse([
+  { name: "dev" },
+  { name: "staging", strategy: "blue-green" },
+  { name: "production", strategy: "blue-green", approval: { pass: "manual" } },
+]);
+
+export const serviceSpecSchema = z
+  .strictObject({
+    apiVersion: z.literal("waybill.dev/v1").default("waybill.dev/v1"),
+    kind: z.literal("Service").default("Service"),
+    metadata: z.strictObject({
+      name: dnsLabel,
+      labels: z.record(z.string(), z.string()).default({}),
+    }),
+    build: buildSchema.default({ artifact: ".", env: {} }),
+    run: runSchema,
+    resources: resourcesSchema.default({ cpu: "1", memory: "512Mi" }),
+    test: testSchema.default({}),
+    sli: z.array(sliProviderSchema).default([]),
+    slo: z.union([z.string().min(1), sloSchema]).optional(),
+    stages: z.array(stageSchema).min(1).default(defaultStages),
+  })
+  .superRefine((spec, ctx) => {
+    const seen = new Set<string>();
+    spec.stages.forEach((stage, index) => {
+      if (seen.has(stage.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stages", index, "name"],
+          message: `stage name "${stage.name}" is used twice; stage names must be unique`,
+        });
+      }
+      seen.add(stage.name);
+      if (stage.target !== undefined && stage.targets !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stages", index, "targets"],
+          message: "give either target or targets, not both",
+        });
+      }
+      const targets = stageTargets(stage);
+      if (targets.includes("local") && spec.run.command === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["run"],
+          message: `run.command is required: stage "${stage.name}" deploys to the local target`,
+        });
+      }
+      if (targets.some((t) => t.startsWith("kube:")) && !spec.run.image && !spec.build.image) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["run"],
+          message: `run.image or build.image is required: stage "${stage.name}" deploys to Kubernetes`,
+        });
+      }
+    });
+  });
+
+export type ServiceSpec = z.output<typeof serviceSpecSchema>;
+export type StageSpec = ServiceSpec["stages"][number];
+export type SloSpec = z.output<typeof sloSchema>;
+export type LoadSpec = z.output<typeof loadSchema>;
+export type Requirement = z.output<typeof requirementSchema>;
+
+export function stageTargets(stage: Pick<StageSpec, "target" | "targets">): string[] {
+  return stage.targets ?? [stage.target ?? "local"];
+}
