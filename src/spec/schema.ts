@@ -4,52 +4,79 @@
  * has a default except `metadata.name` and `run`.
  */
 import { z } from "zod";
+import { commandProblem } from "./units.js";
 
 const durationPattern = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+const durationMessage = "expected a duration such as 500ms, 30s, 5m or 1h30m";
+// The type error repeats the format, so `timeout: 30` says what to write instead of "a string".
 export const durationSchema = z
-  .string()
-  .regex(durationPattern, { message: "expected a duration such as 500ms, 30s, 5m or 1h30m" });
+  .string({ error: durationMessage })
+  .regex(durationPattern, { message: durationMessage });
 
 export const cpuSchema = z.union([
   z.number().positive(),
   z.string().regex(/^\d+(\.\d+)?m?$/, { message: "expected CPU as cores (1, 0.5) or millicores (500m)" }),
 ]);
 export const memorySchema = z
-  .string()
+  .string({ error: "expected memory such as 256Mi or 1Gi" })
   .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { message: "expected memory such as 256Mi or 1Gi" });
 
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-    message: "expected a lowercase DNS label: letters, digits and '-', at most 63 characters",
-  });
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  message: "expected a lowercase DNS label: letters, digits and '-', at most 63 characters",
+});
 
 const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+/** A run command is started without a shell, so shell syntax in the string form is an error. */
+const runCommandSchema = commandSchema
+  .superRefine((command, ctx) => {
+    const problem = typeof command === "string" ? commandProblem(command) : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .describe(
+    "How to start the service, without a shell: a command line split into words, or an argument list. Gets $PORT in its environment.",
+  );
 const envSchema = z.record(z.string(), z.string());
 const httpMethod = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 export const runtimeNames = ["jvm", "go", "node", "python", "dotnet"] as const;
 
 const buildSchema = z.strictObject({
-  command: z.string().min(1).optional(),
-  artifact: z.string().min(1).default("."),
+  command: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Shell command that builds the artifact, run in the service folder"),
+  artifact: z
+    .string()
+    .min(1)
+    .default(".")
+    .describe("The file or folder the build produces, relative to the service folder"),
   image: z.string().min(1).optional(),
   env: envSchema.default({}),
 });
 
 const runSchema = z.strictObject({
-  command: commandSchema.optional(),
-  port: z.number().int().min(1).max(65535).default(8080),
-  health: z.string().startsWith("/", { message: "expected a path starting with /" }).default("/"),
+  command: runCommandSchema.optional(),
+  port: z.number().int().min(1).max(65535).default(8080).describe("The port the service listens on ($PORT)"),
+  health: z
+    .string()
+    .startsWith("/", { message: "expected a path starting with /" })
+    .default("/")
+    .describe("HTTP path that answers 2xx once the service is ready"),
   healthTimeout: durationSchema.default("30s"),
-  runtime: z.enum(runtimeNames).optional(),
+  runtime: z
+    .enum(runtimeNames)
+    .optional()
+    .describe(
+      "Language runtime, so the CPU and memory limits reach it (e.g. GOMAXPROCS, -XX:ActiveProcessorCount)",
+    ),
   image: z.string().min(1).optional(),
   env: envSchema.default({}),
 });
 
 const resourcesSchema = z.strictObject({
-  cpu: cpuSchema.default("1"),
-  memory: memorySchema.default("512Mi"),
+  cpu: cpuSchema.default("1").describe("CPU limit: cores (1, 0.5) or millicores (500m)"),
+  memory: memorySchema.default("512Mi").describe("Memory limit, such as 256Mi or 1Gi"),
 });
 
 const loadRequestSchema = z.strictObject({
@@ -62,14 +89,22 @@ const loadRequestSchema = z.strictObject({
 });
 
 const loadSchema = z.strictObject({
-  model: z.enum(["open", "closed"]).default("open"),
-  rate: z.number().positive().default(50),
+  model: z
+    .enum(["open", "closed"])
+    .default("open")
+    .describe(
+      "open: a constant arrival rate (latency counts from the scheduled send time); closed: fixed connections",
+    ),
+  rate: z.number().positive().default(50).describe("Requests per second (open model)"),
   duration: durationSchema.default("10s"),
   warmup: durationSchema.default("1s"),
   connections: z.number().int().positive().default(10),
   maxRequests: z.number().int().positive().optional(),
   timeout: durationSchema.default("5s"),
-  requests: z.array(loadRequestSchema).min(1).default([{ method: "GET", path: "/", headers: {}, weight: 1 }]),
+  requests: z
+    .array(loadRequestSchema)
+    .min(1)
+    .default([{ method: "GET", path: "/", headers: {}, weight: 1 }]),
 });
 
 const externalLoadSchema = z.strictObject({
@@ -147,13 +182,14 @@ const requirementSchema = z.union([
 const targetPattern = /^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/;
 const targetSchema = z
   .string()
-  .regex(targetPattern, { message: "expected 'local' or 'kube:<context>[/<namespace>]'" });
+  .regex(targetPattern, { message: "expected 'local' or 'kube:<context>[/<namespace>]'" })
+  .describe("'local' or 'kube:<context>[/<namespace>]'");
 
 const approvalMode = z.enum(["automatic", "manual"]);
 const stageSchema = z.strictObject({
   name: dnsLabel,
   target: targetSchema.optional(),
-  targets: z.array(targetSchema).min(1).optional(),
+  targets: z.array(targetSchema).min(1).optional().describe("Several targets, rolled out in order"),
   strategy: z.enum(["direct", "blue-green", "canary"]).default("direct"),
   canary: z
     .strictObject({
@@ -184,8 +220,16 @@ const stageSchema = z.strictObject({
       warning: approvalMode.default("manual"),
       timeout: durationSchema.default("24h"),
     })
-    .default({ pass: "automatic", warning: "manual", timeout: "24h" }),
-  requires: z.array(requirementSchema).default([]),
+    .default({ pass: "automatic", warning: "manual", timeout: "24h" })
+    .describe(
+      "Whether a pass or a warning result is released automatically or waits for `waybill approve`; a fail never is",
+    ),
+  requires: z
+    .array(requirementSchema)
+    .default([])
+    .describe(
+      "Evidence the artifact must carry, signed by a trusted key, before it is deployed to this stage",
+    ),
   drain: durationSchema.default("2s"),
   timeouts: z.record(z.string(), durationSchema).default({}),
   gitops: z
@@ -198,18 +242,20 @@ const stageSchema = z.strictObject({
     .optional(),
 });
 
-const defaultStages = z.array(stageSchema).parse([
-  { name: "dev" },
-  { name: "staging", strategy: "blue-green" },
-  { name: "production", strategy: "blue-green", approval: { pass: "manual" } },
-]);
+const defaultStages = z
+  .array(stageSchema)
+  .parse([
+    { name: "dev" },
+    { name: "staging", strategy: "blue-green" },
+    { name: "production", strategy: "blue-green", approval: { pass: "manual" } },
+  ]);
 
 export const serviceSpecSchema = z
   .strictObject({
     apiVersion: z.literal("waybill.dev/v1").default("waybill.dev/v1"),
     kind: z.literal("Service").default("Service"),
     metadata: z.strictObject({
-      name: dnsLabel,
+      name: dnsLabel.describe("The service name, a lowercase DNS label such as checkout"),
       labels: z.record(z.string(), z.string()).default({}),
     }),
     build: buildSchema.default({ artifact: ".", env: {} }),
@@ -217,11 +263,21 @@ export const serviceSpecSchema = z
     resources: resourcesSchema.default({ cpu: "1", memory: "512Mi" }),
     test: testSchema.default({}),
     sli: z.array(sliProviderSchema).default([]),
-    slo: z.union([z.string().min(1), sloSchema]).optional(),
-    stages: z.array(stageSchema).min(1).default(defaultStages),
+    slo: z
+      .union([z.string().min(1), sloSchema])
+      .optional()
+      .describe("Keptn slo.yaml content, or the path of a Keptn slo.yaml relative to this file"),
+    stages: z
+      .array(stageSchema)
+      .min(1)
+      .default(defaultStages)
+      .describe("The stages in delivery order; default dev, staging, production"),
   })
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();
+    // Each missing run field is reported once, for the first stage that needs it.
+    let reportedRunCommand = false;
+    let reportedImage = false;
     spec.stages.forEach((stage, index) => {
       if (seen.has(stage.name)) {
         ctx.addIssue({
@@ -239,14 +295,21 @@ export const serviceSpecSchema = z
         });
       }
       const targets = stageTargets(stage);
-      if (targets.includes("local") && spec.run.command === undefined) {
+      if (targets.includes("local") && spec.run.command === undefined && !reportedRunCommand) {
+        reportedRunCommand = true;
         ctx.addIssue({
           code: "custom",
           path: ["run"],
           message: `run.command is required: stage "${stage.name}" deploys to the local target`,
         });
       }
-      if (targets.some((t) => t.startsWith("kube:")) && !spec.run.image && !spec.build.image) {
+      if (
+        targets.some((t) => t.startsWith("kube:")) &&
+        !spec.run.image &&
+        !spec.build.image &&
+        !reportedImage
+      ) {
+        reportedImage = true;
         ctx.addIssue({
           code: "custom",
           path: ["run"],

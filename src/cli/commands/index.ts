@@ -1,3 +1,28 @@
 import type { CliCommand } from "../command.js";
+import { approveCommand } from "./approve.js";
+import { downCommand } from "./down.js";
+import { initCommand } from "./init.js";
+import { logsCommand } from "./logs.js";
+import { rejectCommand } from "./reject.js";
+import { rollbackCommand } from "./rollback.js";
+import { runCommand } from "./run.js";
+import { runsCommand } from "./runs.js";
+import { serveCommand } from "./serve.js";
+import { shipCommand } from "./ship.js";
+import { statusCommand } from "./status.js";
+import { validateCommand } from "./validate.js";
 
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [
+  initCommand,
+  validateCommand,
+  serveCommand,
+  shipCommand,
+  statusCommand,
+  runsCommand,
+  runCommand,
+  approveCommand,
+  rejectCommand,
+  rollbackCommand,
+  logsCommand,
+  downCommand,
+];

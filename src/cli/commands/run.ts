@@ -1,0 +1,34 @@
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { table, type EventView, type RunView } from "../views.js";
+
+export const runCommand: CliCommand = {
+  name: "run",
+  summary: "show one run and its event timeline",
+  configure: (command) => command.argument("<id>").option("--json", "print JSON"),
+  async run(args, options, context) {
+    const client = await connect(context.stateDir);
+    const run = await client.get<RunView & { events: EventView[] }>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}`);
+    if (options.json === true) {
+      context.stdout(`${JSON.stringify(run, null, 2)}\n`);
+      return 0;
+    }
+    context.stdout(
+      `run ${run.id}: ${run.service} ${run.version} → ${run.stage} (${run.kind})\n` +
+        `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
+    );
+    const rows = [["TIME", "EVENT", "DETAIL"]];
+    for (const event of run.events) {
+      rows.push([event.time, event.type.replace(/^dev\.waybill\./, ""), detail(event.data)]);
+    }
+    context.stdout(table(rows));
+    return 0;
+  },
+};
+
+function detail(data: Record<string, unknown>): string {
+  return Object.entries(data)
+    .filter(([key, value]) => key !== "spec" && value !== undefined && typeof value !== "object")
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(" ");
+}

@@ -1,0 +1,65 @@
+import { resolve } from "node:path";
+import { artifactDigest } from "../../artifact/digest.js";
+import { runBuild } from "../../artifact/build.js";
+import { UserError } from "../../errors.js";
+import { loadServiceSpec } from "../../spec/load.js";
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { followShip, printOutcome } from "../follow.js";
+import type { RunView } from "../views.js";
+
+export const shipCommand: CliCommand = {
+  name: "ship",
+  summary: "build the service, record its artifact, and deliver it through its stages",
+  configure: (command) =>
+    command
+      .argument("[dir]", "service folder holding waybill.yaml", ".")
+      .option("--version <label>", "version label (default: the first 12 hex digits of the digest)")
+      .option("--json", "print the runs this ship started, as JSON, when it ends")
+      .option("--no-wait", "return once the first run has started"),
+  async run(args, options, context) {
+    const dir = resolve(args[0] ?? ".");
+    const { spec, dir: serviceDir } = loadServiceSpec(resolve(dir, "waybill.yaml"));
+    const json = options.json === true;
+    const say = json ? () => undefined : context.stderr;
+    if (spec.build.command !== undefined) {
+      say(`building ${spec.metadata.name}: ${spec.build.command}\n`);
+      await runBuild(spec.build.command, serviceDir, spec.build.env, say);
+    }
+    const artifactDir = resolve(serviceDir, spec.build.artifact);
+    const digest = await artifactDigest(artifactDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") throw new UserError(`build.artifact ${spec.build.artifact} does not exist in ${serviceDir}`);
+      throw error;
+    });
+    const version = typeof options.version === "string" ? options.version : digest.slice("sha256:".length, 19);
+    say(`artifact ${digest} (version ${version})\n`);
+
+    const client = await connect(context.stateDir);
+    const shipped = await client.post<{ shipId: string; runs: RunView[] }>("/v1/ships", {
+      spec,
+      serviceDir,
+      artifactDir,
+      digest,
+      version,
+    });
+
+    if (options.wait === false) {
+      const first = await waitUntilStarted(client, shipped.shipId);
+      context.stdout(json ? `${JSON.stringify({ runs: [first] })}\n` : `started run ${first.id} (${first.stage})\n`);
+      return 0;
+    }
+    const outcome = await followShip(client, shipped.shipId, json ? undefined : context.stdout);
+    if (json) context.stdout(`${JSON.stringify({ runs: outcome.runs }, null, 2)}\n`);
+    else await printOutcome(client, spec.metadata.name, outcome, context.stdout);
+    return outcome.failed.length > 0 ? 1 : 0;
+  },
+};
+
+async function waitUntilStarted(client: Awaited<ReturnType<typeof connect>>, shipId: string): Promise<RunView> {
+  for (;;) {
+    const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
+    const first = runs[0];
+    if (first !== undefined && first.state !== "queued") return first;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,16 @@
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { statusTable, type StatusView } from "../views.js";
+
+export const statusCommand: CliCommand = {
+  name: "status",
+  summary: "show each service's stages: state, live version and URL",
+  configure: (command) => command.argument("[service]").option("--json", "print JSON"),
+  async run(args, options, context) {
+    const client = await connect(context.stateDir);
+    const query = args[0] === undefined ? "" : `?service=${encodeURIComponent(args[0])}`;
+    const status = await client.get<StatusView>(`/v1/status${query}`);
+    context.stdout(options.json === true ? `${JSON.stringify(status, null, 2)}\n` : statusTable(status));
+    return 0;
+  },
+};

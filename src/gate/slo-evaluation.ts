@@ -1,0 +1,331 @@
+/**
+ * SLO evaluation: Keptn's lighthouse algorithm, so a Keptn slo.yaml gives the same verdict here.
+ * Read top to bottom: defaults, choosing the baseline, one objective, then the total score.
+ * Result fields carry Keptn's `indicatorResults` names.
+ */
+import type { SloSpec } from "../spec/schema.js";
+import { compare, CriteriaSyntaxError, parseCriteria, relativeTarget, type Criterion } from "./criteria.js";
+
+export type EvaluationResult = "pass" | "warning" | "fail";
+export type ObjectiveStatus = EvaluationResult | "info";
+export type CompareWith = "single_result" | "several_results";
+export type ResultFilter = "all" | "pass" | "pass_or_warn";
+export type AggregateFunction = "avg" | "p50" | "p90" | "p95";
+
+/** An earlier evaluation of the same service and stage. */
+export interface PreviousEvaluation {
+  result: EvaluationResult;
+  values: Record<string, number | null>;
+}
+
+/** Keptn's SLIResult. A missing value has `success: false` and value 0, as in Keptn. */
+export interface SliResult {
+  metric: string;
+  value: number;
+  success: boolean;
+  message: string;
+  /** The aggregate of the earlier values that relative criteria were measured against */
+  comparedValue?: number;
+}
+
+export interface CriterionTarget {
+  criteria: string;
+  /** The threshold the value was compared with; 0 for a relative criterion with no earlier values */
+  targetValue: number;
+  violated: boolean;
+}
+
+export interface ObjectiveResult {
+  sli: string;
+  displayName: string;
+  status: ObjectiveStatus;
+  score: number;
+  weight: number;
+  keySli: boolean;
+  value: SliResult;
+  passTargets: CriterionTarget[];
+  warningTargets: CriterionTarget[];
+}
+
+/** The comparison settings actually applied, and which earlier evaluations formed the baseline. */
+export interface Comparison {
+  compareWith: CompareWith;
+  numberOfComparisonResults: number;
+  includeResultWithScore: ResultFilter;
+  aggregateFunction: AggregateFunction;
+  /** Indexes into `previous` (newest first) of the evaluations compared with */
+  comparedIndexes: number[];
+}
+
+export interface Evaluation {
+  result: EvaluationResult;
+  /** 0–100 */
+  score: number;
+  message: string;
+  objectives: ObjectiveResult[];
+  comparison: Comparison;
+  /** The percentages the score was judged against */
+  totalScore: { pass: number; warning?: number };
+}
+
+/** Keptn's total_score when an slo.yaml has none. */
+const defaultTotalScore = { pass: "90%", warning: "75%" };
+
+/**
+ * Evaluates the SLIs of one run against an SLO and the earlier evaluations (newest first).
+ * Throws CriteriaSyntaxError when a criteria string cannot be read, as Keptn refuses such a file.
+ */
+export function evaluateSlo(
+  slo: SloSpec | undefined,
+  values: Readonly<Record<string, number | null | undefined>>,
+  previous: readonly PreviousEvaluation[] = [],
+): Evaluation {
+  const settings = comparisonSettings(slo?.comparison);
+  const totalScore = totalScoreTargets(slo?.total_score ?? defaultTotalScore);
+  if (slo === undefined) {
+    return {
+      result: "pass",
+      score: 0,
+      message: "no SLO was given, so nothing was evaluated",
+      objectives: [],
+      comparison: { ...settings, comparedIndexes: [] },
+      totalScore,
+    };
+  }
+  const objectives = slo.objectives ?? [];
+  if (objectives.length === 0) {
+    return {
+      result: "fail",
+      score: 0,
+      message: "no SLO objective was provided",
+      objectives: [],
+      comparison: { ...settings, comparedIndexes: [] },
+      totalScore,
+    };
+  }
+
+  const comparedIndexes = chooseBaseline(previous, settings);
+  const compared = comparedIndexes.map((index) => previous[index]!);
+  const results = objectives.map((objective) =>
+    evaluateObjective(objective, values[objective.sli], earlierValues(compared, objective.sli), settings),
+  );
+  const comparison = { ...settings, comparedIndexes };
+
+  // Only objectives with pass criteria count toward the maximum; the others are info only.
+  const maximum = results.reduce((sum, result) => (result.status === "info" ? sum : sum + result.weight), 0);
+  if (maximum === 0) {
+    return {
+      result: "pass",
+      score: 100,
+      message: "every objective is info only, so the evaluation passes",
+      objectives: results,
+      comparison,
+      totalScore,
+    };
+  }
+  const achieved = results.reduce((sum, result) => sum + result.score, 0);
+  const score = 100 * (achieved / maximum);
+  const failedKeySlis = results.filter((result) => result.keySli && result.status === "fail");
+  return { ...verdict(score, totalScore, failedKeySlis), objectives: results, comparison, totalScore };
+}
+
+type Settings = Omit<Comparison, "comparedIndexes">;
+
+function comparisonSettings(block: SloSpec["comparison"]): Settings {
+  if (block === undefined) {
+    return {
+      compareWith: "single_result",
+      numberOfComparisonResults: 1,
+      includeResultWithScore: "all",
+      aggregateFunction: "avg",
+    };
+  }
+  // Keptn compares with 3 results unless compare_with says otherwise, even when
+  // number_of_comparison_results is set: that number only counts for several_results.
+  const numberOfComparisonResults =
+    block.compare_with === "single_result"
+      ? 1
+      : block.compare_with === "several_results"
+        ? (block.number_of_comparison_results ?? 3)
+        : 3;
+  return {
+    compareWith: block.compare_with ?? "several_results",
+    numberOfComparisonResults,
+    includeResultWithScore: block.include_result_with_score ?? "all",
+    aggregateFunction: block.aggregate_function ?? "avg",
+  };
+}
+
+/** Keep the earlier evaluations whose result the filter admits, then the N newest of those. */
+function chooseBaseline(previous: readonly PreviousEvaluation[], settings: Settings): number[] {
+  const admitted: Record<ResultFilter, ReadonlySet<EvaluationResult>> = {
+    all: new Set(["pass", "warning", "fail"]),
+    pass: new Set(["pass"]),
+    pass_or_warn: new Set(["pass", "warning"]),
+  };
+  const indexes: number[] = [];
+  for (let index = 0; index < previous.length; index++) {
+    if (indexes.length === settings.numberOfComparisonResults) break;
+    if (admitted[settings.includeResultWithScore].has(previous[index]!.result)) indexes.push(index);
+  }
+  return indexes;
+}
+
+/** An earlier result without a value for the SLI is left out of its baseline. */
+function earlierValues(compared: readonly PreviousEvaluation[], sli: string): number[] {
+  const found: number[] = [];
+  for (const evaluation of compared) {
+    const value = evaluation.values[sli];
+    if (typeof value === "number" && Number.isFinite(value)) found.push(value);
+  }
+  return found;
+}
+
+type Objective = NonNullable<SloSpec["objectives"]>[number];
+
+function evaluateObjective(
+  objective: Objective,
+  reported: number | null | undefined,
+  earlier: readonly number[],
+  settings: Settings,
+): ObjectiveResult {
+  const passSets = parseCriteriaSets(objective.sli, objective.pass);
+  const warningSets = parseCriteriaSets(objective.sli, objective.warning);
+  const measured = typeof reported === "number" && Number.isFinite(reported) ? reported : undefined;
+  const baseline = earlier.length > 0 ? aggregate(earlier, settings.aggregateFunction) : undefined;
+  const pass = evaluateCriteriaSets(passSets, measured, baseline);
+  const warning = evaluateCriteriaSets(warningSets, measured, baseline);
+  // Keptn reads a weight of 0 as unset, and unset as 1.
+  const weight = objective.weight || 1;
+
+  let status: ObjectiveStatus;
+  if (passSets.length === 0) status = "info";
+  else if (measured === undefined) status = "fail";
+  else if (pass.satisfied) status = "pass";
+  else if (warningSets.length > 0 && warning.satisfied) status = "warning";
+  else status = "fail";
+
+  const value: SliResult = {
+    metric: objective.sli,
+    value: measured ?? 0,
+    success: measured !== undefined,
+    message: measured === undefined ? "no value received from SLI provider" : "",
+  };
+  if (baseline !== undefined) value.comparedValue = baseline;
+  return {
+    sli: objective.sli,
+    displayName: objective.displayName ?? "",
+    status,
+    score: status === "pass" ? weight : status === "warning" ? weight / 2 : 0,
+    weight,
+    keySli: objective.key_sli ?? false,
+    value,
+    passTargets: pass.targets,
+    warningTargets: warning.targets,
+  };
+}
+
+interface ParsedSet {
+  text: string;
+  criterion: Criterion;
+}
+
+function parseCriteriaSets(sli: string, sets: Objective["pass"]): ParsedSet[][] {
+  return (sets ?? []).map((set) =>
+    set.criteria.map((text) => {
+      try {
+        return { text, criterion: parseCriteria(text) };
+      } catch (error) {
+        if (error instanceof CriteriaSyntaxError) throw new CriteriaSyntaxError(text, error.reason, sli);
+        throw error;
+      }
+    }),
+  );
+}
+
+/** The criteria within a set must all hold (AND); one set holding is enough (OR). */
+function evaluateCriteriaSets(
+  sets: readonly ParsedSet[][],
+  measured: number | undefined,
+  baseline: number | undefined,
+): { satisfied: boolean; targets: CriterionTarget[] } {
+  let satisfied = false;
+  const targets: CriterionTarget[] = [];
+  // Every set is evaluated, even after one holds, so each target reports whether it was violated.
+  for (const set of sets) {
+    let setHolds = true;
+    for (const { text, criterion } of set) {
+      const target = evaluateCriterion(text, criterion, measured, baseline);
+      if (target.violated) setHolds = false;
+      targets.push(target);
+    }
+    if (setHolds) satisfied = true;
+  }
+  return { satisfied, targets };
+}
+
+function evaluateCriterion(
+  text: string,
+  criterion: Criterion,
+  measured: number | undefined,
+  baseline: number | undefined,
+): CriterionTarget {
+  if (criterion.kind === "fixed") {
+    const holds = measured !== undefined && compare(measured, criterion.operator, criterion.threshold);
+    return { criteria: text, targetValue: criterion.threshold, violated: !holds };
+  }
+  // With nothing to compare with, a relative criterion passes (Keptn reports target 0).
+  if (baseline === undefined) return { criteria: text, targetValue: 0, violated: measured === undefined };
+  const targetValue = relativeTarget(criterion, baseline);
+  const holds = measured !== undefined && compare(measured, criterion.operator, targetValue);
+  return { criteria: text, targetValue, violated: !holds };
+}
+
+/** avg, or a percentile interpolated at position p·(n+1) of the sorted values, as Keptn does. */
+export function aggregate(values: readonly number[], fn: AggregateFunction): number {
+  if (fn === "avg") return values.reduce((sum, value) => sum + value, 0) / values.length;
+  const sorted = [...values].sort((a, b) => a - b);
+  const fraction = { p50: 0.5, p90: 0.9, p95: 0.95 }[fn];
+  const position = fraction * (sorted.length + 1);
+  if (position < 1) return sorted[0]!;
+  if (position >= sorted.length) return sorted[sorted.length - 1]!;
+  const whole = Math.floor(position);
+  const lower = sorted[whole - 1]!;
+  const upper = sorted[whole]!;
+  return lower + (position - whole) * (upper - lower);
+}
+
+function totalScoreTargets(total: NonNullable<SloSpec["total_score"]>): Evaluation["totalScore"] {
+  const percentage = (text: string) => Number(text.replace(/%$/, ""));
+  return total.warning === undefined
+    ? { pass: percentage(total.pass) }
+    : { pass: percentage(total.pass), warning: percentage(total.warning) };
+}
+
+function verdict(
+  score: number,
+  targets: Evaluation["totalScore"],
+  failedKeySlis: readonly ObjectiveResult[],
+): Pick<Evaluation, "result" | "score" | "message"> {
+  const shown = formatScore(score);
+  if (failedKeySlis.length > 0) {
+    const names = failedKeySlis.map((result) => result.sli).join(", ");
+    return { result: "fail", score, message: `key SLI ${names} failed` };
+  }
+  if (score >= targets.pass) {
+    return { result: "pass", score, message: `score ${shown} reaches the pass target ${targets.pass}%` };
+  }
+  if (targets.warning !== undefined && score >= targets.warning) {
+    return {
+      result: "warning",
+      score,
+      message: `score ${shown} is below the pass target ${targets.pass}% but reaches the warning target ${targets.warning}%`,
+    };
+  }
+  const missed = targets.warning === undefined ? `pass target ${targets.pass}%` : `warning target ${targets.warning}%`;
+  return { result: "fail", score, message: `score ${shown} is below the ${missed}` };
+}
+
+function formatScore(score: number): string {
+  return String(Math.round(score * 100) / 100);
+}

@@ -1,0 +1,311 @@
+/**
+ * The built-in load generator.
+ *
+ * Open model: request i is due at t0 + i/rate whatever the server is doing. Its latency is
+ * measured from that scheduled time, not from when a connection was free to send it, so
+ * time spent queued behind a stalled server is counted (the coordinated-omission correction
+ * of wrk2). With every connection busy, due requests wait in order; none are dropped.
+ *
+ * Closed model: each connection sends its next request as soon as the previous one is
+ * answered, and latency runs from the send. A stall then only delays the few requests in
+ * flight, which is why this model hides stalls.
+ *
+ * Every run ends by itself: nothing is sent after the measured window or maxRequests, and
+ * whatever is still unanswered a timeout later is cut off as timed out.
+ */
+import { UserError } from "../errors.js";
+import { HttpConnection, type ConnectionListener, type ServerAddress } from "./connection.js";
+import { prepareRequests, seededRandom, weightedPicker, type PreparedRequest } from "./request-mix.js";
+import { Tally } from "./tally.js";
+import type { LoadOptions, LoadResult } from "./types.js";
+
+const defaults = { model: "open", rate: 50, warmupMs: 0, connections: 10, timeoutMs: 5000, seed: 1 } as const;
+/** Slack past the last possible deadline before the run is cut off regardless */
+const hardStopGraceMs = 1000;
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  return new LoadRun(options).start();
+}
+
+function positiveNumber(value: number, name: string): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new UserError(`load test: ${name} must be a positive number`);
+  return value;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) {
+    throw new UserError(`load test: ${name} must be a positive whole number`);
+  }
+  return value;
+}
+
+function parseTarget(target: string): { address: ServerAddress; hostHeader: string } {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new UserError(`load test: bad target URL ${JSON.stringify(target)}`);
+  }
+  if (url.protocol !== "http:") {
+    throw new UserError(`load test: only http:// targets are supported, got ${JSON.stringify(target)}`);
+  }
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new UserError(`load test: the target must be just http://host[:port]; put paths in the requests`);
+  }
+  return {
+    // URL keeps the brackets around an IPv6 literal; the socket API wants it bare.
+    address: { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: url.port === "" ? 80 : Number(url.port) },
+    hostHeader: url.host,
+  };
+}
+
+class LoadRun implements ConnectionListener {
+  private readonly model: "open" | "closed";
+  private readonly warmupMs: number;
+  private readonly durationMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxConnections: number;
+  private readonly maxRequests: number;
+  private readonly intervalMs: number;
+  private readonly address: ServerAddress;
+  private readonly requests: PreparedRequest[];
+  private readonly pickRequest: () => number;
+
+  private readonly total = new Tally();
+  private readonly endpointTallies: Tally[];
+  private readonly connections: HttpConnection[] = [];
+  private readonly idle: HttpConnection[] = [];
+  private busy = 0;
+
+  private startedAt = 0;
+  private measureFrom = 0;
+  private windowEnd = 0;
+  private lastMeasuredSettle = 0;
+  /** Requests taken off the schedule: sent, or given up as expired while queued */
+  private dispatched = 0;
+  /** Open model: how many scheduled requests are due by now, and how many ever will be */
+  private due = 0;
+  private scheduled = 0;
+
+  private tickTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private hardStopTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private resolve: (result: LoadResult) => void = () => undefined;
+
+  constructor(options: LoadOptions) {
+    this.model = options.model ?? defaults.model;
+    if (this.model !== "open" && this.model !== "closed") {
+      throw new UserError(`load test: model must be "open" or "closed"`);
+    }
+    const rate = positiveNumber(options.rate ?? defaults.rate, "rate");
+    this.intervalMs = 1000 / rate;
+    this.durationMs = positiveNumber(options.durationMs, "duration");
+    this.warmupMs = options.warmupMs ?? defaults.warmupMs;
+    if (!(Number.isFinite(this.warmupMs) && this.warmupMs >= 0)) {
+      throw new UserError("load test: warm-up must be zero or a positive number");
+    }
+    this.timeoutMs = positiveNumber(options.timeoutMs ?? defaults.timeoutMs, "timeout");
+    this.maxConnections = positiveInteger(options.connections ?? defaults.connections, "connections");
+    this.maxRequests =
+      options.maxRequests === undefined ? Infinity : positiveInteger(options.maxRequests, "maxRequests");
+
+    const { address, hostHeader } = parseTarget(options.target);
+    this.address = address;
+    const requests = options.requests ?? [{ method: "GET", path: "/" }];
+    this.requests = prepareRequests(requests, hostHeader);
+    this.pickRequest = weightedPicker(
+      requests.map((request) => request.weight ?? 1),
+      seededRandom(options.seed ?? defaults.seed),
+    );
+    const endpointCount = new Set(this.requests.map((request) => request.endpointIndex)).size;
+    this.endpointTallies = Array.from({ length: endpointCount }, () => new Tally());
+  }
+
+  start(): Promise<LoadResult> {
+    const done = new Promise<LoadResult>((resolve) => {
+      this.resolve = resolve;
+    });
+    this.startedAt = performance.now();
+    this.measureFrom = this.startedAt + this.warmupMs;
+    this.windowEnd = this.measureFrom + this.durationMs;
+    const sweepEveryMs = Math.min(100, Math.max(5, this.timeoutMs / 4));
+    this.sweepTimer = setInterval(() => this.sweepTimedOut(), sweepEveryMs);
+    this.hardStopTimer = setTimeout(
+      () => this.finish(),
+      this.warmupMs + this.durationMs + this.timeoutMs + hardStopGraceMs,
+    );
+
+    if (this.model === "open") {
+      // The count of i with i·interval inside the window; the epsilon keeps float error from adding one.
+      const inWindow = Math.ceil((this.warmupMs + this.durationMs) / this.intervalMs - 1e-9);
+      this.scheduled = Math.min(this.maxRequests, inWindow);
+      this.tick();
+    } else {
+      while (this.mayStartClosedRequest(this.startedAt)) {
+        const connection = this.acquire();
+        if (connection === null) break;
+        this.sendClosedRequest(connection, this.startedAt);
+      }
+      this.finishIfDone();
+    }
+    return done;
+  }
+
+  answered(connection: HttpConnection, request: PreparedRequest, status: number): void {
+    const now = performance.now();
+    if (connection.measured) {
+      // An answer that took longer than the timeout is a timeout, even if the sweep had not caught it yet.
+      if (now > connection.deadline) this.recordFailure(request.endpointIndex, now);
+      else this.recordAnswer(request.endpointIndex, now - connection.origin, status >= 500, now);
+    }
+    this.release(connection, now);
+  }
+
+  failed(connection: HttpConnection, request: PreparedRequest): void {
+    const now = performance.now();
+    if (connection.measured) this.recordFailure(request.endpointIndex, now);
+    this.release(connection, now);
+  }
+
+  private recordAnswer(endpointIndex: number, latencyMs: number, isServerError: boolean, now: number): void {
+    this.total.recordAnswer(latencyMs, isServerError);
+    this.endpointTallies[endpointIndex]?.recordAnswer(latencyMs, isServerError);
+    this.lastMeasuredSettle = now;
+  }
+
+  private recordFailure(endpointIndex: number, now: number): void {
+    this.total.recordFailure();
+    this.endpointTallies[endpointIndex]?.recordFailure();
+    this.lastMeasuredSettle = now;
+  }
+
+  /** A free connection, opening a new one while under the limit; null when all are busy */
+  private acquire(): HttpConnection | null {
+    let connection = this.idle.pop();
+    if (connection === undefined) {
+      if (this.connections.length >= this.maxConnections) return null;
+      connection = new HttpConnection(this.address, this);
+      this.connections.push(connection);
+    }
+    this.busy++;
+    return connection;
+  }
+
+  private release(connection: HttpConnection, now: number): void {
+    this.busy--;
+    if (this.finished) return;
+    if (this.model === "open") {
+      this.idle.push(connection);
+      this.dispatchDue(now);
+    } else if (this.mayStartClosedRequest(now)) {
+      this.busy++;
+      this.sendClosedRequest(connection, now);
+    } else {
+      this.idle.push(connection);
+    }
+    this.finishIfDone();
+  }
+
+  /** Open model: work out how many requests are due, send what the connections allow, wake for the next */
+  private tick(): void {
+    this.tickTimer = undefined;
+    const now = performance.now();
+    const dueByNow = Math.floor((now - this.startedAt) / this.intervalMs) + 1;
+    this.due = Math.max(this.due, Math.min(this.scheduled, dueByNow));
+    this.dispatchDue(now);
+    if (this.due < this.scheduled) {
+      const nextDueAt = this.startedAt + this.due * this.intervalMs;
+      this.tickTimer = setTimeout(() => this.tick(), Math.max(0, nextDueAt - performance.now()));
+    }
+    this.finishIfDone();
+  }
+
+  private dispatchDue(now: number): void {
+    while (this.dispatched < this.due) {
+      const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
+      const deadline = scheduledAt + this.timeoutMs;
+      const measured = scheduledAt >= this.measureFrom;
+      if (now > deadline) {
+        // It waited in the queue past its timeout; a real client would have given up already.
+        this.dispatched++;
+        if (measured) this.recordFailure(this.nextRequest().endpointIndex, now);
+        continue;
+      }
+      const connection = this.acquire();
+      if (connection === null) return;
+      this.dispatched++;
+      connection.send(this.nextRequest(), scheduledAt, deadline, measured);
+    }
+  }
+
+  private mayStartClosedRequest(now: number): boolean {
+    return now < this.windowEnd && this.dispatched < this.maxRequests;
+  }
+
+  private sendClosedRequest(connection: HttpConnection, now: number): void {
+    this.dispatched++;
+    connection.send(this.nextRequest(), now, now + this.timeoutMs, now >= this.measureFrom);
+  }
+
+  private nextRequest(): PreparedRequest {
+    return this.requests[this.pickRequest()] as PreparedRequest;
+  }
+
+  private sweepTimedOut(): void {
+    const now = performance.now();
+    for (const connection of this.connections) {
+      const request = connection.request;
+      if (request === null || now <= connection.deadline) continue;
+      connection.abandon();
+      this.failed(connection, request);
+    }
+  }
+
+  private finishIfDone(): void {
+    if (this.busy > 0 || this.finished) return;
+    const nothingLeftToSend =
+      this.model === "open"
+        ? this.dispatched >= this.scheduled
+        : !this.mayStartClosedRequest(performance.now());
+    if (nothingLeftToSend) this.finish();
+  }
+
+  /** Ends the run; anything still queued or in flight (only at the hard stop) counts as timed out */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.tickTimer);
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.hardStopTimer);
+    const now = performance.now();
+    for (const connection of this.connections) {
+      const request = connection.request;
+      if (request !== null && connection.measured) this.recordFailure(request.endpointIndex, now);
+      connection.abandon();
+    }
+    if (this.model === "open") {
+      for (; this.dispatched < this.scheduled; this.dispatched++) {
+        const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
+        if (scheduledAt >= this.measureFrom) this.recordFailure(this.nextRequest().endpointIndex, now);
+      }
+    }
+    this.resolve(this.result());
+  }
+
+  private result(): LoadResult {
+    // A run cut short by maxRequests is measured to its last answer; otherwise over the whole window,
+    // so that a low rate is not overstated by the idle gap after the last request.
+    const stoppedByMaxRequests = this.dispatched >= this.maxRequests;
+    const measuredUntil = stoppedByMaxRequests
+      ? this.lastMeasuredSettle
+      : Math.max(this.windowEnd, this.lastMeasuredSettle);
+    const measuredSeconds = this.total.requests === 0 ? 0 : (measuredUntil - this.measureFrom) / 1000;
+    const endpoints: LoadResult["endpoints"] = {};
+    for (const request of this.requests) {
+      const tally = this.endpointTallies[request.endpointIndex];
+      if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
+    }
+    return { ...this.total.summary(measuredSeconds), endpoints };
+  }
+}

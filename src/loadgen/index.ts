@@ -1,0 +1,6 @@
+/** The load generator's public surface; other modules import from here. */
+export { runLoad } from "./generator.js";
+export { loadOptionsFromSpec } from "./from-spec.js";
+export { loadResultToSlis, type SliValues } from "./slis.js";
+export { runExternalLoad, parseSliJson, type ExternalLoadOptions } from "./external.js";
+export type { LoadOptions, LoadRequest, LoadResult, EndpointResult, LatencySummary } from "./types.js";

@@ -1,0 +1,62 @@
+/** What a load run is asked to do and what it reports. */
+
+export interface LoadRequest {
+  method: string;
+  /** Path with optional query string, starting with "/" */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Relative share of the mix; 1 when left out */
+  weight?: number;
+}
+
+export interface LoadOptions {
+  /** Base URL, http://host[:port]; request paths are appended to it */
+  target: string;
+  /** open: a constant arrival rate; closed: each connection sends back to back. Default open. */
+  model?: "open" | "closed";
+  /** Arrivals per second in the open model (default 50); the closed model ignores it */
+  rate?: number;
+  /** Length of the measured part of the run */
+  durationMs: number;
+  /** Requests scheduled (open) or sent (closed) during this lead-in are not reported. Default 0. */
+  warmupMs?: number;
+  /** Upper bound on open connections. Default 10. */
+  connections?: number;
+  /** Upper bound on requests sent, warm-up included; the run ends early once they are all answered */
+  maxRequests?: number;
+  /**
+   * A request still unanswered this long after its latency origin (scheduled time in the open
+   * model, send time in the closed model) counts as a timeout error. Default 5000.
+   */
+  timeoutMs?: number;
+  /** Default: one `GET /` */
+  requests?: LoadRequest[];
+  /** Seed of the random choice among weighted requests, so a mix is reproducible. Default 1. */
+  seed?: number;
+}
+
+/** Latency percentiles in milliseconds, at microsecond resolution; all 0 when nothing was answered */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface EndpointResult {
+  /** Measured requests, failed ones included */
+  requests: number;
+  /** Network failures, timeouts and 5xx answers */
+  errors: number;
+  /** Answered requests (any status) per measured second */
+  throughput: number;
+  /** Over answered requests (any status); failures and timeouts have no latency */
+  latency: LatencySummary;
+}
+
+export interface LoadResult extends EndpointResult {
+  /** Keyed "<METHOD> <path>" */
+  endpoints: Record<string, EndpointResult>;
+}

@@ -1,0 +1,526 @@
+/**
+ * The local runtime: app processes on this machine behind one reverse proxy per stage. It
+ * ties the parts together and owns the records: every state change is persisted before it
+ * matters, so a control plane killed at any moment can be succeeded by another that adopts,
+ * restarts or kills what it finds (see start()).
+ */
+import { mkdir } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
+import { UserError } from "../errors.js";
+import { describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
+import { instanceEnvironment } from "./identity-env.js";
+import {
+  AdoptedProcess,
+  type ExitStatus,
+  type InstanceProcess,
+  type SpawnedProcess,
+  spawnInstanceProcess,
+} from "./instance-process.js";
+import {
+  DEFAULT_LOG_SIZE_CAP_BYTES,
+  type LogPaths,
+  instanceLogPaths,
+  lastLines,
+  logDirectory,
+  rotateIfOversized,
+  sizeOf,
+} from "./logs.js";
+import { pickFreePort } from "./ports.js";
+import { terminateProcessGroup } from "./process-group.js";
+import { StageProxy } from "./proxy.js";
+import { planRecovery } from "./recovery/plan.js";
+import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
+import { routesProblem } from "./routing.js";
+import {
+  type BackoffPolicy,
+  DEFAULT_BACKOFF,
+  DEFAULT_POLL_INTERVAL_MS,
+  type RestartOutcome,
+  Supervisor,
+} from "./supervisor.js";
+import {
+  type InstanceIdentity,
+  type InstanceRecord,
+  type ProxyRecord,
+  type RequestStats,
+  type Routes,
+  type RuntimeEvent,
+  type RuntimeStateStore,
+  type StageKey,
+  stageLabel,
+} from "./types.js";
+
+export const DEFAULT_PROXY_PORT_RANGE: [number, number] = [7400, 7999];
+export const DEFAULT_STOP_GRACE_MS = 5000;
+const STDERR_LINES_IN_ERRORS = 10;
+const REUSE_HEALTH_PROBE_TIMEOUT_MS = 2000;
+const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface LocalRuntimeOptions {
+  stateDir: string;
+  store: RuntimeStateStore;
+  /** Marks this control plane's processes; keep it across restarts so recovery finds them */
+  controlPlaneId: string;
+  onEvent: (event: RuntimeEvent) => void;
+  /** Where stage proxies get their stable ports; default 7400–7999 */
+  portRange?: [number, number];
+  /** Failures in background work (supervision, log rotation); default console.error */
+  onError?: (error: unknown) => void;
+  /** A log file above this size is rotated; default 5 MiB */
+  logSizeCapBytes?: number;
+  pollIntervalMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Time between SIGTERM and SIGKILL when stopping; default 5 s */
+  stopGraceMs?: number;
+}
+
+/** A start that failed: the message says why and quotes the app's last stderr lines. */
+export class InstanceStartError extends Error {
+  constructor(
+    message: string,
+    readonly exit: ExitStatus | null,
+    readonly stderrTail: string[],
+  ) {
+    super(message);
+    this.name = "InstanceStartError";
+  }
+}
+
+interface ManagedInstance {
+  record: InstanceRecord;
+  process: InstanceProcess | null;
+  /** Set while the first start runs, so a stop can cut it short */
+  launch: { abort: AbortController; settled: Promise<unknown> } | null;
+  stopping: Promise<void> | null;
+}
+
+type LaunchOutcome =
+  | { ok: true; process: SpawnedProcess }
+  | { ok: false; why: string; exit: ExitStatus | null; stderrTail: string[] };
+
+const keyOf = (key: StageKey): string => `${key.service}\u0000${key.stage}`;
+
+export class LocalRuntime {
+  private readonly instances = new Map<string, ManagedInstance>();
+  private readonly startsInProgress = new Map<string, Promise<InstanceRecord>>();
+  private readonly proxies = new Map<string, StageProxy>();
+  private readonly storedProxies = new Map<string, ProxyRecord>();
+  /** Serializes proxy changes so the stored routes always match the served ones */
+  private proxyChanges: Promise<unknown> = Promise.resolve();
+  private readonly supervisor: Supervisor;
+  private phase: "created" | "started" | "closed" = "created";
+  private readonly portRange: [number, number];
+  private readonly logSizeCapBytes: number;
+  private readonly stopGraceMs: number;
+  private readonly reportError: (error: unknown) => void;
+
+  constructor(private readonly options: LocalRuntimeOptions) {
+    this.portRange = options.portRange ?? DEFAULT_PROXY_PORT_RANGE;
+    this.logSizeCapBytes = options.logSizeCapBytes ?? DEFAULT_LOG_SIZE_CAP_BYTES;
+    this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+    this.reportError = options.onError ?? ((error) => console.error("waybill runtime:", error));
+    this.supervisor = new Supervisor(
+      {
+        crashed: (instanceId, exit) => this.recordCrash(instanceId, exit),
+        restart: (instanceId, attempt, backoffMs, signal) => this.restart(instanceId, attempt, backoffMs, signal),
+        housekeeping: () => this.rotateLogs(),
+        error: this.reportError,
+      },
+      { ...DEFAULT_BACKOFF, ...options.backoff },
+      options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+    );
+  }
+
+  /**
+   * Recovers what a previous control plane left: kills orphans (marked processes no record
+   * owns, e.g. spawned just before a crash), adopts live instances, restarts dead ones, and
+   * reopens every stage proxy on its port with its routes. Rejects, after doing all it can,
+   * when a proxy's port is taken.
+   */
+  async start(): Promise<void> {
+    if (this.phase !== "created") throw new Error("the runtime was already started");
+    const { store, controlPlaneId } = this.options;
+    await mkdir(logDirectory(this.options.stateDir), { recursive: true });
+    const records = await store.listInstances();
+    const plan = planRecovery(records, listMarkedProcesses(controlPlaneId));
+
+    for (const { pgid, instanceId } of plan.orphans) {
+      await terminateProcessGroup(
+        pgid,
+        () => isInstanceProcessAlive(pgid, instanceId, controlPlaneId),
+        this.stopGraceMs,
+      );
+      this.emit({ type: "orphan.killed", pid: pgid, instanceId });
+    }
+    const recordsById = new Map(records.map((record) => [record.id, record]));
+    const adopted: Array<[string, InstanceProcess]> = [];
+    for (const { instanceId, pid } of plan.adopt) {
+      const record = recordsById.get(instanceId);
+      if (record === undefined) continue;
+      Object.assign(record, { pid, state: "running" });
+      await store.putInstance(record);
+      const process = new AdoptedProcess(pid, instanceId, controlPlaneId);
+      this.instances.set(instanceId, { record, process, launch: null, stopping: null });
+      adopted.push([instanceId, process]);
+      this.emit({ type: "instance.adopted", instance: structuredClone(record) });
+    }
+    for (const instanceId of plan.restart) {
+      const record = recordsById.get(instanceId);
+      if (record === undefined) continue;
+      Object.assign(record, { pid: null, state: "stopped" });
+      await store.putInstance(record);
+      this.instances.set(instanceId, { record, process: null, launch: null, stopping: null });
+    }
+
+    const proxyFailures: string[] = [];
+    for (const stored of await store.listProxies()) {
+      this.storedProxies.set(keyOf(stored), stored);
+      const proxy = this.newProxy(stored, stored.routes);
+      try {
+        await proxy.listen(stored.port);
+        this.proxies.set(keyOf(stored), proxy);
+      } catch (error) {
+        proxyFailures.push(`${stageLabel(stored)} on port ${stored.port}: ${(error as Error).message}`);
+      }
+    }
+
+    this.phase = "started";
+    this.supervisor.start();
+    for (const [instanceId, process] of adopted) this.supervisor.watch(instanceId, process);
+    for (const instanceId of plan.restart) this.supervisor.restartNow(instanceId);
+    if (proxyFailures.length > 0) {
+      throw new Error(`could not reopen stage proxies:\n  ${proxyFailures.join("\n  ")}`);
+    }
+  }
+
+  /**
+   * Stops supervising and closes the proxies. Without stopInstances the apps keep running,
+   * for the next control plane to adopt.
+   */
+  async close(options: { stopInstances: boolean }): Promise<void> {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    for (const managed of this.instances.values()) managed.launch?.abort.abort();
+    await Promise.all([...this.instances.values()].map((managed) => managed.launch?.settled));
+    await this.supervisor.close();
+    if (options.stopInstances) {
+      await Promise.all([...this.instances.keys()].map((instanceId) => this.stopInstance(instanceId, 0)));
+    } else {
+      for (const managed of this.instances.values()) managed.process?.release();
+    }
+    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    this.proxies.clear();
+  }
+
+  /** The stage's proxy, listening on its stable port (the stored one, else the first free one). */
+  ensureProxy(key: StageKey): Promise<ProxyRecord> {
+    this.assertStarted();
+    return this.serializeProxyChange(async () => {
+      const open = this.proxies.get(keyOf(key));
+      if (open !== undefined) return open.record();
+      const stored = this.storedProxies.get(keyOf(key));
+      const proxy = this.newProxy(key, stored?.routes ?? { stable: null, candidate: null, candidateWeight: 0 });
+      if (stored === undefined) {
+        await proxy.listenOnFirstFree(this.portRange, this.reservedPorts());
+      } else {
+        await proxy.listen(stored.port).catch((error: Error) => {
+          throw new Error(`the stable port ${stored.port} of ${stageLabel(key)} is not available: ${error.message}`);
+        });
+      }
+      const record = proxy.record();
+      try {
+        await this.options.store.putProxy(record);
+      } catch (error) {
+        await proxy.close();
+        throw error;
+      }
+      this.storedProxies.set(keyOf(key), record);
+      this.proxies.set(keyOf(key), proxy);
+      return proxy.record();
+    });
+  }
+
+  getProxy(key: StageKey): ProxyRecord | undefined {
+    return this.proxies.get(keyOf(key))?.record();
+  }
+
+  /** Switches the stage's routes at once; requests already in flight finish where they are. */
+  setRoutes(key: StageKey, routes: Routes): Promise<void> {
+    this.assertStarted();
+    const problem = routesProblem(routes);
+    if (problem !== null) throw new UserError(`invalid routes for ${stageLabel(key)}: ${problem}`);
+    for (const instanceId of [routes.stable, routes.candidate]) {
+      if (instanceId === null) continue;
+      const record = this.instances.get(instanceId)?.record;
+      if (record === undefined || record.service !== key.service || record.stage !== key.stage) {
+        throw new Error(`cannot route ${stageLabel(key)} to ${instanceId}: no such instance in this stage`);
+      }
+    }
+    return this.serializeProxyChange(async () => {
+      const proxy = this.proxies.get(keyOf(key));
+      if (proxy === undefined) throw new Error(`${stageLabel(key)} has no proxy: call ensureProxy first`);
+      const next: Routes = { stable: routes.stable, candidate: routes.candidate, candidateWeight: routes.candidateWeight };
+      const record: ProxyRecord = { ...key, port: proxy.port, routes: next };
+      // Stored first: if the write fails nothing changed, and after a crash the stored routes
+      // are the ones last served.
+      await this.options.store.putProxy(record);
+      proxy.setRoutes(next);
+      this.storedProxies.set(keyOf(key), record);
+    });
+  }
+
+  /**
+   * Starts an instance and waits until it is healthy. Idempotent per id: a healthy instance
+   * with the same identity is returned as it is; anything else under that id is replaced.
+   */
+  startInstance(identity: InstanceIdentity, signal?: AbortSignal): Promise<InstanceRecord> {
+    this.assertStarted();
+    assertValidInstanceId(identity.id);
+    const previous = this.startsInProgress.get(identity.id) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.startOrReuse(identity, signal));
+    this.startsInProgress.set(identity.id, run);
+    const forget = (): void => {
+      if (this.startsInProgress.get(identity.id) === run) this.startsInProgress.delete(identity.id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  /**
+   * Waits (at most drainMs) until no proxied request to the instance is in flight, then stops
+   * its process group and deletes its record. Idempotent.
+   */
+  stopInstance(id: string, drainMs: number): Promise<void> {
+    const managed = this.instances.get(id);
+    if (managed === undefined) return Promise.resolve();
+    managed.stopping ??= this.stopManaged(managed, drainMs);
+    return managed.stopping;
+  }
+
+  listInstances(): InstanceRecord[] {
+    return [...this.instances.values()].map((managed) => structuredClone(managed.record));
+  }
+
+  logFiles(id: string): LogPaths {
+    assertValidInstanceId(id);
+    return instanceLogPaths(this.options.stateDir, id);
+  }
+
+  stats(key: StageKey): Record<string, RequestStats> {
+    return this.proxies.get(keyOf(key))?.meter.snapshot() ?? {};
+  }
+
+  private async startOrReuse(identity: InstanceIdentity, signal?: AbortSignal): Promise<InstanceRecord> {
+    const existing = this.instances.get(identity.id);
+    if (existing !== undefined) {
+      if (await this.isHealthyAndSame(existing, identity)) return structuredClone(existing.record);
+      await this.stopInstance(identity.id, 0);
+    }
+    return this.startFresh(identity, signal);
+  }
+
+  private async isHealthyAndSame(managed: ManagedInstance, identity: InstanceIdentity): Promise<boolean> {
+    const { record } = managed;
+    const same = isDeepStrictEqual(
+      [record.service, record.stage, record.runId, record.version, record.digest, record.launch],
+      [identity.service, identity.stage, identity.runId, identity.version, identity.digest, identity.launch],
+    );
+    if (!same || managed.stopping !== null || record.state !== "running" || !managed.process?.isAlive()) return false;
+    return (await probeHealth(record.port, record.launch.healthPath, REUSE_HEALTH_PROBE_TIMEOUT_MS)).healthy;
+  }
+
+  private async startFresh(identity: InstanceIdentity, callerSignal?: AbortSignal): Promise<InstanceRecord> {
+    const port = await pickFreePort(this.reservedPorts());
+    const record: InstanceRecord = { ...identity, port, pid: null, state: "starting", restarts: 0 };
+    const abort = new AbortController();
+    const signal = callerSignal === undefined ? abort.signal : AbortSignal.any([abort.signal, callerSignal]);
+    const managed: ManagedInstance = { record, process: null, launch: null, stopping: null };
+    this.instances.set(record.id, managed);
+
+    const started = (async (): Promise<InstanceRecord> => {
+      let outcome: LaunchOutcome;
+      try {
+        // Stored before the spawn: a crash from here on leaves a record that recovery resolves.
+        await this.options.store.putInstance(record);
+        outcome = await this.launch(managed, signal);
+        if (outcome.ok && signal.aborted) {
+          await outcome.process.terminate(this.stopGraceMs);
+          outcome = { ok: false, why: "start was aborted", exit: null, stderrTail: [] };
+        }
+        if (outcome.ok) {
+          record.state = "running";
+          await this.options.store.putInstance(record);
+        }
+      } catch (error) {
+        await managed.process?.terminate(this.stopGraceMs);
+        await this.forgetInstance(managed);
+        throw error;
+      }
+      if (!outcome.ok) {
+        await this.forgetInstance(managed);
+        const tail = outcome.stderrTail.length === 0 ? "" : `\nlast stderr lines:\n  ${outcome.stderrTail.join("\n  ")}`;
+        throw new InstanceStartError(
+          `instance ${record.id} (${stageLabel(record)} ${record.version}) failed to start: ${outcome.why}${tail}`,
+          outcome.exit,
+          outcome.stderrTail,
+        );
+      }
+      this.supervisor.watch(record.id, outcome.process);
+      this.emit({ type: "instance.started", instance: structuredClone(record) });
+      return structuredClone(record);
+    })();
+    managed.launch = { abort, settled: started.catch(() => undefined) };
+    try {
+      return await started;
+    } finally {
+      managed.launch = null;
+    }
+  }
+
+  /** Spawns the instance on its port and waits for health; on failure nothing is left running. */
+  private async launch(managed: ManagedInstance, signal: AbortSignal): Promise<LaunchOutcome> {
+    const { record } = managed;
+    const logs = instanceLogPaths(this.options.stateDir, record.id);
+    const stderrOffset = await sizeOf(logs.stderr);
+    let spawned: SpawnedProcess;
+    try {
+      spawned = await spawnInstanceProcess({
+        command: record.launch.command,
+        cwd: record.launch.cwd,
+        env: instanceEnvironment(process.env, record, record.port, this.options.controlPlaneId),
+        logs,
+      });
+    } catch (error) {
+      return { ok: false, why: (error as Error).message, exit: null, stderrTail: [] };
+    }
+    managed.process = spawned;
+    record.pid = spawned.pid;
+    await this.options.store.putInstance(record);
+
+    const health = await waitUntilHealthy({
+      port: record.port,
+      path: record.launch.healthPath,
+      timeoutMs: record.launch.healthTimeoutMs,
+      exited: spawned.exited,
+      signal,
+    });
+    if (health.healthy) return { ok: true, process: spawned };
+    await spawned.terminate(this.stopGraceMs);
+    managed.process = null;
+    record.pid = null;
+    return {
+      ok: false,
+      why: describeHealthFailure(health, record.launch.healthTimeoutMs, record.launch.healthPath),
+      exit: spawned.exitStatus(),
+      stderrTail: await lastLines(logs.stderr, stderrOffset, STDERR_LINES_IN_ERRORS),
+    };
+  }
+
+  private async stopManaged(managed: ManagedInstance, drainMs: number): Promise<void> {
+    const { record } = managed;
+    managed.launch?.abort.abort();
+    await managed.launch?.settled;
+    // Unwatched before the process goes, so its exit is not taken for a crash.
+    await this.supervisor.unwatch(record.id);
+    if (this.instances.get(record.id) !== managed) return; // the aborted first start cleaned up
+    const proxy = this.proxies.get(keyOf(record));
+    await proxy?.meter.whenIdle(record.id, drainMs);
+    await managed.process?.terminate(this.stopGraceMs);
+    managed.process = null;
+    await this.forgetInstance(managed);
+    proxy?.meter.forget(record.id);
+    this.emit({ type: "instance.stopped", instance: { ...structuredClone(record), state: "stopped" } });
+  }
+
+  private async forgetInstance(managed: ManagedInstance): Promise<void> {
+    // A newer instance under the same id owns the stored record by now.
+    if (this.instances.get(managed.record.id) !== managed) return;
+    this.instances.delete(managed.record.id);
+    await this.options.store.deleteInstance(managed.record.id);
+  }
+
+  private async recordCrash(instanceId: string, exit: ExitStatus | null): Promise<void> {
+    const managed = this.instances.get(instanceId);
+    if (managed === undefined || managed.stopping !== null) return;
+    managed.process = null;
+    Object.assign(managed.record, { pid: null, state: "stopped" });
+    await this.options.store.putInstance(managed.record);
+    this.emit({
+      type: "instance.crashed",
+      instance: structuredClone(managed.record),
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+    });
+  }
+
+  private async restart(
+    instanceId: string,
+    attempt: number,
+    backoffMs: number,
+    signal: AbortSignal,
+  ): Promise<RestartOutcome> {
+    const managed = this.instances.get(instanceId);
+    if (managed === undefined || managed.stopping !== null) return { ok: false, exit: null };
+    const { record } = managed;
+    Object.assign(record, { pid: null, state: "starting", restarts: record.restarts + 1 });
+    await this.options.store.putInstance(record);
+    const outcome = await this.launch(managed, signal);
+    if (!outcome.ok) {
+      record.state = "stopped";
+      await this.options.store.putInstance(record);
+      return { ok: false, exit: outcome.exit };
+    }
+    record.state = "running";
+    await this.options.store.putInstance(record);
+    this.emit({ type: "instance.restarted", instance: structuredClone(record), attempt, backoffMs });
+    return { ok: true, process: outcome.process };
+  }
+
+  private async rotateLogs(): Promise<void> {
+    for (const instanceId of this.instances.keys()) {
+      const logs = instanceLogPaths(this.options.stateDir, instanceId);
+      await rotateIfOversized(logs.stdout, this.logSizeCapBytes);
+      await rotateIfOversized(logs.stderr, this.logSizeCapBytes);
+    }
+  }
+
+  private newProxy(key: StageKey, routes: Routes): StageProxy {
+    return new StageProxy({ service: key.service, stage: key.stage }, routes, (instanceId) => {
+      const managed = this.instances.get(instanceId);
+      return managed === undefined || managed.process === null ? undefined : managed.record.port;
+    });
+  }
+
+  private reservedPorts(): Set<number> {
+    const ports = new Set<number>();
+    for (const { record } of this.instances.values()) ports.add(record.port);
+    for (const { port } of this.storedProxies.values()) ports.add(port);
+    return ports;
+  }
+
+  private serializeProxyChange<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.proxyChanges.then(change, change);
+    this.proxyChanges = result.catch(() => undefined);
+    return result;
+  }
+
+  private emit(event: RuntimeEvent): void {
+    try {
+      this.options.onEvent(event);
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  private assertStarted(): void {
+    if (this.phase === "created") throw new Error("the runtime is not started: call start() first");
+    if (this.phase === "closed") throw new Error("the runtime is closed");
+  }
+}
+
+function assertValidInstanceId(id: string): void {
+  // Ids name log files, so they must not be able to point outside the log directory.
+  if (!INSTANCE_ID_PATTERN.test(id)) {
+    throw new UserError(`invalid instance id ${JSON.stringify(id)}: use letters, digits, '.', '_' and '-'`);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The reverse proxy of one stage: it listens on the stage's stable port and sends each request
+ * to the instance its routes choose. Routes are one immutable object swapped by reference, so a
+ * switch is atomic: each request is routed, and its in-flight count taken, in the same tick.
+ */
+import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { forward, replyWithText } from "./forward.js";
+import { listenOn, listenOnFirstFreePort } from "./ports.js";
+import { ROUTE_HEADER, chooseRoute } from "./routing.js";
+import { TrafficMeter } from "./traffic.js";
+import { type ProxyRecord, type Routes, type StageKey, stageLabel } from "./types.js";
+
+/** The instance's port while it can take requests, else undefined. */
+export type UpstreamPortLookup = (instanceId: string) => number | undefined;
+
+export class StageProxy {
+  readonly meter = new TrafficMeter();
+  private routes: Readonly<Routes>;
+  private listeningPort: number | null = null;
+  private readonly server: Server;
+  private readonly agent = new Agent({ keepAlive: true });
+
+  constructor(
+    readonly key: StageKey,
+    routes: Routes,
+    private readonly upstreamPort: UpstreamPortLookup,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.routes = Object.freeze({ ...routes });
+    // No request timeout: long uploads and streams are the app's business, not the proxy's.
+    this.server = createServer({ requestTimeout: 0 }, (request, response) => this.handle(request, response));
+    this.server.on("upgrade", (_request, socket) => {
+      socket.end("HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    });
+  }
+
+  get port(): number {
+    if (this.listeningPort === null) throw new Error(`the proxy of ${stageLabel(this.key)} is not listening`);
+    return this.listeningPort;
+  }
+
+  async listen(port: number): Promise<void> {
+    await listenOn(this.server, port);
+    this.listeningPort = port;
+  }
+
+  async listenOnFirstFree(range: [number, number], reserved: ReadonlySet<number>): Promise<number> {
+    this.listeningPort = await listenOnFirstFreePort(this.server, range, reserved);
+    return this.listeningPort;
+  }
+
+  setRoutes(routes: Routes): void {
+    this.routes = Object.freeze({ ...routes });
+  }
+
+  record(): ProxyRecord {
+    return { ...this.key, port: this.port, routes: { ...this.routes } };
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.agent.destroy();
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const pinned = request.headers[ROUTE_HEADER];
+    const choice = chooseRoute(this.routes, Array.isArray(pinned) ? pinned[0] : pinned, this.random());
+    if (choice === null) {
+      const which = pinned === undefined ? "" : ` (${ROUTE_HEADER}: ${String(pinned)})`;
+      replyWithText(response, 503, `no route: nothing serves ${stageLabel(this.key)}${which}\n`);
+      return;
+    }
+    const tally = this.meter.begin(choice.instanceId);
+    const port = this.upstreamPort(choice.instanceId);
+    if (port === undefined) {
+      replyWithText(response, 503, `instance ${choice.instanceId} is not running\n`, choice.instanceId);
+      tally.finish({ status: 503, upstreamFailed: true });
+      return;
+    }
+    forward({ request, response, instanceId: choice.instanceId, port, agent: this.agent, tally });
+  }
+}

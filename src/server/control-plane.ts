@@ -1,0 +1,203 @@
+/**
+ * `waybill serve`: assembles the store, the local runtime, the engine and the HTTP API in
+ * one process, and publishes where it listens in `<state>/control-plane.json` for the CLI.
+ * Starting it again after a crash resumes every run and adopts the running app processes.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { ContentStore } from "../artifact/content-store.js";
+import { Deliveries } from "../engine/deliveries.js";
+import { Engine } from "../engine/engine.js";
+import { builtinTasks } from "../engine/tasks/index.js";
+import { UserError, errorMessage } from "../errors.js";
+import { LocalRuntime } from "../runtime/local-runtime.js";
+import type { RuntimeEvent } from "../runtime/types.js";
+import { newEvent, type NewEvent } from "../store/events.js";
+import { openSqliteStore } from "../store/sqlite-store.js";
+import { LocalTarget, LOCAL_TARGET } from "../targets/local.js";
+import type { Target, TargetResolver } from "../targets/target.js";
+import { buildApp } from "./app.js";
+import { TokenRegistry, adminToken } from "./auth.js";
+
+export interface ControlPlaneInfo {
+  pid: number;
+  port: number;
+  url: string;
+  startedAt: string;
+}
+
+export function controlPlaneInfoFile(stateDir: string): string {
+  return join(stateDir, "control-plane.json");
+}
+
+export interface RunningControlPlane {
+  info: ControlPlaneInfo;
+  /** Resolves when the control plane has stopped */
+  closed: Promise<void>;
+  close(stopApps: boolean): Promise<void>;
+}
+
+export async function startControlPlane(options: { stateDir: string; port: number }): Promise<RunningControlPlane> {
+  const { stateDir } = options;
+  mkdirSync(stateDir, { recursive: true });
+  claimStateDir(stateDir);
+  adminToken(stateDir);
+  const tokens = TokenRegistry.load(stateDir);
+  const store = await openSqliteStore(join(stateDir, "waybill.db"));
+
+  const runtime = new LocalRuntime({
+    stateDir,
+    store,
+    controlPlaneId: controlPlaneId(stateDir),
+    onEvent: (event) => {
+      store.append([runtimeEvent(event)]).catch((error: unknown) => {
+        process.stderr.write(`waybill: could not record ${event.type}: ${errorMessage(error)}\n`);
+      });
+    },
+  });
+  await runtime.start();
+
+  const local = new LocalTarget(runtime, store, stateDir);
+  const targets: TargetResolver = {
+    resolve(name: string): Target {
+      if (name === LOCAL_TARGET) return local;
+      throw new UserError(`target "${name}" is not available on this control plane`);
+    },
+  };
+  const engine = new Engine({ store, tasks: builtinTasks(), targets });
+  const deliveries = new Deliveries(store, engine, new ContentStore(join(stateDir, "artifacts")));
+
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let closing: Promise<void> | undefined;
+  const close = (stopApps: boolean): Promise<void> => {
+    closing ??= (async () => {
+      await app.close();
+      await engine.stop();
+      await runtime.close({ stopInstances: stopApps });
+      await store.close();
+      rmSync(controlPlaneInfoFile(stateDir), { force: true });
+      rmSync(lockFile(stateDir), { force: true });
+      resolveClosed();
+    })();
+    return closing;
+  };
+
+  const { app } = await buildApp({
+    store,
+    engine,
+    deliveries,
+    tokens,
+    stageUrl: (service, stage) => local.url(service, stage),
+    readLogs: async (service, stage, stream, tailBytes) => {
+      const instanceId = liveInstance(runtime, service, stage);
+      if (instanceId === undefined) return "";
+      return tail(runtime.logFiles(instanceId)[stream], tailBytes);
+    },
+    shutdown: (stopApps) => {
+      void close(stopApps);
+    },
+  });
+  await app.listen({ host: "127.0.0.1", port: options.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : options.port;
+  const info: ControlPlaneInfo = {
+    pid: process.pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    startedAt: new Date().toISOString(),
+  };
+  writeAtomically(controlPlaneInfoFile(stateDir), JSON.stringify(info, null, 2));
+  await engine.start();
+  return { info, closed, close };
+}
+
+function liveInstance(runtime: LocalRuntime, service: string, stage: string): string | undefined {
+  const routes = runtime.getProxy({ service, stage })?.routes;
+  if (routes?.stable) return routes.stable;
+  if (routes?.candidate) return routes.candidate;
+  return runtime.listInstances().find((instance) => instance.service === service && instance.stage === stage)?.id;
+}
+
+async function tail(path: string, bytes: number): Promise<string> {
+  if (!existsSync(path)) return "";
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    return buffer.toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+function runtimeEvent(event: RuntimeEvent): NewEvent {
+  const subject = `instances/${event.type === "orphan.killed" ? event.instanceId : event.instance.id}`;
+  switch (event.type) {
+    case "instance.started":
+    case "instance.adopted":
+      return newEvent(event.type, subject, {
+        instanceId: event.instance.id,
+        pid: event.instance.pid,
+        port: event.instance.port,
+      });
+    case "instance.stopped":
+      return newEvent(event.type, subject, { instanceId: event.instance.id });
+    case "instance.crashed":
+      return newEvent(event.type, subject, {
+        instanceId: event.instance.id,
+        exitCode: event.exitCode,
+        signal: event.signal,
+      });
+    case "instance.restarted":
+      return newEvent(event.type, subject, {
+        instanceId: event.instance.id,
+        attempt: event.attempt,
+        backoffMs: event.backoffMs,
+      });
+    case "orphan.killed":
+      return newEvent(event.type, subject, { instanceId: event.instanceId, pid: event.pid });
+  }
+}
+
+/** A stable id for this state dir; it marks the app processes this control plane owns. */
+function controlPlaneId(stateDir: string): string {
+  const file = join(stateDir, "id");
+  if (!existsSync(file)) writeAtomically(file, randomUUID());
+  return readFileSync(file, "utf8").trim();
+}
+
+function lockFile(stateDir: string): string {
+  return join(stateDir, "control-plane.pid");
+}
+
+/** Refuses to start a second control plane on the same state dir while the first lives. */
+function claimStateDir(stateDir: string): void {
+  const file = lockFile(stateDir);
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, "utf8").trim());
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      throw new UserError(`a control plane (pid ${pid}) is already running on ${stateDir}`);
+    }
+  }
+  writeAtomically(file, String(process.pid));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function writeAtomically(file: string, content: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o600 });
+  renameSync(temporary, file);
+}

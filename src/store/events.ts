@@ -1,0 +1,97 @@
+/**
+ * The event vocabulary. Every state change of a run is one of these, appended to the log as a
+ * CloudEvents 1.0 record; run state and the other projections are folds over the log.
+ */
+export const EVENT_SOURCE = "/waybill/control-plane";
+export const EVENT_TYPE_PREFIX = "dev.waybill.";
+
+export interface CloudEvent<T = Record<string, unknown>> {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  subject: string;
+  datacontenttype: "application/json";
+  /** CloudEvents extension attribute linking the events of one run */
+  waybillrun?: string;
+  data: T;
+}
+
+export interface StoredEvent<T = Record<string, unknown>> extends CloudEvent<T> {
+  /** Position in the log; strictly increasing */
+  seq: number;
+}
+
+export type RunKind = "ship" | "rollback";
+export type RunState = "queued" | "running" | "waiting-approval" | "rolling-back" | "succeeded" | "failed";
+export type GateResult = "pass" | "warning" | "fail";
+
+/** Each event type with the shape of its data. */
+export interface EventData {
+  "service.registered": { name: string; dir: string; stages: string[] };
+  "artifact.recorded": {
+    service: string;
+    digest: string;
+    version: string;
+    path: string;
+    mountPath: string;
+    spec: unknown;
+  };
+  "run.queued": {
+    runId: string;
+    shipId: string;
+    kind: RunKind;
+    service: string;
+    stage: string;
+    stageIndex: number;
+    digest: string;
+    version: string;
+  };
+  "run.started": Record<string, never>;
+  "task.started": { task: string; attempt: number };
+  "task.succeeded": { task: string; output?: Record<string, unknown> };
+  "task.failed": { task: string; reason: string };
+  "run.result": { result: GateResult };
+  "run.waiting-approval": { result: GateResult; deadline: string };
+  "run.approved": { by: string };
+  "run.rejected": { by: string; reason: string };
+  "run.rolling-back": { reason: string };
+  "run.rolled-back": { reason: string };
+  "run.finished": { state: "succeeded" | "failed"; reason?: string };
+  "release.recorded": {
+    service: string;
+    stage: string;
+    target: string;
+    digest: string;
+    version: string;
+  };
+  "instance.started": { instanceId: string; pid: number | null; port: number };
+  "instance.adopted": { instanceId: string; pid: number | null; port: number };
+  "instance.stopped": { instanceId: string };
+  "instance.crashed": { instanceId: string; exitCode: number | null; signal: string | null };
+  "instance.restarted": { instanceId: string; attempt: number; backoffMs: number };
+  "orphan.killed": { instanceId: string; pid: number };
+}
+
+export type EventType = keyof EventData;
+
+export interface NewEvent<K extends EventType = EventType> {
+  type: K;
+  subject: string;
+  run?: string;
+  data: EventData[K];
+}
+
+export function newEvent<K extends EventType>(
+  type: K,
+  subject: string,
+  data: EventData[K],
+  run?: string,
+): NewEvent<K> {
+  return run === undefined ? { type, subject, data } : { type, subject, data, run };
+}
+
+export function shortType(event: { type: string }): EventType {
+  return event.type.slice(EVENT_TYPE_PREFIX.length) as EventType;
+}

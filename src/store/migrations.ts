@@ -1,0 +1,96 @@
+/**
+ * Versioned schema migrations, applied in name order by kysely's Migrator. Add a new entry
+ * for every change; never edit one that has shipped.
+ */
+import type { Kysely, Migration } from "kysely";
+
+export const migrations: Record<string, Migration> = {
+  "0001_event_log_and_projections": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events")
+        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("time", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("run_id", "text")
+        .addColumn("data", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("events_by_run").on("events").columns(["run_id", "seq"]).execute();
+
+      await db.schema
+        .createTable("services")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("dir", "text", (c) => c.notNull())
+        .addColumn("stages", "text", (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("artifacts")
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("mount_path", "text", (c) => c.notNull())
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("artifacts_pk", ["service", "digest"])
+        .execute();
+
+      await db.schema
+        .createTable("runs")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("queue_seq", "integer", (c) => c.notNull())
+        .addColumn("ship_id", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("stage_index", "integer", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("result", "text")
+        .addColumn("task", "text")
+        .addColumn("reason", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("started_at", "text")
+        .addColumn("finished_at", "text")
+        .execute();
+      await db.schema.createIndex("runs_by_stage").on("runs").columns(["service", "stage", "queue_seq"]).execute();
+      await db.schema.createIndex("runs_by_ship").on("runs").columns(["ship_id"]).execute();
+
+      await db.schema
+        .createTable("releases")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("released_at", "text", (c) => c.notNull())
+        .addColumn("replaced_at", "text")
+        .execute();
+      await db.schema
+        .createIndex("releases_by_stage")
+        .on("releases")
+        .columns(["service", "stage", "target", "replaced_at"])
+        .execute();
+
+      await db.schema
+        .createTable("instances")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("record", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("proxies")
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("proxies_pk", ["service", "stage"])
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,134 @@
+/**
+ * Folds one event into the projections. Called inside the transaction that appends the
+ * event, and again for every event by rebuildProjections, so projections are always a pure
+ * function of the log.
+ */
+import type { Transaction } from "kysely";
+import { shortType, type EventData, type StoredEvent } from "./events.js";
+import type { Database } from "./schema.js";
+
+type Data<K extends keyof EventData> = EventData[K];
+
+export async function project(trx: Transaction<Database>, event: StoredEvent): Promise<void> {
+  const runId = event.waybillrun;
+  const type = shortType(event);
+  switch (type) {
+    case "service.registered": {
+      const data = event.data as Data<"service.registered">;
+      const row = { name: data.name, dir: data.dir, stages: JSON.stringify(data.stages) };
+      await trx
+        .insertInto("services")
+        .values(row)
+        .onConflict((c) => c.column("name").doUpdateSet({ dir: row.dir, stages: row.stages }))
+        .execute();
+      return;
+    }
+    case "artifact.recorded": {
+      const data = event.data as Data<"artifact.recorded">;
+      await trx
+        .insertInto("artifacts")
+        .values({
+          service: data.service,
+          digest: data.digest,
+          version: data.version,
+          path: data.path,
+          mount_path: data.mountPath,
+          spec: JSON.stringify(data.spec),
+          created_at: event.time,
+        })
+        .onConflict((c) =>
+          c.columns(["service", "digest"]).doUpdateSet({ version: data.version, spec: JSON.stringify(data.spec) }),
+        )
+        .execute();
+      return;
+    }
+    case "run.queued": {
+      const data = event.data as Data<"run.queued">;
+      await trx
+        .insertInto("runs")
+        .values({
+          id: data.runId,
+          queue_seq: event.seq,
+          ship_id: data.shipId,
+          kind: data.kind,
+          service: data.service,
+          stage: data.stage,
+          stage_index: data.stageIndex,
+          digest: data.digest,
+          version: data.version,
+          state: "queued",
+          result: null,
+          task: null,
+          reason: null,
+          created_at: event.time,
+          started_at: null,
+          finished_at: null,
+        })
+        .execute();
+      return;
+    }
+    case "run.started":
+      return updateRun(trx, runId, { state: "running", started_at: event.time });
+    case "task.started":
+      return updateRun(trx, runId, { task: (event.data as Data<"task.started">).task });
+    case "task.failed":
+      return updateRun(trx, runId, { reason: (event.data as Data<"task.failed">).reason });
+    case "run.result":
+      return updateRun(trx, runId, { result: (event.data as Data<"run.result">).result });
+    case "run.waiting-approval":
+      return updateRun(trx, runId, { state: "waiting-approval", task: "approve" });
+    case "run.approved":
+      return updateRun(trx, runId, { state: "running" });
+    case "run.rejected":
+      return updateRun(trx, runId, { state: "running", reason: (event.data as Data<"run.rejected">).reason });
+    case "run.rolling-back":
+      return updateRun(trx, runId, {
+        state: "rolling-back",
+        reason: (event.data as Data<"run.rolling-back">).reason,
+      });
+    case "run.finished": {
+      const data = event.data as Data<"run.finished">;
+      return updateRun(trx, runId, {
+        state: data.state,
+        finished_at: event.time,
+        ...(data.reason === undefined ? {} : { reason: data.reason }),
+      });
+    }
+    case "release.recorded": {
+      const data = event.data as Data<"release.recorded">;
+      await trx
+        .updateTable("releases")
+        .set({ replaced_at: event.time })
+        .where("service", "=", data.service)
+        .where("stage", "=", data.stage)
+        .where("target", "=", data.target)
+        .where("replaced_at", "is", null)
+        .execute();
+      await trx
+        .insertInto("releases")
+        .values({
+          service: data.service,
+          stage: data.stage,
+          target: data.target,
+          digest: data.digest,
+          version: data.version,
+          run_id: runId ?? "",
+          released_at: event.time,
+          replaced_at: null,
+        })
+        .execute();
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+async function updateRun(
+  trx: Transaction<Database>,
+  runId: string | undefined,
+  changes: Partial<Database["runs"]>,
+): Promise<void> {
+  if (runId === undefined) throw new Error("a run event has no waybillrun attribute");
+  await trx.updateTable("runs").set(changes).where("id", "=", runId).execute();
+}

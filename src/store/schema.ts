@@ -1,0 +1,56 @@
+/** Table shapes for kysely. JSON columns hold text. */
+import type { Generated } from "kysely";
+
+export interface Database {
+  events: {
+    seq: Generated<number>;
+    id: string;
+    source: string;
+    type: string;
+    time: string;
+    subject: string;
+    run_id: string | null;
+    data: string;
+  };
+  services: { name: string; dir: string; stages: string };
+  artifacts: {
+    service: string;
+    digest: string;
+    version: string;
+    path: string;
+    mount_path: string;
+    spec: string;
+    created_at: string;
+  };
+  runs: {
+    id: string;
+    queue_seq: number;
+    ship_id: string;
+    kind: string;
+    service: string;
+    stage: string;
+    stage_index: number;
+    digest: string;
+    version: string;
+    state: string;
+    result: string | null;
+    task: string | null;
+    reason: string | null;
+    created_at: string;
+    started_at: string | null;
+    finished_at: string | null;
+  };
+  releases: {
+    id: Generated<number>;
+    service: string;
+    stage: string;
+    target: string;
+    digest: string;
+    version: string;
+    run_id: string;
+    released_at: string;
+    replaced_at: string | null;
+  };
+  instances: { id: string; record: string };
+  proxies: { service: string; stage: string; record: string };
+}

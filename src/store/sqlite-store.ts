@@ -1,0 +1,238 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, queried with kysely so a PostgreSQL
+ * store can share the queries. WAL keeps readers off the writer; a process crash (kill -9)
+ * loses nothing that was committed.
+ */
+import Database from "better-sqlite3";
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { Kysely, Migrator, SqliteDialect, type Selectable } from "kysely";
+import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
+import { EVENT_SOURCE, EVENT_TYPE_PREFIX, type NewEvent, type StoredEvent } from "./events.js";
+import { migrations } from "./migrations.js";
+import { project } from "./projector.js";
+import type { Database as Tables } from "./schema.js";
+import type {
+  ArtifactRecord,
+  ReleaseRecord,
+  RunFilter,
+  RunRecord,
+  ServiceRecord,
+  Store,
+} from "./store.js";
+
+export async function openSqliteStore(file: string): Promise<SqliteStore> {
+  mkdirSync(dirname(file), { recursive: true });
+  const database = new Database(file);
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = NORMAL");
+  database.pragma("busy_timeout = 5000");
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new SqliteStore(db);
+}
+
+export class SqliteStore implements Store {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  async append(events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const stored: StoredEvent[] = [];
+      for (const event of events) {
+        const row = {
+          id: randomUUID(),
+          source: EVENT_SOURCE,
+          type: EVENT_TYPE_PREFIX + event.type,
+          time: new Date().toISOString(),
+          subject: event.subject,
+          run_id: event.run ?? null,
+          data: JSON.stringify(event.data),
+        };
+        const { seq } = await trx.insertInto("events").values(row).returning("seq").executeTakeFirstOrThrow();
+        const cloudEvent = toCloudEvent({ ...row, seq });
+        await project(trx, cloudEvent);
+        stored.push(cloudEvent);
+      }
+      return stored;
+    });
+  }
+
+  async events(filter: { run?: string; afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    let query = this.db.selectFrom("events").selectAll().orderBy("seq");
+    if (filter.run !== undefined) query = query.where("run_id", "=", filter.run);
+    if (filter.afterSeq !== undefined) query = query.where("seq", ">", filter.afterSeq);
+    if (filter.limit !== undefined) query = query.limit(filter.limit);
+    return (await query.execute()).map(toCloudEvent);
+  }
+
+  async getService(name: string): Promise<ServiceRecord | undefined> {
+    const row = await this.db.selectFrom("services").selectAll().where("name", "=", name).executeTakeFirst();
+    return row && toService(row);
+  }
+
+  async listServices(): Promise<ServiceRecord[]> {
+    return (await this.db.selectFrom("services").selectAll().orderBy("name").execute()).map(toService);
+  }
+
+  async getArtifact(service: string, digest: string): Promise<ArtifactRecord | undefined> {
+    const row = await this.db
+      .selectFrom("artifacts")
+      .selectAll()
+      .where("service", "=", service)
+      .where("digest", "=", digest)
+      .executeTakeFirst();
+    return (
+      row && {
+        service: row.service,
+        digest: row.digest,
+        version: row.version,
+        path: row.path,
+        mountPath: row.mount_path,
+        spec: JSON.parse(row.spec) as unknown,
+        createdAt: row.created_at,
+      }
+    );
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = await this.db.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    let query = this.db.selectFrom("runs").selectAll();
+    if (filter.service !== undefined) query = query.where("service", "=", filter.service);
+    if (filter.shipId !== undefined) query = query.where("ship_id", "=", filter.shipId);
+    if (filter.states !== undefined) query = query.where("state", "in", filter.states);
+    if (filter.limit !== undefined) {
+      const newest = await query.orderBy("queue_seq", "desc").limit(filter.limit).execute();
+      return newest.reverse().map(toRun);
+    }
+    return (await query.orderBy("queue_seq").execute()).map(toRun);
+  }
+
+  async currentReleases(service: string, stage?: string): Promise<ReleaseRecord[]> {
+    let query = this.db
+      .selectFrom("releases")
+      .selectAll()
+      .where("service", "=", service)
+      .where("replaced_at", "is", null);
+    if (stage !== undefined) query = query.where("stage", "=", stage);
+    return (await query.orderBy("id").execute()).map(toRelease);
+  }
+
+  async releaseHistory(service: string, stage: string): Promise<ReleaseRecord[]> {
+    const rows = await this.db
+      .selectFrom("releases")
+      .selectAll()
+      .where("service", "=", service)
+      .where("stage", "=", stage)
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map(toRelease);
+  }
+
+  async rebuildProjections(): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const table of ["services", "artifacts", "runs", "releases"] as const) {
+        await trx.deleteFrom(table).execute();
+      }
+      const rows = await trx.selectFrom("events").selectAll().orderBy("seq").execute();
+      for (const row of rows) await project(trx, toCloudEvent(row));
+    });
+  }
+
+  async listInstances(): Promise<InstanceRecord[]> {
+    const rows = await this.db.selectFrom("instances").select("record").orderBy("id").execute();
+    return rows.map((row) => JSON.parse(row.record) as InstanceRecord);
+  }
+
+  async putInstance(record: InstanceRecord): Promise<void> {
+    const json = JSON.stringify(record);
+    await this.db
+      .insertInto("instances")
+      .values({ id: record.id, record: json })
+      .onConflict((c) => c.column("id").doUpdateSet({ record: json }))
+      .execute();
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    await this.db.deleteFrom("instances").where("id", "=", id).execute();
+  }
+
+  async listProxies(): Promise<ProxyRecord[]> {
+    const rows = await this.db.selectFrom("proxies").select("record").execute();
+    return rows.map((row) => JSON.parse(row.record) as ProxyRecord);
+  }
+
+  async putProxy(record: ProxyRecord): Promise<void> {
+    const json = JSON.stringify(record);
+    await this.db
+      .insertInto("proxies")
+      .values({ service: record.service, stage: record.stage, record: json })
+      .onConflict((c) => c.columns(["service", "stage"]).doUpdateSet({ record: json }))
+      .execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+function toCloudEvent(row: Selectable<Tables["events"]>): StoredEvent {
+  return {
+    specversion: "1.0",
+    id: row.id,
+    source: row.source,
+    type: row.type,
+    time: row.time,
+    subject: row.subject,
+    datacontenttype: "application/json",
+    ...(row.run_id === null ? {} : { waybillrun: row.run_id }),
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    seq: row.seq,
+  };
+}
+
+function toService(row: Selectable<Tables["services"]>): ServiceRecord {
+  return { name: row.name, dir: row.dir, stages: JSON.parse(row.stages) as string[] };
+}
+
+function toRun(row: Selectable<Tables["runs"]>): RunRecord {
+  return {
+    id: row.id,
+    shipId: row.ship_id,
+    kind: row.kind as RunRecord["kind"],
+    service: row.service,
+    stage: row.stage,
+    stageIndex: row.stage_index,
+    digest: row.digest,
+    version: row.version,
+    state: row.state as RunRecord["state"],
+    result: row.result as RunRecord["result"],
+    task: row.task,
+    reason: row.reason,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+function toRelease(row: Selectable<Tables["releases"]>): ReleaseRecord {
+  return {
+    service: row.service,
+    stage: row.stage,
+    target: row.target,
+    digest: row.digest,
+    version: row.version,
+    runId: row.run_id,
+    releasedAt: row.released_at,
+    replacedAt: row.replaced_at,
+  };
+}

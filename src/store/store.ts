@@ -1,0 +1,89 @@
+/**
+ * The store: an append-only CloudEvents log plus the projections folded from it. This is the
+ * interface every backend follows (SQLite now; PostgreSQL can follow through the same kysely
+ * query layer). Appending is atomic: the events of one call and their projections commit
+ * together or not at all.
+ */
+import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
+import type { GateResult, NewEvent, RunKind, RunState, StoredEvent } from "./events.js";
+
+export interface ServiceRecord {
+  name: string;
+  dir: string;
+  stages: string[];
+}
+
+export interface ArtifactRecord {
+  service: string;
+  digest: string;
+  version: string;
+  /** content-addressed copy under the state dir */
+  path: string;
+  /** where the artifact sits inside the service folder, e.g. "dist" or "." */
+  mountPath: string;
+  spec: unknown;
+  createdAt: string;
+}
+
+export interface RunRecord {
+  id: string;
+  shipId: string;
+  kind: RunKind;
+  service: string;
+  stage: string;
+  stageIndex: number;
+  digest: string;
+  version: string;
+  state: RunState;
+  result: GateResult | null;
+  task: string | null;
+  reason: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface ReleaseRecord {
+  service: string;
+  stage: string;
+  target: string;
+  digest: string;
+  version: string;
+  runId: string;
+  releasedAt: string;
+  replacedAt: string | null;
+}
+
+export interface RunFilter {
+  service?: string;
+  shipId?: string;
+  states?: RunState[];
+  limit?: number;
+}
+
+export interface Store {
+  append(events: NewEvent[]): Promise<StoredEvent[]>;
+  events(filter?: { run?: string; afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;
+
+  getService(name: string): Promise<ServiceRecord | undefined>;
+  listServices(): Promise<ServiceRecord[]>;
+  getArtifact(service: string, digest: string): Promise<ArtifactRecord | undefined>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Oldest first, in queue order */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+  /** What is live now in each target of the stage(s) */
+  currentReleases(service: string, stage?: string): Promise<ReleaseRecord[]>;
+  /** Every release of the stage, newest first */
+  releaseHistory(service: string, stage: string): Promise<ReleaseRecord[]>;
+
+  /** Drops the projections and folds the whole log again */
+  rebuildProjections(): Promise<void>;
+
+  listInstances(): Promise<InstanceRecord[]>;
+  putInstance(record: InstanceRecord): Promise<void>;
+  deleteInstance(id: string): Promise<void>;
+  listProxies(): Promise<ProxyRecord[]>;
+  putProxy(record: ProxyRecord): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,158 @@
+/**
+ * The local target: the artifact runs as a supervised process behind the stage's proxy on
+ * this machine. Instances are named after the run that deployed them, so the live instance
+ * of a release is always `release.runId`.
+ *
+ * Strategies: `direct` sends traffic to the new version as soon as it is healthy; the others
+ * keep it as the proxy's candidate (reachable with `x-waybill-route: candidate`) until
+ * release, when the switch is one atomic swap and the old version is stopped after a drain.
+ */
+import { mkdir, rm, symlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { LocalRuntime } from "../runtime/local-runtime.js";
+import type { StageKey } from "../runtime/types.js";
+import { commandArgv, parseDuration } from "../spec/units.js";
+import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
+import { parseStoredSpec } from "../engine/engine.js";
+import type { Target, TargetContext } from "./target.js";
+
+export const LOCAL_TARGET = "local";
+
+export class LocalTarget implements Target {
+  readonly name = LOCAL_TARGET;
+
+  constructor(
+    private readonly runtime: LocalRuntime,
+    private readonly store: Store,
+    private readonly stateDir: string,
+  ) {}
+
+  async deploy(context: TargetContext): Promise<void> {
+    const key = stageKey(context);
+    await this.runtime.ensureProxy(key);
+    const stable = await this.ensureLive(context.previous, context.signal);
+    await this.startInstance(context.run.id, key, context.artifact, context.run.version, context.signal);
+    if (context.stage.strategy === "direct") {
+      await this.runtime.setRoutes(key, { stable: context.run.id, candidate: null, candidateWeight: 0 });
+    } else {
+      await this.runtime.setRoutes(key, { stable, candidate: context.run.id, candidateWeight: 0 });
+    }
+  }
+
+  async checkHealth(context: TargetContext): Promise<void> {
+    const spec = context.spec;
+    const url = new URL(spec.run.health, this.url(context.run.service, context.run.stage));
+    const headers: Record<string, string> =
+      context.stage.strategy === "direct" ? {} : { "x-waybill-route": "candidate" };
+    const deadline = Date.now() + 10_000;
+    let lastProblem = "no answer";
+    while (Date.now() < deadline && !context.signal.aborted) {
+      try {
+        const response = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
+        await response.arrayBuffer();
+        const instance = response.headers.get("x-waybill-instance");
+        if (response.status < 400 && instance === context.run.id) return;
+        lastProblem = `status ${response.status} from instance ${instance ?? "none"}`;
+      } catch (error) {
+        lastProblem = error instanceof Error ? error.message : String(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the stage proxy did not reach the new version healthy at ${url.pathname}: ${lastProblem}`);
+  }
+
+  async release(context: TargetContext): Promise<void> {
+    const key = stageKey(context);
+    await this.startInstance(context.run.id, key, context.artifact, context.run.version, context.signal);
+    await this.runtime.setRoutes(key, { stable: context.run.id, candidate: null, candidateWeight: 0 });
+    await this.retireAllBut(key, context.run.id, parseDuration(context.stage.drain));
+  }
+
+  async rollback(context: TargetContext): Promise<void> {
+    const key = stageKey(context);
+    const stable = await this.ensureLive(context.previous, context.signal);
+    if (this.runtime.getProxy(key) !== undefined) {
+      await this.runtime.setRoutes(key, { stable, candidate: null, candidateWeight: 0 });
+    }
+    await this.runtime.stopInstance(context.run.id, parseDuration(context.stage.drain));
+    await rm(this.instanceDir(context.run.id), { recursive: true, force: true });
+  }
+
+  url(service: string, stage: string): string | undefined {
+    const proxy = this.runtime.getProxy({ service, stage });
+    return proxy && `http://127.0.0.1:${proxy.port}`;
+  }
+
+  /** The previous release's instance, started again from its stored artifact if it is gone. */
+  private async ensureLive(release: ReleaseRecord | undefined, signal: AbortSignal): Promise<string | null> {
+    if (release === undefined) return null;
+    const artifact = await this.store.getArtifact(release.service, release.digest);
+    if (artifact === undefined) return null;
+    const key = { service: release.service, stage: release.stage };
+    await this.startInstance(release.runId, key, artifact, release.version, signal);
+    return release.runId;
+  }
+
+  private async startInstance(
+    instanceId: string,
+    key: StageKey,
+    artifact: ArtifactRecord,
+    version: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const spec = parseStoredSpec(artifact);
+    const cwd = await this.prepareWorkingDir(instanceId, artifact);
+    await this.runtime.startInstance(
+      {
+        id: instanceId,
+        runId: instanceId,
+        ...key,
+        version,
+        digest: artifact.digest,
+        launch: {
+          cwd,
+          command: commandArgv(spec.run.command ?? []),
+          env: { ...spec.run.env },
+          healthPath: spec.run.health,
+          healthTimeoutMs: parseDuration(spec.run.healthTimeout),
+        },
+      },
+      signal,
+    );
+  }
+
+  /**
+   * The instance runs in a folder of its own where the artifact sits at the same relative
+   * path it had in the service folder, so `node dist/server.js` finds `dist/`.
+   */
+  private async prepareWorkingDir(instanceId: string, artifact: ArtifactRecord): Promise<string> {
+    if (artifact.mountPath === "." || artifact.mountPath === "") return artifact.path;
+    const dir = this.instanceDir(instanceId);
+    const mount = join(dir, artifact.mountPath);
+    await mkdir(dirname(mount), { recursive: true });
+    await symlink(artifact.path, mount, "dir").catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+    return dir;
+  }
+
+  private instanceDir(instanceId: string): string {
+    return join(this.stateDir, "instances", instanceId);
+  }
+
+  private async retireAllBut(key: StageKey, keep: string, drainMs: number): Promise<void> {
+    const others = this.runtime
+      .listInstances()
+      .filter((instance) => instance.service === key.service && instance.stage === key.stage && instance.id !== keep);
+    await Promise.all(
+      others.map(async (instance) => {
+        await this.runtime.stopInstance(instance.id, drainMs);
+        await rm(this.instanceDir(instance.id), { recursive: true, force: true });
+      }),
+    );
+  }
+}
+
+function stageKey(context: TargetContext): StageKey {
+  return { service: context.run.service, stage: context.run.stage };
+}

@@ -1,0 +1,73 @@
+/**
+ * Runs the real compiled CLI as a user would, each test with a state dir of its own, and
+ * finds the app processes a control plane left behind.
+ */
+import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliEntry, repoRoot } from "./paths.js";
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  options: { stateDir: string; cwd?: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliEntry, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, WAYBILL_STATE: options.stateDir, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A scratch folder with a copy of examples/<name> and an empty state dir. */
+export function scratchExample(name: string): { root: string; serviceDir: string; stateDir: string } {
+  const root = mkdtempSync(join(tmpdir(), `waybill-${name}-`));
+  const serviceDir = join(root, name);
+  cpSync(join(repoRoot, "examples", name), serviceDir, {
+    recursive: true,
+    filter: (path) => !/\/(dist|\.waybill)$/.test(path),
+  });
+  return { root, serviceDir, stateDir: join(root, "state") };
+}
+
+/** Pids of live processes whose environment carries WAYBILL_CONTROL_PLANE=<id>. */
+export function processesOf(controlPlaneId: string): number[] {
+  const marker = `WAYBILL_CONTROL_PLANE=${controlPlaneId}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
+      if (environ.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+export function controlPlaneIdOf(stateDir: string): string {
+  return readFileSync(join(stateDir, "id"), "utf8").trim();
+}
+
+export function cleanUp(root: string): void {
+  rmSync(root, { recursive: true, force: true });
+}
