@@ -48,7 +48,10 @@ test("symlinks count by their target, and .git and .waybill are left out", async
   const entries = await listArtifactEntries(dir);
   assert.deepEqual(
     entries.map((entry) => [entry.path, entry.mode]),
-    [["alias", "120000"], ["real.txt", "100644"]],
+    [
+      ["alias", "120000"],
+      ["real.txt", "100644"],
+    ],
   );
   assert.equal(entries[0]?.sha256, sha("real.txt"));
 });

@@ -75,6 +75,8 @@ export async function printOutcome(
   print(`\n${statusTable(status)}`);
   for (const run of outcome.failed) print(`\n${run.stage} failed: ${run.reason ?? "unknown reason"}\n`);
   for (const run of outcome.waiting) {
-    print(`\n${run.stage} is waiting for approval: waybill approve ${run.id}  (or: waybill reject ${run.id})\n`);
+    print(
+      `\n${run.stage} is waiting for approval: waybill approve ${run.id}  (or: waybill reject ${run.id})\n`,
+    );
   }
 }

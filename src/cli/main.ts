@@ -11,7 +11,9 @@ function stateDirFrom(options: { state?: string }): string {
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command("waybill")
-    .description("Carry a build artifact through its stages: deploy, load, judge, and record signed evidence.")
+    .description(
+      "Carry a build artifact through its stages: deploy, load, judge, and record signed evidence.",
+    )
     .option("--state <dir>", "state directory (default: $WAYBILL_STATE or ./.waybill)")
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })

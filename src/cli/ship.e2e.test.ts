@@ -157,7 +157,11 @@ describe("shipping examples/hello through its stages", { timeout: 600_000 }, () 
   });
 
   test("bad input exits 2 without a stack trace", async () => {
-    for (const args of [["approve", "r-does-not-exist"], ["rollback", "hello", "nowhere"], ["ship", "no-such-dir"]]) {
+    for (const args of [
+      ["approve", "r-does-not-exist"],
+      ["rollback", "hello", "nowhere"],
+      ["ship", "no-such-dir"],
+    ]) {
       const result = await cli(args);
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
       assert.match(result.stderr, /^error: /);

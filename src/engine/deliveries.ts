@@ -89,7 +89,9 @@ export class Deliveries {
     const record = await this.store.getService(service);
     if (record === undefined) throw new NotFoundError(`no service named "${service}"`);
     if (!record.stages.includes(stage)) {
-      throw new NotFoundError(`service "${service}" has no stage "${stage}" (stages: ${record.stages.join(", ")})`);
+      throw new NotFoundError(
+        `service "${service}" has no stage "${stage}" (stages: ${record.stages.join(", ")})`,
+      );
     }
   }
 }

@@ -52,7 +52,12 @@ export class Engine {
   }
 
   /** Queues the first stage's run of a new ship. */
-  async enqueueShip(service: string, digest: string, version: string, firstStage: string): Promise<RunRecord> {
+  async enqueueShip(
+    service: string,
+    digest: string,
+    version: string,
+    firstStage: string,
+  ): Promise<RunRecord> {
     const shipId = randomUUID();
     const run = await this.enqueue({ shipId, kind: "ship", service, stage: firstStage, digest, version });
     return run;
@@ -155,7 +160,9 @@ export class Engine {
         return;
       }
       const attempt = (progress.attempts.get(task.name) ?? 0) + 1;
-      await this.store.append([newEvent("task.started", `runs/${run.id}`, { task: task.name, attempt }, run.id)]);
+      await this.store.append([
+        newEvent("task.started", `runs/${run.id}`, { task: task.name, attempt }, run.id),
+      ]);
       const outcome = await this.runTask(task, context);
       await this.record(run, task, outcome);
     }
@@ -175,9 +182,9 @@ export class Engine {
     });
     try {
       return await Promise.race([
-        task.run({ ...context, signal: controller.signal }).catch(
-          (error: unknown): TaskOutcome => ({ kind: "failed", reason: errorMessage(error) }),
-        ),
+        task
+          .run({ ...context, signal: controller.signal })
+          .catch((error: unknown): TaskOutcome => ({ kind: "failed", reason: errorMessage(error) })),
         timeout,
       ]);
     } finally {
@@ -232,7 +239,8 @@ export class Engine {
         failures.push(`${target.name}: ${errorMessage(error)}`);
       }
     }
-    const finalReason = failures.length === 0 ? reason : `${reason}; rollback failed on ${failures.join("; ")}`;
+    const finalReason =
+      failures.length === 0 ? reason : `${reason}; rollback failed on ${failures.join("; ")}`;
     await this.store.append([
       newEvent("run.rolled-back", subject, { reason: finalReason }, run.id),
       newEvent("run.finished", subject, { state: "failed", reason: finalReason }, run.id),
@@ -266,8 +274,8 @@ export class Engine {
     const timer = setTimeout(
       () => {
         this.approvalTimers.delete(run.id);
-        void this.reject(run.id, "waybill", "no approval before the approval timeout").catch((error: unknown) =>
-          this.log(`run ${run.id}: ${errorMessage(error)}`),
+        void this.reject(run.id, "waybill", "no approval before the approval timeout").catch(
+          (error: unknown) => this.log(`run ${run.id}: ${errorMessage(error)}`),
         );
       },
       Math.min(delay, 2 ** 31 - 1),
@@ -285,7 +293,8 @@ export class Engine {
     const artifact = await this.artifactFor(run.service, run.digest);
     const spec = parseStoredSpec(artifact);
     const stage = spec.stages[run.stageIndex];
-    if (stage === undefined) throw new Error(`run ${run.id}: stage index ${run.stageIndex} is not in the spec`);
+    if (stage === undefined)
+      throw new Error(`run ${run.id}: stage index ${run.stageIndex} is not in the spec`);
     const targets: Target[] = stageTargets(stage).map((name) => this.options.targets.resolve(name));
     const previous = new Map<string, ReleaseRecord>();
     for (const release of await this.store.currentReleases(run.service, run.stage)) {

@@ -20,32 +20,52 @@ function event(type: string, data: Record<string, unknown> = {}): StoredEvent {
   };
 }
 
-const cases: { name: string; history: StoredEvent[]; succeeded: string[]; deployAttempts: number; decision: string | null }[] = [
+const cases: {
+  name: string;
+  history: StoredEvent[];
+  succeeded: string[];
+  deployAttempts: number;
+  decision: string | null;
+}[] = [
   { name: "a new run has done nothing", history: [], succeeded: [], deployAttempts: 0, decision: null },
   {
     name: "a task started but not finished counts as an attempt, not as done",
-    history: [event("task.started", { task: "verify-artifact", attempt: 1 }), event("task.succeeded", { task: "verify-artifact" }), event("task.started", { task: "deploy", attempt: 1 })],
+    history: [
+      event("task.started", { task: "verify-artifact", attempt: 1 }),
+      event("task.succeeded", { task: "verify-artifact" }),
+      event("task.started", { task: "deploy", attempt: 1 }),
+    ],
     succeeded: ["verify-artifact"],
     deployAttempts: 1,
     decision: null,
   },
   {
     name: "a restarted task counts every attempt",
-    history: [event("task.started", { task: "deploy", attempt: 1 }), event("task.started", { task: "deploy", attempt: 2 }), event("task.succeeded", { task: "deploy" })],
+    history: [
+      event("task.started", { task: "deploy", attempt: 1 }),
+      event("task.started", { task: "deploy", attempt: 2 }),
+      event("task.succeeded", { task: "deploy" }),
+    ],
     succeeded: ["deploy"],
     deployAttempts: 2,
     decision: null,
   },
   {
     name: "an approval decides the wait",
-    history: [event("run.waiting-approval", { result: "pass", deadline: "2030-01-01T00:00:00Z" }), event("run.approved", { by: "admin" })],
+    history: [
+      event("run.waiting-approval", { result: "pass", deadline: "2030-01-01T00:00:00Z" }),
+      event("run.approved", { by: "admin" }),
+    ],
     succeeded: [],
     deployAttempts: 0,
     decision: "approved",
   },
   {
     name: "a rejection decides the wait",
-    history: [event("run.waiting-approval", { result: "warning", deadline: "2030-01-01T00:00:00Z" }), event("run.rejected", { by: "admin", reason: "no" })],
+    history: [
+      event("run.waiting-approval", { result: "warning", deadline: "2030-01-01T00:00:00Z" }),
+      event("run.rejected", { by: "admin", reason: "no" }),
+    ],
     succeeded: [],
     deployAttempts: 0,
     decision: "rejected",
@@ -62,7 +82,9 @@ for (const c of cases) {
 }
 
 test("a waiting run carries its approval deadline until a decision", () => {
-  const waiting = foldRunProgress([event("run.waiting-approval", { result: "pass", deadline: "2030-01-01T00:00:00Z" })]);
+  const waiting = foldRunProgress([
+    event("run.waiting-approval", { result: "pass", deadline: "2030-01-01T00:00:00Z" }),
+  ]);
   assert.equal(waiting.approvalDeadline, "2030-01-01T00:00:00Z");
   const decided = foldRunProgress([
     event("run.waiting-approval", { result: "pass", deadline: "2030-01-01T00:00:00Z" }),

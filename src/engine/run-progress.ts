@@ -7,7 +7,8 @@ import { shortType, type EventData, type StoredEvent } from "../store/events.js"
 export interface RunProgress {
   succeeded: Set<string>;
   attempts: Map<string, number>;
-  approval: { decision: "approved"; by: string } | { decision: "rejected"; by: string; reason: string } | null;
+  approval:
+    { decision: "approved"; by: string } | { decision: "rejected"; by: string; reason: string } | null;
   /** Set while the run waits for a person; cleared by a decision */
   approvalDeadline: string | null;
   released: boolean;

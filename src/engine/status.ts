@@ -27,7 +27,9 @@ export function stageStatus(
 ): StageStatus {
   const stageRuns = runs.filter((run) => run.stage === name);
   const active = stageRuns.find((run) => ["running", "rolling-back", "waiting-approval"].includes(run.state));
-  const lastFinished = [...stageRuns].reverse().find((run) => run.state === "succeeded" || run.state === "failed");
+  const lastFinished = [...stageRuns]
+    .reverse()
+    .find((run) => run.state === "succeeded" || run.state === "failed");
   const live = releases.filter((release) => release.stage === name && release.replacedAt === null);
   const primary = live[0];
   let state: StageState;

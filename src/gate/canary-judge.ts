@@ -74,12 +74,22 @@ export function judgeMetric(
   const options = judgeOptions(overrides);
   const control = withoutNaNs(baseline, options.nanStrategy);
   const experiment = withoutNaNs(canary, options.nanStrategy);
-  const untested = { estimate: Number.NaN, ci: [Number.NaN, Number.NaN] as [number, number], pValue: Number.NaN };
+  const untested = {
+    estimate: Number.NaN,
+    ci: [Number.NaN, Number.NaN] as [number, number],
+    pValue: Number.NaN,
+  };
 
   if (control.length === 0 || experiment.length === 0) {
     const missing = describeMissing(control.length === 0, experiment.length === 0);
     if (options.nanStrategy === "replace") {
-      return { ...untested, classification: "Pass", critical: false, effectSize: Number.NaN, reason: missing };
+      return {
+        ...untested,
+        classification: "Pass",
+        critical: false,
+        effectSize: Number.NaN,
+        reason: `${missing}; with nan-strategy replace that is no difference`,
+      };
     }
     if (options.requireData && !options.critical) {
       return {
@@ -90,22 +100,43 @@ export function judgeMetric(
         reason: `${missing}, and the metric requires data`,
       };
     }
-    return { ...untested, classification: "Nodata", critical: options.critical, effectSize: Number.NaN, reason: missing };
+    return {
+      ...untested,
+      classification: "Nodata",
+      critical: options.critical,
+      effectSize: Number.NaN,
+      reason: missing,
+    };
   }
 
   const effectSize =
-    options.effectSize === "cles" ? commonLanguageEffectSize(control, experiment) : meanRatio(control, experiment);
+    options.effectSize === "cles"
+      ? commonLanguageEffectSize(control, experiment)
+      : meanRatio(control, experiment);
   if (sameValues(control, experiment)) {
-    return { ...untested, classification: "Pass", critical: false, effectSize, reason: "the canary and baseline data are identical" };
+    return {
+      ...untested,
+      classification: "Pass",
+      critical: false,
+      effectSize,
+      reason: "the canary and baseline data are identical",
+    };
   }
   const canaryConstant = isConstant(experiment);
   const baselineConstant = isConstant(control);
   if (canaryConstant && baselineConstant && experiment[0] === control[0]) {
-    return { ...untested, classification: "Pass", critical: false, effectSize, reason: "every value in both samples is the same" };
+    return {
+      ...untested,
+      classification: "Pass",
+      critical: false,
+      effectSize,
+      reason: "every value in both samples is the same",
+    };
   }
 
-  // Two constant samples leave the rank test nothing to interpolate, so Kayenta adds noise of
-  // 1e-5 of the value first. It is seeded here so the same input always gets the same verdict.
+  // When both samples are constant every possible shift is one value, which the interval search
+  // cannot bracket, so Kayenta adds noise of 1e-5 of the value first. It is seeded here so the same
+  // input always gets the same verdict.
   const noise = seededGaussian(0x5eed);
   const testedCanary = canaryConstant && baselineConstant ? jitter(experiment, noise) : experiment;
   const testedBaseline = canaryConstant && baselineConstant ? jitter(control, noise) : control;
@@ -146,7 +177,13 @@ export function judgeMetric(
       reason: `the canary is lower: ${interval} lies below ${format(-band)}${critical ? " (critical)" : ""}`,
     };
   }
-  return { ...tested, classification: "Pass", critical: false, effectSize, reason: passReason(options, test.ci, band) };
+  return {
+    ...tested,
+    classification: "Pass",
+    critical: false,
+    effectSize,
+    reason: passReason(options, test.ci, band),
+  };
 }
 
 function withoutNaNs(values: readonly (number | null)[], strategy: NanStrategy): number[] {
@@ -204,8 +241,10 @@ function extremes(values: readonly number[]): [number, number] {
 function passReason(options: JudgeOptions, ci: [number, number], band: number): string {
   const beyondHigh = options.direction !== "decrease" && ci[0] > band;
   const beyondLow = options.direction !== "increase" && ci[1] < -band;
-  if (beyondHigh) return `the canary is higher, but the effect size is below the allowed increase ${options.allowedIncrease}`;
-  if (beyondLow) return `the canary is lower, but the effect size is above the allowed decrease ${options.allowedDecrease}`;
+  if (beyondHigh)
+    return `the canary is higher, but the effect size is below the allowed increase ${options.allowedIncrease}`;
+  if (beyondLow)
+    return `the canary is lower, but the effect size is above the allowed decrease ${options.allowedDecrease}`;
   const ignored =
     (options.direction === "increase" && ci[1] < -band) || (options.direction === "decrease" && ci[0] > band);
   if (ignored) return `the canary differs only in the direction that is allowed (${options.direction} fails)`;
@@ -264,7 +303,12 @@ export function scoreGroups(
   const criticalFailure = results.find((result) => result.critical && result.classification !== "Pass");
   if (criticalFailure !== undefined) {
     const why = criticalFailure.reason === undefined ? "" : `: ${criticalFailure.reason}`;
-    return { score: 0, classification: classify(0), groups: groupScores, reason: `a critical metric failed${why}` };
+    return {
+      score: 0,
+      classification: classify(0),
+      groups: groupScores,
+      reason: `a critical metric failed${why}`,
+    };
   }
   const nodata = results.filter((result) => result.classification === "Nodata").length;
   if (results.length > 0 && (nodata / results.length) * 100 >= nodataFailurePercent) {
@@ -308,7 +352,9 @@ function scoreEachGroup(results: readonly GroupedJudgement[]): GroupScore[] {
     // Nodata metrics are left out; a metric that required data counts as a failure.
     const judged = labels.filter((label) => label !== "Nodata").length;
     const passed = labels.filter((label) => label === "Pass").length;
-    return judged === 0 ? { name, score: 0, noData: true } : { name, score: (passed / judged) * 100, noData: false };
+    return judged === 0
+      ? { name, score: 0, noData: true }
+      : { name, score: (passed / judged) * 100, noData: false };
   });
 }
 

@@ -30,7 +30,10 @@ describe("parseCriteria", () => {
       text: "  <=10%",
       expected: { kind: "relative", operator: "<=", change: 10, percent: true, direction: "increase" },
     },
-    { text: "<-5", expected: { kind: "relative", operator: "<", change: 5, percent: false, direction: "decrease" } },
+    {
+      text: "<-5",
+      expected: { kind: "relative", operator: "<", change: 5, percent: false, direction: "decrease" },
+    },
     { text: "=0", expected: { kind: "fixed", operator: "=", threshold: 0 } },
     { text: "<.5", expected: { kind: "fixed", operator: "<", threshold: 0.5 } },
     { text: "<=1e3", expected: { kind: "fixed", operator: "<=", threshold: 1000 } },
@@ -53,9 +56,21 @@ describe("parseCriteria", () => {
 
 describe("relativeTarget", () => {
   it("applies a percentage in Keptn's order of operations, so 10 +10% is exactly 11", () => {
-    assert.equal(relativeTarget({ kind: "relative", operator: "<=", change: 10, percent: true, direction: "increase" }, 10), 11);
+    assert.equal(
+      relativeTarget(
+        { kind: "relative", operator: "<=", change: 10, percent: true, direction: "increase" },
+        10,
+      ),
+      11,
+    );
   });
   it("subtracts an absolute decrease", () => {
-    assert.equal(relativeTarget({ kind: "relative", operator: ">", change: 3, percent: false, direction: "decrease" }, 10), 7);
+    assert.equal(
+      relativeTarget(
+        { kind: "relative", operator: ">", change: 3, percent: false, direction: "decrease" },
+        10,
+      ),
+      7,
+    );
   });
 });

@@ -61,7 +61,10 @@ export function parseCriteria(text: string): Criterion {
 }
 
 /** The threshold a relative criterion sets, given the aggregate of the earlier results. */
-export function relativeTarget(criterion: Extract<Criterion, { kind: "relative" }>, baseline: number): number {
+export function relativeTarget(
+  criterion: Extract<Criterion, { kind: "relative" }>,
+  baseline: number,
+): number {
   // Keptn's order of operations, so a target such as 10 · 110 / 100 comes out exactly 11.
   if (criterion.percent) {
     const factor = criterion.direction === "increase" ? 100 + criterion.change : 100 - criterion.change;

@@ -53,7 +53,10 @@ function isUnfinishedJson(prefix: string): boolean {
   } catch (error) {
     const message = error instanceof Error ? error.message : "";
     const stated = /at position (\d+)/.exec(message);
-    return message.includes("Unexpected end of JSON input") || (stated !== null && Number(stated[1]) >= prefix.length);
+    return (
+      message.includes("Unexpected end of JSON input") ||
+      (stated !== null && Number(stated[1]) >= prefix.length)
+    );
   }
 }
 
@@ -86,7 +89,8 @@ function fromIndicatorValues(entries: readonly unknown[]): Record<string, number
   const values: Record<string, number | null> = {};
   entries.forEach((entry, index) => {
     const path = `[${index}]`;
-    if (!isRecord(entry)) throw new GateInputError(`${path}: expected {"metric": name, "value": number, "success": boolean}`);
+    if (!isRecord(entry))
+      throw new GateInputError(`${path}: expected {"metric": name, "value": number, "success": boolean}`);
     if (typeof entry.metric !== "string" || entry.metric === "") {
       throw new GateInputError(`${path}.metric: expected the SLI name as a string`);
     }
@@ -103,7 +107,9 @@ function fromIndicatorValues(entries: readonly unknown[]): Record<string, number
 export function parsePreviousEvaluations(text: string): PreviousEvaluation[] {
   const data = parseJson(text);
   if (!Array.isArray(data)) {
-    throw new GateInputError('expected an array of earlier evaluations such as [{"result": "pass", "values": {…}}]');
+    throw new GateInputError(
+      'expected an array of earlier evaluations such as [{"result": "pass", "values": {…}}]',
+    );
   }
   const results: readonly string[] = ["pass", "warning", "fail"] satisfies EvaluationResult[];
   return data.map((entry: unknown, index) => {
@@ -125,13 +131,16 @@ export function parsePreviousEvaluations(text: string): PreviousEvaluation[] {
 /** A metric sample: an array of numbers, where null is a missing data point (NaN). */
 export function parseSamples(text: string): (number | null)[] {
   const data = parseJson(text);
-  if (!Array.isArray(data)) throw new GateInputError("expected an array of numbers, with null for a missing value");
+  if (!Array.isArray(data))
+    throw new GateInputError("expected an array of numbers, with null for a missing value");
   return data.map((value: unknown, index) => numberOrNull(value, `[${index}]`));
 }
 
 function numberOrNull(value: unknown, path: string): number | null {
   if (value === null || (typeof value === "number" && Number.isFinite(value))) return value;
-  throw new GateInputError(`${path}: expected a number or null, got ${JSON.stringify(value) ?? String(value)}`);
+  throw new GateInputError(
+    `${path}: expected a number or null, got ${JSON.stringify(value) ?? String(value)}`,
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

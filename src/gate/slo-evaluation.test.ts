@@ -126,7 +126,10 @@ const vectors: Vector[] = [
     result: "fail",
     score: 0,
     objectives: {
-      response_time_p50: { status: "fail", passTargets: [target("<=+20%", 0, false), target("<500", 500, true)] },
+      response_time_p50: {
+        status: "fail",
+        passTargets: [target("<=+20%", 0, false), target("<500", 500, true)],
+      },
     },
   },
   {
@@ -140,7 +143,9 @@ const vectors: Vector[] = [
     previous: [{ result: "pass", values: { response_time_p50: null } }],
     result: "pass",
     score: 100,
-    objectives: { response_time_p50: { status: "pass", score: 1, passTargets: [target("<=+20%", 0, false)] } },
+    objectives: {
+      response_time_p50: { status: "pass", score: 1, passTargets: [target("<=+20%", 0, false)] },
+    },
   },
   {
     name: "fails the evaluation when a key SLI fails (Keptn: Key SLI failed)",
@@ -150,7 +155,7 @@ const vectors: Vector[] = [
       total_score: totalScore,
     },
     values: { "my-test-metric-1": 10, "my-key-metric": 25 },
-    previous: keptnPrevious,
+    previous: [{ result: "pass", values: { "my-test-metric-1": 10, "my-key-metric": 10 } }],
     result: "fail",
     score: 50,
     message: "key SLI my-key-metric failed",
@@ -233,7 +238,12 @@ const vectors: Vector[] = [
   },
   {
     name: "fails an objective whose value is missing, and says why",
-    slo: { objectives: [{ sli: "a", pass: [{ criteria: ["<10"] }] }, { sli: "b", pass: [{ criteria: ["<10"] }] }] },
+    slo: {
+      objectives: [
+        { sli: "a", pass: [{ criteria: ["<10"] }] },
+        { sli: "b", pass: [{ criteria: ["<10"] }] },
+      ],
+    },
     values: { a: 1, b: undefined },
     result: "fail",
     score: 50,
@@ -326,11 +336,12 @@ const vectors: Vector[] = [
         { sli: "a", pass: [{ criteria: ["<10"] }], weight: 4 },
         { sli: "b", pass: [{ criteria: ["<10"] }], weight: 1 },
       ],
-      total_score: { pass: "80" },
+      total_score: { pass: "85" },
     },
     values: { a: 1, b: 11 },
-    result: "pass",
+    result: "fail",
     score: 80,
+    message: "score 80 is below the pass target 85%",
   },
   {
     name: "reads a percentage without a sign as an increase",
@@ -354,12 +365,18 @@ const vectors: Vector[] = [
     previous: [{ result: "pass", values: { a: 100 } }],
     result: "fail",
     score: 0,
-    objectives: { a: { status: "fail", passTargets: [target(">=-20%", 80, true), target(">-30", 70, false)] } },
+    objectives: {
+      a: { status: "fail", passTargets: [target(">=-20%", 80, true), target(">-30", 70, false)] },
+    },
   },
   {
     name: "filters by include_result_with_score before taking the N newest",
     slo: {
-      comparison: { compare_with: "several_results", number_of_comparison_results: 2, include_result_with_score: "pass" },
+      comparison: {
+        compare_with: "several_results",
+        number_of_comparison_results: 2,
+        include_result_with_score: "pass",
+      },
       objectives: [{ sli: "a", pass: [{ criteria: ["<=+0%"] }] }],
     },
     values: { a: 25 },
@@ -378,7 +395,11 @@ const vectors: Vector[] = [
   {
     name: "admits warnings with pass_or_warn",
     slo: {
-      comparison: { compare_with: "several_results", number_of_comparison_results: 2, include_result_with_score: "pass_or_warn" },
+      comparison: {
+        compare_with: "several_results",
+        number_of_comparison_results: 2,
+        include_result_with_score: "pass_or_warn",
+      },
       objectives: [{ sli: "a", pass: [{ criteria: ["<=+0%"] }] }],
     },
     values: { a: 1 },
@@ -436,7 +457,11 @@ const vectors: Vector[] = [
   {
     name: "aggregates earlier values with p90 interpolated at p·(n+1)",
     slo: {
-      comparison: { compare_with: "several_results", number_of_comparison_results: 11, aggregate_function: "p90" },
+      comparison: {
+        compare_with: "several_results",
+        number_of_comparison_results: 11,
+        aggregate_function: "p90",
+      },
       objectives: [{ sli: "a", pass: [{ criteria: ["<=+0"] }] }],
     },
     values: { a: 9.8 },
@@ -463,8 +488,10 @@ describe("evaluateSlo", () => {
         assert.equal(objective.status, expected.status, `${sli} status`);
         if (expected.score !== undefined) assert.equal(objective.score, expected.score, `${sli} score`);
         if (expected.passTargets !== undefined) assert.deepEqual(objective.passTargets, expected.passTargets);
-        if (expected.warningTargets !== undefined) assert.deepEqual(objective.warningTargets, expected.warningTargets);
-        if (expected.comparedValue !== undefined) assert.equal(objective.value.comparedValue, expected.comparedValue);
+        if (expected.warningTargets !== undefined)
+          assert.deepEqual(objective.warningTargets, expected.warningTargets);
+        if (expected.comparedValue !== undefined)
+          assert.equal(objective.value.comparedValue, expected.comparedValue);
         if (expected.success !== undefined) assert.equal(objective.value.success, expected.success);
       }
     });
@@ -475,7 +502,9 @@ describe("evaluateSlo", () => {
     assert.throws(
       () => evaluateSlo(slo, { latency: 1 }),
       (error: unknown) =>
-        error instanceof CriteriaSyntaxError && error.sli === "latency" && error.message.includes('"<=200ms"'),
+        error instanceof CriteriaSyntaxError &&
+        error.sli === "latency" &&
+        error.message.includes('"<=200ms"'),
     );
   });
 
@@ -492,7 +521,9 @@ describe("evaluateSlo", () => {
 
   it("carries Keptn's indicatorResults fields for each objective", () => {
     const evaluation = evaluateSlo(
-      { objectives: [{ sli: "a", displayName: "A", pass: [{ criteria: ["<10"] }], key_sli: true, weight: 2 }] },
+      {
+        objectives: [{ sli: "a", displayName: "A", pass: [{ criteria: ["<10"] }], key_sli: true, weight: 2 }],
+      },
       { a: 1 },
     );
     assert.deepEqual(evaluation.objectives[0], {
@@ -517,4 +548,35 @@ describe("aggregate", () => {
   it("clamps p95 of 0..10 to the largest value", () => assert.equal(aggregate(values, "p95"), 10));
   it("clamps a percentile of one value to that value", () => assert.equal(aggregate([7], "p50"), 7));
   it("averages", () => assert.equal(aggregate([1, 2, 6], "avg"), 3));
+  it("gives NaN for no values", () => assert.ok(Number.isNaN(aggregate([], "p90"))));
+
+  it("picks the same percentile as sorting would, ties included", () => {
+    let state = 1;
+    const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) % 10;
+    for (let round = 0; round < 500; round++) {
+      const sample = Array.from({ length: 1 + (round % 40) }, next);
+      const sorted = [...sample].sort((a, b) => a - b);
+      for (const [fn, fraction] of [
+        ["p50", 0.5],
+        ["p90", 0.9],
+        ["p95", 0.95],
+      ] as const) {
+        const position = fraction * (sorted.length + 1);
+        const whole = Math.floor(position);
+        const expected =
+          position < 1
+            ? sorted[0]!
+            : position >= sorted.length
+              ? sorted[sorted.length - 1]!
+              : sorted[whole - 1]! + (position - whole) * (sorted[whole]! - sorted[whole - 1]!);
+        assert.equal(aggregate(sample, fn), expected, `${fn} of ${sample.join(",")}`);
+      }
+    }
+  });
+
+  it("leaves its input in order", () => {
+    const sample = [5, 1, 4, 2, 3];
+    aggregate(sample, "p50");
+    assert.deepEqual(sample, [5, 1, 4, 2, 3]);
+  });
 });

@@ -106,8 +106,12 @@ export function evaluateSlo(
 
   const comparedIndexes = chooseBaseline(previous, settings);
   const compared = comparedIndexes.map((index) => previous[index]!);
-  const results = objectives.map((objective) =>
-    evaluateObjective(objective, values[objective.sli], earlierValues(compared, objective.sli), settings),
+  const earlier = earlierValuesBySli(
+    compared,
+    objectives.map((objective) => objective.sli),
+  );
+  const results = objectives.map((objective, index) =>
+    evaluateObjective(objective, values[objective.sli], earlier[index]!, settings),
   );
   const comparison = { ...settings, comparedIndexes };
 
@@ -171,14 +175,24 @@ function chooseBaseline(previous: readonly PreviousEvaluation[], settings: Setti
   return indexes;
 }
 
-/** An earlier result without a value for the SLI is left out of its baseline. */
-function earlierValues(compared: readonly PreviousEvaluation[], sli: string): number[] {
-  const found: number[] = [];
-  for (const evaluation of compared) {
-    const value = evaluation.values[sli];
-    if (typeof value === "number" && Number.isFinite(value)) found.push(value);
+/**
+ * Each SLI's values in the compared evaluations; one without a value for the SLI is left out of
+ * that SLI's baseline. The evaluations are read one at a time: with many SLIs, reading one large
+ * object after another is several times faster than visiting every object once per SLI.
+ */
+function earlierValuesBySli(
+  compared: readonly PreviousEvaluation[],
+  slis: readonly string[],
+): Float64Array[] {
+  const found = slis.map(() => new Float64Array(compared.length));
+  const counts = new Uint32Array(slis.length);
+  for (const { values } of compared) {
+    for (let row = 0; row < slis.length; row++) {
+      const value = values[slis[row]!];
+      if (typeof value === "number" && Number.isFinite(value)) found[row]![counts[row]!++] = value;
+    }
   }
-  return found;
+  return found.map((row, index) => row.subarray(0, counts[index]));
 }
 
 type Objective = NonNullable<SloSpec["objectives"]>[number];
@@ -186,7 +200,7 @@ type Objective = NonNullable<SloSpec["objectives"]>[number];
 function evaluateObjective(
   objective: Objective,
   reported: number | null | undefined,
-  earlier: readonly number[],
+  earlier: Float64Array,
   settings: Settings,
 ): ObjectiveResult {
   const passSets = parseCriteriaSets(objective.sli, objective.pass);
@@ -282,17 +296,55 @@ function evaluateCriterion(
 }
 
 /** avg, or a percentile interpolated at position p·(n+1) of the sorted values, as Keptn does. */
-export function aggregate(values: readonly number[], fn: AggregateFunction): number {
-  if (fn === "avg") return values.reduce((sum, value) => sum + value, 0) / values.length;
-  const sorted = [...values].sort((a, b) => a - b);
+export function aggregate(values: ArrayLike<number>, fn: AggregateFunction): number {
+  if (values.length === 0) return Number.NaN;
+  if (fn === "avg") {
+    let sum = 0;
+    for (let index = 0; index < values.length; index++) sum += values[index]!;
+    return sum / values.length;
+  }
   const fraction = { p50: 0.5, p90: 0.9, p95: 0.95 }[fn];
-  const position = fraction * (sorted.length + 1);
-  if (position < 1) return sorted[0]!;
-  if (position >= sorted.length) return sorted[sorted.length - 1]!;
+  const position = fraction * (values.length + 1);
+  const ordered = new Float64Array(values);
+  if (position < 1) return ordered.reduce((low, value) => Math.min(low, value));
+  if (position >= ordered.length) return ordered.reduce((high, value) => Math.max(high, value));
   const whole = Math.floor(position);
-  const lower = sorted[whole - 1]!;
-  const upper = sorted[whole]!;
+  const lower = selectInPlace(ordered, whole - 1);
+  // After selection everything past the lower value is at least as large; the next order statistic
+  // is the smallest of those.
+  let upper = Infinity;
+  for (let index = whole; index < ordered.length; index++) upper = Math.min(upper, ordered[index]!);
   return lower + (position - whole) * (upper - lower);
+}
+
+/**
+ * The k-th smallest value (0-based), moving it to index k with everything before it no larger and
+ * everything after no smaller (Hoare's selection). Linear time where a sort is n·log n: with a
+ * thousand objectives each aggregating a hundred earlier values, sorting dominated the evaluation.
+ */
+function selectInPlace(values: Float64Array, k: number): number {
+  let low = 0;
+  let high = values.length - 1;
+  while (low < high) {
+    const pivot = values[(low + high) >> 1]!;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        const swapped = values[i]!;
+        values[i] = values[j]!;
+        values[j] = swapped;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) high = j;
+    else if (k >= i) low = i;
+    else break;
+  }
+  return values[k]!;
 }
 
 function totalScoreTargets(total: NonNullable<SloSpec["total_score"]>): Evaluation["totalScore"] {
@@ -322,7 +374,8 @@ function verdict(
       message: `score ${shown} is below the pass target ${targets.pass}% but reaches the warning target ${targets.warning}%`,
     };
   }
-  const missed = targets.warning === undefined ? `pass target ${targets.pass}%` : `warning target ${targets.warning}%`;
+  const missed =
+    targets.warning === undefined ? `pass target ${targets.pass}%` : `warning target ${targets.warning}%`;
   return { result: "fail", score, message: `score ${shown} is below the ${missed}` };
 }
 

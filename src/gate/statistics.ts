@@ -31,18 +31,24 @@ export function wilcoxonRankSumTest(
 ): RankSumTest {
   const confidence = options.confidence ?? 0.95;
   const rootTolerance = options.rootTolerance ?? 1e-4;
-  if (canary.length === 0 || baseline.length === 0) throw new RangeError("both samples need at least one value");
+  if (canary.length === 0 || baseline.length === 0)
+    throw new RangeError("both samples need at least one value");
   if (!(confidence > 0 && confidence < 1)) throw new RangeError("confidence must be between 0 and 1");
 
   const shifted = new RankStatistic(canary, baseline);
   const atZero = shifted.at(0);
   const statistic = atZero.rankSum - (shifted.nx * (shifted.nx + 1)) / 2;
-  const pValue = twoSidedPValue(atZero, true);
+  const lowestShift = min(canary) - max(baseline);
+  const highestShift = max(canary) - min(baseline);
+  if (lowestShift === 0 && highestShift === 0) {
+    // Every observation is the same value: the ranks have no spread, so there is neither a p-value
+    // nor an interval (R stops here).
+    return { statistic, pValue: Number.NaN, estimate: Number.NaN, ci: [Number.NaN, Number.NaN] };
+  }
+  const pValue = twoSidedPValue(atZero);
 
   // As R: the interval inverts the corrected statistic; the estimate is where the uncorrected one is zero.
   const alpha = 1 - confidence;
-  const lowestShift = min(canary) - max(baseline);
-  const highestShift = max(canary) - min(baseline);
   const corrected = (shift: number) => standardized(shifted.at(shift), true);
   const atLowest = corrected(lowestShift);
   const atHighest = corrected(highestShift);
@@ -134,9 +140,8 @@ function standardized(ranks: RanksAtShift, continuityCorrection: boolean): numbe
   return (dz - correction) / sigma;
 }
 
-function twoSidedPValue(ranks: RanksAtShift, continuityCorrection: boolean): number {
-  const z = standardized(ranks, continuityCorrection);
-  if (Number.isNaN(z)) return Number.NaN;
+function twoSidedPValue(ranks: RanksAtShift): number {
+  const z = standardized(ranks, true);
   return 2 * Math.min(standardNormalCdf(z), standardNormalCdf(-z));
 }
 
@@ -152,7 +157,12 @@ interface RootBracket {
  * runs it: the same steps and stopping rule, so a step function such as the rank statistic yields
  * the same point R reports, not just a point within the tolerance.
  */
-export function brentRoot(f: (x: number) => number, lower: number, upper: number, bracket: RootBracket): number {
+export function brentRoot(
+  f: (x: number) => number,
+  lower: number,
+  upper: number,
+  bracket: RootBracket,
+): number {
   let a = lower;
   let b = upper;
   let fa = bracket.valueAtLower;
@@ -267,7 +277,10 @@ export function standardNormalQuantile(p: number): number {
   if (p === 0.5) return 0;
   if (p > 0.5) return -standardNormalQuantile(1 - p);
   const t = Math.sqrt(-2 * Math.log(p));
-  let x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t ** 3));
+  let x = -(
+    t -
+    (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t ** 3)
+  );
   for (let step = 0; step < 50; step++) {
     const density = standardNormalDensity(x);
     if (density === 0) break;

@@ -59,7 +59,7 @@ export class HttpConnection {
     this.close();
   }
 
-  close(): void {
+  private close(): void {
     const socket = this.socket;
     this.socket = null;
     socket?.destroy();

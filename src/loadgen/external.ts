@@ -22,7 +22,10 @@ const stderrTailBytes = 4096;
 /** Time between asking the command to stop and forcing it */
 const killGraceMs = 2000;
 
-export function runExternalLoad(command: readonly string[], options: ExternalLoadOptions): Promise<SliValues> {
+export function runExternalLoad(
+  command: readonly string[],
+  options: ExternalLoadOptions,
+): Promise<SliValues> {
   const [program, ...args] = command;
   if (program === undefined || program === "") {
     return Promise.reject(new UserError("external load command is empty"));
@@ -110,7 +113,9 @@ export function parseSliJson(text: string, source: string): SliValues {
     );
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UserError(`${source} printed JSON that is not an object of SLI values: ${JSON.stringify(parsed)}`);
+    throw new UserError(
+      `${source} printed JSON that is not an object of SLI values: ${JSON.stringify(parsed)}`,
+    );
   }
   const entries = Object.entries(parsed);
   if (entries.length === 0) throw new UserError(`${source} printed no SLI values`);
@@ -118,7 +123,9 @@ export function parseSliJson(text: string, source: string): SliValues {
   for (const [name, value] of entries) {
     if (name.trim() === "") throw new UserError(`${source} printed an SLI with an empty name`);
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      throw new UserError(`${source}: SLI ${JSON.stringify(name)} is ${JSON.stringify(value)}, expected a number`);
+      throw new UserError(
+        `${source}: SLI ${JSON.stringify(name)} is ${JSON.stringify(value)}, expected a number`,
+      );
     }
     slis[name] = value;
   }

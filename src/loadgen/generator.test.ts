@@ -10,7 +10,9 @@ interface TestServer {
   close(): Promise<void>;
 }
 
-async function startServer(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<TestServer> {
+async function startServer(
+  handle: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<TestServer> {
   const server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -60,7 +62,8 @@ describe("load generator", () => {
         const bucket = Math.min(3, Math.floor((arrival - first) / 500));
         perHalfSecond[bucket] = (perHalfSecond[bucket] ?? 0) + 1;
       }
-      for (const count of perHalfSecond) assert.ok(Math.abs(count - 100) <= 25, `arrivals per 0.5 s: ${perHalfSecond}`);
+      for (const count of perHalfSecond)
+        assert.ok(Math.abs(count - 100) <= 25, `arrivals per 0.5 s: ${perHalfSecond}`);
     } finally {
       await server.close();
     }
@@ -98,7 +101,13 @@ describe("load generator", () => {
     });
     try {
       const closed = await timed(() =>
-        runLoad({ target: server.target, model: "closed", connections: 4, durationMs: 10_000, maxRequests: 37 }),
+        runLoad({
+          target: server.target,
+          model: "closed",
+          connections: 4,
+          durationMs: 10_000,
+          maxRequests: 37,
+        }),
       );
       assert.equal(closed.value.requests, 37);
       assert.equal(received, 37);
@@ -194,7 +203,9 @@ describe("load generator", () => {
   });
 
   it("counts 5xx answers as errors with a latency, per endpoint", async () => {
-    const server = await startServer((request, response) => reply(response, request.url === "/fail" ? 503 : 200));
+    const server = await startServer((request, response) =>
+      reply(response, request.url === "/fail" ? 503 : 200),
+    );
     try {
       const result = await runLoad({
         target: server.target,
@@ -264,11 +275,19 @@ describe("load generator", () => {
         connections: 3,
         durationMs: 10_000,
         maxRequests: 300,
-        requests: ["/chunked", "/close", "/until-close", "/sized", "/sized"].map((path) => ({ method: "GET", path })),
+        requests: ["/chunked", "/close", "/until-close", "/sized", "/sized"].map((path) => ({
+          method: "GET",
+          path,
+        })),
       });
       assert.equal(result.requests, 300);
       assert.equal(result.errors, 0);
-      assert.deepEqual(Object.keys(result.endpoints), ["GET /chunked", "GET /close", "GET /until-close", "GET /sized"]);
+      assert.deepEqual(Object.keys(result.endpoints), [
+        "GET /chunked",
+        "GET /close",
+        "GET /until-close",
+        "GET /sized",
+      ]);
     } finally {
       await server.close();
     }
@@ -281,7 +300,11 @@ describe("load generator", () => {
       request.setEncoding("utf8");
       request.on("data", (chunk: string) => (body += chunk));
       request.on("end", () => {
-        seen.push({ method: request.method ?? "", header: request.headers["x-run"] as string | undefined, body });
+        seen.push({
+          method: request.method ?? "",
+          header: request.headers["x-run"] as string | undefined,
+          body,
+        });
         reply(response, 201);
       });
     });
@@ -291,7 +314,9 @@ describe("load generator", () => {
         model: "closed",
         durationMs: 10_000,
         maxRequests: 5,
-        requests: [{ method: "PUT", path: "/things/1", headers: { "X-Run": "seven" }, body: '{"name":"Zoë"}' }],
+        requests: [
+          { method: "PUT", path: "/things/1", headers: { "X-Run": "seven" }, body: '{"name":"Zoë"}' },
+        ],
       });
       assert.equal(result.errors, 0);
       assert.deepEqual(seen, Array(5).fill({ method: "PUT", header: "seven", body: '{"name":"Zoë"}' }));

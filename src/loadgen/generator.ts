@@ -28,7 +28,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 }
 
 function positiveNumber(value: number, name: string): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new UserError(`load test: ${name} must be a positive number`);
+  if (!(Number.isFinite(value) && value > 0))
+    throw new UserError(`load test: ${name} must be a positive number`);
   return value;
 }
 
@@ -49,12 +50,21 @@ function parseTarget(target: string): { address: ServerAddress; hostHeader: stri
   if (url.protocol !== "http:") {
     throw new UserError(`load test: only http:// targets are supported, got ${JSON.stringify(target)}`);
   }
-  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+  if (
+    url.pathname !== "/" ||
+    url.search !== "" ||
+    url.hash !== "" ||
+    url.username !== "" ||
+    url.password !== ""
+  ) {
     throw new UserError(`load test: the target must be just http://host[:port]; put paths in the requests`);
   }
   return {
     // URL keeps the brackets around an IPv6 literal; the socket API wants it bare.
-    address: { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: url.port === "" ? 80 : Number(url.port) },
+    address: {
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port === "" ? 80 : Number(url.port),
+    },
     hostHeader: url.host,
   };
 }

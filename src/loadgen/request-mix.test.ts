@@ -7,7 +7,7 @@ import type { LoadRequest } from "./types.js";
 describe("request mix", () => {
   it("serialises a request once with Host, headers, Content-Length and body", () => {
     const [prepared] = prepareRequests(
-      [{ method: "post", path: "/orders?x=1", headers: { "X-Trace": "abc" }, body: "{\"n\":\"é\"}" }],
+      [{ method: "post", path: "/orders?x=1", headers: { "X-Trace": "abc" }, body: '{"n":"é"}' }],
       "127.0.0.1:8080",
     );
     assert.equal(prepared?.endpoint, "POST /orders?x=1");
@@ -18,7 +18,10 @@ describe("request mix", () => {
   });
 
   it("keeps a Host header the user gave and sends a bodiless GET without Content-Length", () => {
-    const [prepared] = prepareRequests([{ method: "GET", path: "/", headers: { host: "example.test" } }], "ignored");
+    const [prepared] = prepareRequests(
+      [{ method: "GET", path: "/", headers: { host: "example.test" } }],
+      "ignored",
+    );
     assert.equal(prepared?.bytes.toString("latin1"), "GET / HTTP/1.1\r\nhost: example.test\r\n\r\n");
   });
 

@@ -37,7 +37,9 @@ function parseEverySplit(response: string, requestWasHead = false): Outcome {
 
 describe("HTTP response parser", () => {
   it("reads a Content-Length body however the bytes are split", () => {
-    const outcome = parseEverySplit("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
+    const outcome = parseEverySplit(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+    );
     assert.deepEqual(outcome, { complete: true, status: 200, keepAlive: true, surplusBytes: 0 });
   });
 
@@ -49,7 +51,12 @@ describe("HTTP response parser", () => {
     const response =
       "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n" +
       "5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Checksum: 1\r\n\r\n";
-    assert.deepEqual(parseEverySplit(response), { complete: true, status: 201, keepAlive: true, surplusBytes: 0 });
+    assert.deepEqual(parseEverySplit(response), {
+      complete: true,
+      status: 201,
+      keepAlive: true,
+      surplusBytes: 0,
+    });
   });
 
   it("does not finish a chunked body before the last chunk", () => {
@@ -64,14 +71,22 @@ describe("HTTP response parser", () => {
   });
 
   it("skips an interim 100 Continue and reads the final response", () => {
-    const outcome = parseEverySplit("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    const outcome = parseEverySplit(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
     assert.deepEqual(outcome, { complete: true, status: 200, keepAlive: true, surplusBytes: 0 });
   });
 
   it("knows when the server will close the connection", () => {
-    assert.equal(parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 100).keepAlive, false);
+    assert.equal(
+      parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 100).keepAlive,
+      false,
+    );
     assert.equal(parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 100).keepAlive, false);
-    assert.equal(parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", 100).keepAlive, true);
+    assert.equal(
+      parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", 100).keepAlive,
+      true,
+    );
   });
 
   it("ends a body without length or chunking at the end of the stream", () => {

@@ -196,7 +196,8 @@ export class ResponseParser {
     const { line, next } = this.takeLine(chunk, offset);
     if (line === null) return next;
     const sizeText = line.split(";", 1)[0]?.trim() ?? "";
-    if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new ProtocolError(`bad chunk size: ${JSON.stringify(line)}`);
+    if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText))
+      throw new ProtocolError(`bad chunk size: ${JSON.stringify(line)}`);
     const size = parseInt(sizeText, 16);
     if (size === 0) {
       this.state = State.Trailers;

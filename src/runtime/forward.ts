@@ -3,7 +3,13 @@
  * buffering. The outcome goes to the request's tally when the client's response closes, which
  * is also what ends the request's in-flight time for draining.
  */
-import { type Agent, type ClientRequest, type IncomingMessage, type ServerResponse, request } from "node:http";
+import {
+  type Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  type ServerResponse,
+  request,
+} from "node:http";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./forwarding-headers.js";
 import { LOOPBACK } from "./ports.js";
 import type { RequestTally } from "./traffic.js";
@@ -35,7 +41,14 @@ export function forward({ request: incoming, response, instanceId, port, agent, 
   incoming.on("error", () => current?.destroy());
 
   const attempt = (retriesLeft: number): void => {
-    const upstream = request({ host: LOOPBACK, port, method: incoming.method, path: incoming.url, headers, agent });
+    const upstream = request({
+      host: LOOPBACK,
+      port,
+      method: incoming.method,
+      path: incoming.url,
+      headers,
+      agent,
+    });
     current = upstream;
     upstream.on("response", (upstreamResponse) => {
       status = upstreamResponse.statusCode ?? 502;
@@ -62,7 +75,12 @@ export function forward({ request: incoming, response, instanceId, port, agent, 
         return;
       }
       upstreamFailed = true;
-      replyWithText(response, 502, `bad gateway: instance ${instanceId} did not answer (${error.message})\n`, instanceId);
+      replyWithText(
+        response,
+        502,
+        `bad gateway: instance ${instanceId} did not answer (${error.message})\n`,
+        instanceId,
+      );
     });
     if (bodiless) upstream.end();
     else incoming.pipe(upstream);
@@ -72,7 +90,12 @@ export function forward({ request: incoming, response, instanceId, port, agent, 
   attempt(STALE_CONNECTION_RETRIES);
 }
 
-export function replyWithText(response: ServerResponse, status: number, text: string, instanceId?: string): void {
+export function replyWithText(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  instanceId?: string,
+): void {
   if (response.headersSent) {
     response.destroy();
     return;

@@ -32,7 +32,10 @@ export function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeade
   return result;
 }
 
-export function upstreamRequestHeaders(headers: IncomingHttpHeaders, clientAddress: string): OutgoingHttpHeaders {
+export function upstreamRequestHeaders(
+  headers: IncomingHttpHeaders,
+  clientAddress: string,
+): OutgoingHttpHeaders {
   const result = withoutHopByHop(headers);
   const priorHops = headers["x-forwarded-for"];
   result["x-forwarded-for"] = priorHops ? `${priorHops}, ${clientAddress}` : clientAddress;
@@ -45,7 +48,10 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, clientAddre
   return result;
 }
 
-export function downstreamResponseHeaders(headers: IncomingHttpHeaders, instanceId: string): OutgoingHttpHeaders {
+export function downstreamResponseHeaders(
+  headers: IncomingHttpHeaders,
+  instanceId: string,
+): OutgoingHttpHeaders {
   const result = withoutHopByHop(headers);
   result["x-waybill-instance"] = instanceId;
   return result;

@@ -20,14 +20,22 @@ export type HealthWait =
 
 export function probeHealth(port: number, path: string, timeoutMs: number): Promise<HealthProbe> {
   return new Promise((resolve) => {
-    const probe = request({ host: LOOPBACK, port, path, method: "GET", agent: false, timeout: timeoutMs }, (response) => {
-      response.resume();
-      const status = response.statusCode ?? 0;
-      resolve(status >= 200 && status < 400 ? { healthy: true } : { healthy: false, detail: `HTTP ${status}` });
-    });
+    const probe = request(
+      { host: LOOPBACK, port, path, method: "GET", agent: false, timeout: timeoutMs },
+      (response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        resolve(
+          status >= 200 && status < 400 ? { healthy: true } : { healthy: false, detail: `HTTP ${status}` },
+        );
+      },
+    );
     probe.on("timeout", () => probe.destroy(new Error(`no answer within ${formatDuration(timeoutMs)}`)));
     probe.on("error", (error: NodeJS.ErrnoException) =>
-      resolve({ healthy: false, detail: error.code === "ECONNREFUSED" ? "connection refused" : error.message }),
+      resolve({
+        healthy: false,
+        detail: error.code === "ECONNREFUSED" ? "connection refused" : error.message,
+      }),
     );
     probe.end();
   });
@@ -70,7 +78,11 @@ export async function waitUntilHealthy(options: {
   }
 }
 
-export function describeHealthFailure(failure: Exclude<HealthWait, { healthy: true }>, timeoutMs: number, healthPath: string): string {
+export function describeHealthFailure(
+  failure: Exclude<HealthWait, { healthy: true }>,
+  timeoutMs: number,
+  healthPath: string,
+): string {
   switch (failure.reason) {
     case "timeout":
       return `health check timed out after ${formatDuration(timeoutMs)} (GET ${healthPath}: ${failure.detail})`;

@@ -10,13 +10,22 @@ const identity: InstanceIdentity = {
   runId: "r1",
   version: "1.2.3",
   digest: "sha256:abc",
-  launch: { cwd: "/app", command: ["node", "server.js"], env: { LOG_LEVEL: "debug", PORT: "1" }, healthPath: "/", healthTimeoutMs: 1 },
+  launch: {
+    cwd: "/app",
+    command: ["node", "server.js"],
+    env: { LOG_LEVEL: "debug", PORT: "1" },
+    healthPath: "/",
+    healthTimeoutMs: 1,
+  },
 };
 
 test("an app inherits the environment, gets its own, and cannot override its identity", () => {
   const env = instanceEnvironment(
     { PATH: "/usr/bin", WAYBILL_STATE: "/secret", WAYBILL_TOKEN: "t", UNSET: undefined },
-    { ...identity, launch: { ...identity.launch, env: { ...identity.launch.env, WAYBILL_INSTANCE: "other" } } },
+    {
+      ...identity,
+      launch: { ...identity.launch, env: { ...identity.launch.env, WAYBILL_INSTANCE: "other" } },
+    },
     8123,
     "cp-1",
   );

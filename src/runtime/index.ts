@@ -1,5 +1,10 @@
 /** The local runtime's public surface, for the engine and the control plane. */
-export { LocalRuntime, InstanceStartError, DEFAULT_PROXY_PORT_RANGE, type LocalRuntimeOptions } from "./local-runtime.js";
+export {
+  LocalRuntime,
+  InstanceStartError,
+  DEFAULT_PROXY_PORT_RANGE,
+  type LocalRuntimeOptions,
+} from "./local-runtime.js";
 export { InMemoryRuntimeStateStore } from "./memory-store.js";
 export { ROUTE_HEADER } from "./routing.js";
 export type { BackoffPolicy } from "./supervisor.js";

@@ -43,7 +43,9 @@ test("starts an instance with its identity in the environment and stops it witho
     // Two supervision polls later a stop must still not read as a crash.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.deepEqual(
-      harness.events.filter((event) => event.type === "instance.crashed" || event.type === "instance.restarted"),
+      harness.events.filter(
+        (event) => event.type === "instance.crashed" || event.type === "instance.restarted",
+      ),
       [],
     );
   } finally {
@@ -80,12 +82,15 @@ test("a never-healthy instance fails with a timeout and leaves no process or rec
     const runtime = harness.runtime();
     await runtime.start();
     const startedAt = Date.now();
-    await assert.rejects(runtime.startInstance(harness.identity("sick", { APP_FAIL_HEALTH: "1" }, 1500)), (error) => {
-      assert.ok(error instanceof InstanceStartError);
-      assert.match(error.message, /instance sick .* failed to start: health check timed out after 1\.5s/);
-      assert.match(error.message, /HTTP 500/);
-      return true;
-    });
+    await assert.rejects(
+      runtime.startInstance(harness.identity("sick", { APP_FAIL_HEALTH: "1" }, 1500)),
+      (error) => {
+        assert.ok(error instanceof InstanceStartError);
+        assert.match(error.message, /instance sick .* failed to start: health check timed out after 1\.5s/);
+        assert.match(error.message, /HTTP 500/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - startedAt < 5000);
     assert.deepEqual(harness.leftoverProcesses(), []);
     assert.deepEqual(runtime.listInstances(), []);
@@ -101,19 +106,28 @@ test("an instance exiting at start fails fast with its exit code and last stderr
     const runtime = harness.runtime();
     await runtime.start();
     const startedAt = Date.now();
-    await assert.rejects(runtime.startInstance(harness.identity("broken", { APP_EXIT_AT_START: "7" }, 20_000)), (error) => {
-      assert.ok(error instanceof InstanceStartError);
-      assert.match(error.message, /failed to start: exited with code 7/);
-      assert.match(error.message, /last stderr lines:\n {2}starting up\n {2}config error: DATABASE_URL is not set\n {2}giving up/);
-      assert.deepEqual(error.exit, { code: 7, signal: null });
-      return true;
-    });
+    await assert.rejects(
+      runtime.startInstance(harness.identity("broken", { APP_EXIT_AT_START: "7" }, 20_000)),
+      (error) => {
+        assert.ok(error instanceof InstanceStartError);
+        assert.match(error.message, /failed to start: exited with code 7/);
+        assert.match(
+          error.message,
+          /last stderr lines:\n {2}starting up\n {2}config error: DATABASE_URL is not set\n {2}giving up/,
+        );
+        assert.deepEqual(error.exit, { code: 7, signal: null });
+        return true;
+      },
+    );
     assert.ok(Date.now() - startedAt < 3000, "an early exit must not wait for the health timeout");
     assert.deepEqual(harness.leftoverProcesses(), []);
     assert.deepEqual(await harness.store.listInstances(), []);
 
     await assert.rejects(
-      runtime.startInstance({ ...harness.identity("missing"), launch: { ...harness.identity("missing").launch, command: ["/no/such/binary"] } }),
+      runtime.startInstance({
+        ...harness.identity("missing"),
+        launch: { ...harness.identity("missing").launch, command: ["/no/such/binary"] },
+      }),
       /failed to start: could not run \/no\/such\/binary: spawn \/no\/such\/binary ENOENT/,
     );
     assert.deepEqual(await harness.store.listInstances(), []);
@@ -128,7 +142,10 @@ test("a start aborted by the caller leaves nothing behind", async () => {
     const runtime = harness.runtime();
     await runtime.start();
     const abort = new AbortController();
-    const starting = runtime.startInstance(harness.identity("slow", { APP_FAIL_HEALTH: "1" }, 20_000), abort.signal);
+    const starting = runtime.startInstance(
+      harness.identity("slow", { APP_FAIL_HEALTH: "1" }, 20_000),
+      abort.signal,
+    );
     setTimeout(() => abort.abort(), 300);
     await assert.rejects(starting, /failed to start: start was aborted/);
     assert.deepEqual(harness.leftoverProcesses(), []);
@@ -162,7 +179,10 @@ test("a crashed instance is restarted on its port with exponential backoff", asy
     await runtime.stopInstance("flaky", 0);
     assert.deepEqual(harness.leftoverProcesses(), []);
     await new Promise((resolve) => setTimeout(resolve, 700));
-    assert.equal(harness.events.filter((event) => event.type === "instance.crashed").length, crashesBeforeStop);
+    assert.equal(
+      harness.events.filter((event) => event.type === "instance.crashed").length,
+      crashesBeforeStop,
+    );
     assert.deepEqual(await harness.store.listInstances(), []);
   } finally {
     assert.deepEqual(await harness.finish(), []);

@@ -6,8 +6,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
-import { UserError } from "../errors.js";
-import { describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
+import { UserError, errorMessage } from "../errors.js";
+import { type HealthWait, describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
 import { instanceEnvironment } from "./identity-env.js";
 import {
   AdoptedProcess,
@@ -25,7 +25,7 @@ import {
   rotateIfOversized,
   sizeOf,
 } from "./logs.js";
-import { pickFreePort } from "./ports.js";
+import { isAddressTaken, pickFreePort } from "./ports.js";
 import { terminateProcessGroup } from "./process-group.js";
 import { StageProxy } from "./proxy.js";
 import { planRecovery } from "./recovery/plan.js";
@@ -122,7 +122,8 @@ export class LocalRuntime {
     this.supervisor = new Supervisor(
       {
         crashed: (instanceId, exit) => this.recordCrash(instanceId, exit),
-        restart: (instanceId, attempt, backoffMs, signal) => this.restart(instanceId, attempt, backoffMs, signal),
+        restart: (instanceId, attempt, backoffMs, signal) =>
+          this.restart(instanceId, attempt, backoffMs, signal),
         housekeeping: () => this.rotateLogs(),
         error: this.reportError,
       },
@@ -159,9 +160,9 @@ export class LocalRuntime {
       if (record === undefined) continue;
       Object.assign(record, { pid, state: "running" });
       await store.putInstance(record);
-      const process = new AdoptedProcess(pid, instanceId, controlPlaneId);
-      this.instances.set(instanceId, { record, process, launch: null, stopping: null });
-      adopted.push([instanceId, process]);
+      const adoptedProcess = new AdoptedProcess(pid, instanceId, controlPlaneId);
+      this.instances.set(instanceId, { record, process: adoptedProcess, launch: null, stopping: null });
+      adopted.push([instanceId, adoptedProcess]);
       this.emit({ type: "instance.adopted", instance: structuredClone(record) });
     }
     for (const instanceId of plan.restart) {
@@ -172,25 +173,15 @@ export class LocalRuntime {
       this.instances.set(instanceId, { record, process: null, launch: null, stopping: null });
     }
 
-    const proxyFailures: string[] = [];
-    for (const stored of await store.listProxies()) {
-      this.storedProxies.set(keyOf(stored), stored);
-      const proxy = this.newProxy(stored, stored.routes);
-      try {
-        await proxy.listen(stored.port);
-        this.proxies.set(keyOf(stored), proxy);
-      } catch (error) {
-        proxyFailures.push(`${stageLabel(stored)} on port ${stored.port}: ${(error as Error).message}`);
-      }
+    for (const stored of await store.listProxies()) this.storedProxies.set(keyOf(stored), stored);
+    for (const stored of [...this.storedProxies.values()]) {
+      this.proxies.set(keyOf(stored), await this.reopenProxy(stored));
     }
 
     this.phase = "started";
     this.supervisor.start();
-    for (const [instanceId, process] of adopted) this.supervisor.watch(instanceId, process);
+    for (const [instanceId, adoptedProcess] of adopted) this.supervisor.watch(instanceId, adoptedProcess);
     for (const instanceId of plan.restart) this.supervisor.restartNow(instanceId);
-    if (proxyFailures.length > 0) {
-      throw new Error(`could not reopen stage proxies:\n  ${proxyFailures.join("\n  ")}`);
-    }
   }
 
   /**
@@ -219,22 +210,20 @@ export class LocalRuntime {
       const open = this.proxies.get(keyOf(key));
       if (open !== undefined) return open.record();
       const stored = this.storedProxies.get(keyOf(key));
-      const proxy = this.newProxy(key, stored?.routes ?? { stable: null, candidate: null, candidateWeight: 0 });
+      let proxy: StageProxy;
       if (stored === undefined) {
+        proxy = this.newProxy(key, { stable: null, candidate: null, candidateWeight: 0 });
         await proxy.listenOnFirstFree(this.portRange, this.reservedPorts());
+        try {
+          await this.options.store.putProxy(proxy.record());
+        } catch (error) {
+          await proxy.close();
+          throw error;
+        }
+        this.storedProxies.set(keyOf(key), proxy.record());
       } else {
-        await proxy.listen(stored.port).catch((error: Error) => {
-          throw new Error(`the stable port ${stored.port} of ${stageLabel(key)} is not available: ${error.message}`);
-        });
+        proxy = await this.reopenProxy(stored);
       }
-      const record = proxy.record();
-      try {
-        await this.options.store.putProxy(record);
-      } catch (error) {
-        await proxy.close();
-        throw error;
-      }
-      this.storedProxies.set(keyOf(key), record);
       this.proxies.set(keyOf(key), proxy);
       return proxy.record();
     });
@@ -259,7 +248,11 @@ export class LocalRuntime {
     return this.serializeProxyChange(async () => {
       const proxy = this.proxies.get(keyOf(key));
       if (proxy === undefined) throw new Error(`${stageLabel(key)} has no proxy: call ensureProxy first`);
-      const next: Routes = { stable: routes.stable, candidate: routes.candidate, candidateWeight: routes.candidateWeight };
+      const next: Routes = {
+        stable: routes.stable,
+        candidate: routes.candidate,
+        candidateWeight: routes.candidateWeight,
+      };
       const record: ProxyRecord = { ...key, port: proxy.port, routes: next };
       // Stored first: if the write fails nothing changed, and after a crash the stored routes
       // are the ones last served.
@@ -325,7 +318,8 @@ export class LocalRuntime {
       [record.service, record.stage, record.runId, record.version, record.digest, record.launch],
       [identity.service, identity.stage, identity.runId, identity.version, identity.digest, identity.launch],
     );
-    if (!same || managed.stopping !== null || record.state !== "running" || !managed.process?.isAlive()) return false;
+    if (!same || managed.stopping !== null || record.state !== "running" || !managed.process?.isAlive())
+      return false;
     return (await probeHealth(record.port, record.launch.healthPath, REUSE_HEALTH_PROBE_TIMEOUT_MS)).healthy;
   }
 
@@ -358,7 +352,8 @@ export class LocalRuntime {
       }
       if (!outcome.ok) {
         await this.forgetInstance(managed);
-        const tail = outcome.stderrTail.length === 0 ? "" : `\nlast stderr lines:\n  ${outcome.stderrTail.join("\n  ")}`;
+        const tail =
+          outcome.stderrTail.length === 0 ? "" : `\nlast stderr lines:\n  ${outcome.stderrTail.join("\n  ")}`;
         throw new InstanceStartError(
           `instance ${record.id} (${stageLabel(record)} ${record.version}) failed to start: ${outcome.why}${tail}`,
           outcome.exit,
@@ -391,19 +386,26 @@ export class LocalRuntime {
         logs,
       });
     } catch (error) {
-      return { ok: false, why: (error as Error).message, exit: null, stderrTail: [] };
+      return { ok: false, why: errorMessage(error), exit: null, stderrTail: [] };
     }
     managed.process = spawned;
     record.pid = spawned.pid;
-    await this.options.store.putInstance(record);
-
-    const health = await waitUntilHealthy({
-      port: record.port,
-      path: record.launch.healthPath,
-      timeoutMs: record.launch.healthTimeoutMs,
-      exited: spawned.exited,
-      signal,
-    });
+    let health: HealthWait;
+    try {
+      await this.options.store.putInstance(record);
+      health = await waitUntilHealthy({
+        port: record.port,
+        path: record.launch.healthPath,
+        timeoutMs: record.launch.healthTimeoutMs,
+        exited: spawned.exited,
+        signal,
+      });
+    } catch (error) {
+      await spawned.terminate(this.stopGraceMs);
+      managed.process = null;
+      record.pid = null;
+      throw error;
+    }
     if (health.healthy) return { ok: true, process: spawned };
     await spawned.terminate(this.stopGraceMs);
     managed.process = null;
@@ -471,7 +473,9 @@ export class LocalRuntime {
       return { ok: false, exit: outcome.exit };
     }
     record.state = "running";
-    await this.options.store.putInstance(record);
+    // The app is back either way; a failed write leaves the record "starting" with its pid,
+    // which a later recovery adopts.
+    await this.options.store.putInstance(record).catch(this.reportError);
     this.emit({ type: "instance.restarted", instance: structuredClone(record), attempt, backoffMs });
     return { ok: true, process: outcome.process };
   }
@@ -482,6 +486,32 @@ export class LocalRuntime {
       await rotateIfOversized(logs.stdout, this.logSizeCapBytes);
       await rotateIfOversized(logs.stderr, this.logSizeCapBytes);
     }
+  }
+
+  /**
+   * Listens on the stage's stored port again. Another program may have taken it while the
+   * control plane was down; the stage then moves to a free port rather than keeping the
+   * control plane from starting, and the move is reported.
+   */
+  private async reopenProxy(stored: ProxyRecord): Promise<StageProxy> {
+    const proxy = this.newProxy(stored, stored.routes);
+    try {
+      await proxy.listen(stored.port);
+      return proxy;
+    } catch (error) {
+      if (!isAddressTaken(error)) throw error;
+    }
+    const reserved = this.reservedPorts();
+    reserved.delete(stored.port);
+    await proxy.listenOnFirstFree(this.portRange, reserved);
+    await this.options.store.putProxy(proxy.record());
+    this.storedProxies.set(keyOf(stored), proxy.record());
+    this.reportError(
+      new Error(
+        `${stageLabel(stored)}: port ${stored.port} was taken; the stage now listens on ${proxy.record().port}`,
+      ),
+    );
+    return proxy;
   }
 
   private newProxy(key: StageKey, routes: Routes): StageProxy {

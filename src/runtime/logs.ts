@@ -67,7 +67,12 @@ export async function sizeOf(path: string): Promise<number> {
  * The last lines written at or after `fromOffset`, so an error quotes this launch's output
  * and not an earlier run's. Reads at most `maxBytes` from the end.
  */
-export async function lastLines(path: string, fromOffset: number, maxLines: number, maxBytes = 16384): Promise<string[]> {
+export async function lastLines(
+  path: string,
+  fromOffset: number,
+  maxLines: number,
+  maxBytes = 16384,
+): Promise<string[]> {
   let handle;
   try {
     handle = await open(path, "r");

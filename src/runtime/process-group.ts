@@ -29,7 +29,11 @@ export function signalProcessGroup(pgid: number, signal: NodeJS.Signals): boolea
  * SIGTERM, then SIGKILL once `graceMs` passed or the leader has exited (SIGKILL then only
  * sweeps helpers left in the group).
  */
-export async function terminateProcessGroup(pgid: number, isAlive: () => boolean, graceMs: number): Promise<void> {
+export async function terminateProcessGroup(
+  pgid: number,
+  isAlive: () => boolean,
+  graceMs: number,
+): Promise<void> {
   if (signalProcessGroup(pgid, "SIGTERM")) await waitFor(() => !isAlive(), graceMs);
   signalProcessGroup(pgid, "SIGKILL");
   await waitFor(() => !isAlive(), AFTER_KILL_WAIT_MS);

@@ -15,7 +15,8 @@ function patternDigest(bytes: number): string {
   const hash = createHash("sha256");
   const block = Buffer.alloc(251 * 256);
   for (let index = 0; index < block.length; index += 1) block[index] = index % 251;
-  for (let sent = 0; sent < bytes; sent += block.length) hash.update(block.subarray(0, Math.min(block.length, bytes - sent)));
+  for (let sent = 0; sent < bytes; sent += block.length)
+    hash.update(block.subarray(0, Math.min(block.length, bytes - sent)));
   return hash.digest("hex");
 }
 
@@ -28,28 +29,45 @@ test("proxies over kept-alive connections on both sides and streams large bodies
     const proxy = await runtime.ensureProxy(STAGE);
     const instance = await runtime.startInstance(harness.identity("web-1"));
     await runtime.setRoutes(STAGE, { stable: "web-1", candidate: null, candidateWeight: 0 });
-    assert.deepEqual(runtime.getProxy(STAGE)?.routes, { stable: "web-1", candidate: null, candidateWeight: 0 });
+    assert.deepEqual(runtime.getProxy(STAGE)?.routes, {
+      stable: "web-1",
+      candidate: null,
+      candidateWeight: 0,
+    });
 
     const reused: boolean[] = [];
     const upstreamClientPorts = new Set<string>();
     for (let index = 0; index < 5; index += 1) {
-      const result = await new Promise<{ body: string; reused: boolean; instance: unknown }>((resolve, reject) => {
-        const outgoing = request({ host: "127.0.0.1", port: proxy.port, path: "/conn", agent }, (response) => {
-          let body = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => (body += chunk));
-          response.on("end", () =>
-            resolve({ body, reused: outgoing.reusedSocket, instance: response.headers["x-waybill-instance"] }),
+      const result = await new Promise<{ body: string; reused: boolean; instance: unknown }>(
+        (resolve, reject) => {
+          const outgoing = request(
+            { host: "127.0.0.1", port: proxy.port, path: "/conn", agent },
+            (response) => {
+              let body = "";
+              response.setEncoding("utf8");
+              response.on("data", (chunk: string) => (body += chunk));
+              response.on("end", () =>
+                resolve({
+                  body,
+                  reused: outgoing.reusedSocket,
+                  instance: response.headers["x-waybill-instance"],
+                }),
+              );
+            },
           );
-        });
-        outgoing.on("error", reject);
-        outgoing.end();
-      });
+          outgoing.on("error", reject);
+          outgoing.end();
+        },
+      );
       assert.equal(result.instance, "web-1");
       reused.push(result.reused);
       upstreamClientPorts.add(result.body);
     }
-    assert.deepEqual(reused, [false, true, true, true, true], "the client's connection to the proxy is reused");
+    assert.deepEqual(
+      reused,
+      [false, true, true, true, true],
+      "the client's connection to the proxy is reused",
+    );
     assert.equal(upstreamClientPorts.size, 1, "the proxy's connection to the app is reused");
 
     const forwarded = JSON.parse((await httpRequest(proxy.port, "/env")).body) as Record<string, string>;
@@ -120,21 +138,24 @@ test("streams request and response bodies through without buffering them", async
     // Each chunk must make the round trip through the app before the next one is sent.
     const echoed: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      const outgoing = request({ host: "127.0.0.1", port: proxy.port, path: "/echo", method: "POST" }, (response) => {
-        response.setEncoding("utf8");
-        let pending = "";
-        response.on("data", (chunk: string) => {
-          pending += chunk;
-          while (pending.includes("\n")) {
-            const line = pending.slice(0, pending.indexOf("\n"));
-            pending = pending.slice(pending.indexOf("\n") + 1);
-            echoed.push(line);
-            if (echoed.length < 5) outgoing.write(`ping-${echoed.length}\n`);
-            else outgoing.end();
-          }
-        });
-        response.on("end", () => resolve());
-      });
+      const outgoing = request(
+        { host: "127.0.0.1", port: proxy.port, path: "/echo", method: "POST" },
+        (response) => {
+          response.setEncoding("utf8");
+          let pending = "";
+          response.on("data", (chunk: string) => {
+            pending += chunk;
+            while (pending.includes("\n")) {
+              const line = pending.slice(0, pending.indexOf("\n"));
+              pending = pending.slice(pending.indexOf("\n") + 1);
+              echoed.push(line);
+              if (echoed.length < 5) outgoing.write(`ping-${echoed.length}\n`);
+              else outgoing.end();
+            }
+          });
+          response.on("end", () => resolve());
+        },
+      );
       outgoing.setTimeout(5000, () => outgoing.destroy(new Error("the echo stalled: a body was buffered")));
       outgoing.on("error", reject);
       outgoing.write("ping-0\n");
@@ -168,7 +189,9 @@ test("pinned requests reach the candidate and the rest split by weight", async (
     const total = 400;
     const served = { blue: 0, green: 0 };
     for (let batch = 0; batch < total / 20; batch += 1) {
-      const results = await Promise.all(Array.from({ length: 20 }, () => httpRequest(proxy.port, "/", { agent })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => httpRequest(proxy.port, "/", { agent })),
+      );
       for (const result of results) served[result.body === "v-green" ? "green" : "blue"] += 1;
     }
     // 25% of 400 is 100, with a standard deviation of about 8.7.
@@ -232,7 +255,6 @@ test("a stage keeps its proxy port: reused when stored, else the first free one 
     assert.equal(second.getProxy(STAGE)?.port, proxy.port, "reopened at start");
     assert.deepEqual(await second.ensureProxy(STAGE), proxy);
     await second.close({ stopInstances: true });
-
   } finally {
     assert.deepEqual(await harness.finish(), []);
   }

@@ -7,8 +7,18 @@ const both = (candidateWeight: number): Routes => ({ stable: "blue", candidate: 
 
 test("chooseRoute picks the instance by pin header, then by weight", () => {
   const cases: Array<{ name: string; routes: Routes; pin?: string; draw: number; want: string | null }> = [
-    { name: "no routes at all", routes: { stable: null, candidate: null, candidateWeight: 0 }, draw: 0, want: null },
-    { name: "stable only", routes: { stable: "blue", candidate: null, candidateWeight: 0 }, draw: 0.3, want: "blue" },
+    {
+      name: "no routes at all",
+      routes: { stable: null, candidate: null, candidateWeight: 0 },
+      draw: 0,
+      want: null,
+    },
+    {
+      name: "stable only",
+      routes: { stable: "blue", candidate: null, candidateWeight: 0 },
+      draw: 0.3,
+      want: "blue",
+    },
     {
       name: "stable only ignores a weight",
       routes: { stable: "blue", candidate: null, candidateWeight: 100 },
@@ -22,7 +32,13 @@ test("chooseRoute picks the instance by pin header, then by weight", () => {
     { name: "weights above 100 are clamped", routes: both(250), draw: 0.99, want: "green" },
     { name: "negative weights are clamped", routes: both(-5), draw: 0, want: "blue" },
     { name: "pin to candidate", routes: both(0), pin: "candidate", draw: 0.99, want: "green" },
-    { name: "pin is case and space insensitive", routes: both(0), pin: " Candidate ", draw: 0.99, want: "green" },
+    {
+      name: "pin is case and space insensitive",
+      routes: both(0),
+      pin: " Candidate ",
+      draw: 0.99,
+      want: "green",
+    },
     { name: "pin to stable", routes: both(100), pin: "stable", draw: 0, want: "blue" },
     {
       name: "pin to a missing candidate serves nothing",

@@ -20,7 +20,11 @@ export interface RouteChoice {
  * @param draw a uniform random number in [0, 1)
  * @returns the chosen instance, or null when nothing serves this request
  */
-export function chooseRoute(routes: Routes, pinnedSide: string | undefined, draw: number): RouteChoice | null {
+export function chooseRoute(
+  routes: Routes,
+  pinnedSide: string | undefined,
+  draw: number,
+): RouteChoice | null {
   const pinned = pinnedSide?.trim().toLowerCase();
   // A pinned request never falls back to the other side: testing a candidate must not silently
   // test the stable version instead.
@@ -30,7 +34,9 @@ export function chooseRoute(routes: Routes, pinnedSide: string | undefined, draw
   if (routes.candidate === null) return sideChoice(routes.stable, "stable");
   const weight = Math.min(100, Math.max(0, routes.candidateWeight));
   if (routes.stable === null) return weight > 0 ? sideChoice(routes.candidate, "candidate") : null;
-  return draw * 100 < weight ? sideChoice(routes.candidate, "candidate") : sideChoice(routes.stable, "stable");
+  return draw * 100 < weight
+    ? sideChoice(routes.candidate, "candidate")
+    : sideChoice(routes.stable, "stable");
 }
 
 function sideChoice(instanceId: string | null, side: RouteSide): RouteChoice | null {

@@ -29,7 +29,12 @@ export interface SupervisorHooks {
   /** A watched process died, or a restart attempt failed. */
   crashed(instanceId: string, exit: ExitStatus | null): Promise<void>;
   /** One restart attempt; on abort it must clean up what it started and return. */
-  restart(instanceId: string, attempt: number, backoffMs: number, signal: AbortSignal): Promise<RestartOutcome>;
+  restart(
+    instanceId: string,
+    attempt: number,
+    backoffMs: number,
+    signal: AbortSignal,
+  ): Promise<RestartOutcome>;
   /** Runs after each poll, e.g. log rotation. */
   housekeeping(): Promise<void>;
   error(error: unknown): void;
@@ -137,7 +142,8 @@ export class Supervisor {
     let crash: { exit: ExitStatus | null } | null = "crash" in start ? { exit: start.crash } : null;
     let firstDelayMs = "firstDelayMs" in start ? start.firstDelayMs : null;
     while (!signal.aborted) {
-      if (crash !== null) await this.hooks.crashed(instanceId, crash.exit).catch((error: unknown) => this.hooks.error(error));
+      if (crash !== null)
+        await this.hooks.crashed(instanceId, crash.exit).catch((error: unknown) => this.hooks.error(error));
       entry.crashesInARow += 1;
       const attempt = entry.crashesInARow;
       const backoffMs = firstDelayMs ?? restartDelayMs(attempt, this.backoff);

@@ -85,11 +85,15 @@ export class RuntimeHarness {
     timeoutMs = 10_000,
   ): Promise<EventOfType<T>> {
     const find = (): EventOfType<T> | undefined =>
-      this.events.find((event): event is EventOfType<T> => event.type === type && matches(event as EventOfType<T>));
+      this.events.find(
+        (event): event is EventOfType<T> => event.type === type && matches(event as EventOfType<T>),
+      );
     await waitFor(() => find() !== undefined, timeoutMs);
     const found = find();
     if (found === undefined) {
-      throw new Error(`no ${type} event within ${timeoutMs}ms; saw ${this.events.map((e) => e.type).join(", ")}`);
+      throw new Error(
+        `no ${type} event within ${timeoutMs}ms; saw ${this.events.map((e) => e.type).join(", ")}`,
+      );
     }
     return found;
   }
@@ -117,7 +121,13 @@ export class RuntimeHarness {
 export function httpRequest(
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; agent?: Agent; body?: string; timeoutMs?: number } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    agent?: Agent;
+    body?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const outgoing = request(

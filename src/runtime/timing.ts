@@ -6,7 +6,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Polls `condition` until it holds (true) or `timeoutMs` passes (false). */
-export async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 25): Promise<boolean> {
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() >= deadline) return false;

@@ -33,7 +33,8 @@ export class TrafficMeter {
       finish: (outcome) => {
         if (finished) return;
         finished = true;
-        if (outcome.upstreamFailed || (outcome.status !== null && outcome.status >= 500)) counters.errors += 1;
+        if (outcome.upstreamFailed || (outcome.status !== null && outcome.status >= 500))
+          counters.errors += 1;
         counters.inFlight -= 1;
         if (counters.inFlight === 0) {
           for (const wake of counters.idleWaiters.splice(0)) wake();

@@ -32,7 +32,11 @@ before(async () => {
   writeFileSync(
     join(stateDir, "tokens.json"),
     JSON.stringify(
-      (["viewer", "developer", "approver"] as const).map((role) => ({ name: role, role, token: roleTokens[role] })),
+      (["viewer", "developer", "approver"] as const).map((role) => ({
+        name: role,
+        role,
+        token: roleTokens[role],
+      })),
     ),
   );
   store = await openSqliteStore(join(stateDir, "waybill.db"));
@@ -111,7 +115,8 @@ describe("API authorization", () => {
   });
 
   test("reading is for viewers, shipping for developers, approving for approvers, shutdown for admins", () => {
-    const roleOf = (method: string, url: string) => routes.find((r) => r.method === method && r.url === url)?.role;
+    const roleOf = (method: string, url: string) =>
+      routes.find((r) => r.method === method && r.url === url)?.role;
     assert.equal(roleOf("GET", "/v1/status"), "viewer");
     assert.equal(roleOf("POST", "/v1/ships"), "developer");
     assert.equal(roleOf("POST", "/v1/runs/:id/approve"), "approver");
@@ -123,7 +128,12 @@ describe("API input", () => {
   const auth = () => ({ authorization: `Bearer ${admin}` });
 
   test("a malformed ship request gets 400 with the field named", async () => {
-    const response = await app.inject({ method: "POST", url: "/v1/ships", headers: auth(), payload: { spec: {} } });
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/ships",
+      headers: auth(),
+      payload: { spec: {} },
+    });
     assert.equal(response.statusCode, 400);
     assert.match(response.json<{ error: string }>().error, /serviceDir|digest/);
   });
@@ -134,7 +144,11 @@ describe("API input", () => {
   });
 
   test("a rollback of an unknown service gets 404", async () => {
-    const response = await app.inject({ method: "POST", url: "/v1/services/nope/stages/dev/rollback", headers: auth() });
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/services/nope/stages/dev/rollback",
+      headers: auth(),
+    });
     assert.equal(response.statusCode, 404);
   });
 

@@ -80,7 +80,9 @@ export interface RouteInfo {
 }
 
 /** Builds the API; `routes` lists every route with its role, so tests can prove each is guarded. */
-export async function buildApp(deps: AppDependencies): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
+export async function buildApp(
+  deps: AppDependencies,
+): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576 });
   const routes: RouteInfo[] = [];
   app.addHook("onRoute", (route) => {
@@ -100,7 +102,9 @@ export async function buildApp(deps: AppDependencies): Promise<{ app: FastifyIns
     }
     const required = request.routeOptions.config.role ?? "admin";
     if (!allows(principal.role, required)) {
-      return reply.code(403).send({ error: `this needs the ${required} role; your token has ${principal.role}` });
+      return reply
+        .code(403)
+        .send({ error: `this needs the ${required} role; your token has ${principal.role}` });
     }
     request.principal = principal;
   });
@@ -108,7 +112,9 @@ export async function buildApp(deps: AppDependencies): Promise<{ app: FastifyIns
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof UserError) return reply.code(error.httpStatus).send({ error: error.message });
     if (error instanceof z.ZodError) {
-      const detail = error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`).join("; ");
+      const detail = error.issues
+        .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
+        .join("; ");
       return reply.code(400).send({ error: `bad request: ${detail}` });
     }
     const status = (error as { statusCode?: number }).statusCode;
@@ -134,8 +140,11 @@ export async function buildApp(deps: AppDependencies): Promise<{ app: FastifyIns
 
   app.get("/v1/status", viewer, async (request) => {
     const { service } = z.strictObject({ service: z.string().optional() }).parse(request.query);
-    const services = (await deps.store.listServices()).filter((s) => service === undefined || s.name === service);
-    if (service !== undefined && services.length === 0) throw new NotFoundError(`no service named "${service}"`);
+    const services = (await deps.store.listServices()).filter(
+      (s) => service === undefined || s.name === service,
+    );
+    if (service !== undefined && services.length === 0)
+      throw new NotFoundError(`no service named "${service}"`);
     return {
       services: await Promise.all(
         services.map(async (s) => {

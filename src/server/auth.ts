@@ -24,7 +24,9 @@ export class TokenRegistry {
   private constructor(private readonly entries: { principal: Principal; token: Buffer }[]) {}
 
   static load(stateDir: string): TokenRegistry {
-    const entries = [{ principal: { name: "admin", role: "admin" as Role }, token: Buffer.from(adminToken(stateDir)) }];
+    const entries = [
+      { principal: { name: "admin", role: "admin" as Role }, token: Buffer.from(adminToken(stateDir)) },
+    ];
     const extra = join(stateDir, "tokens.json");
     if (existsSync(extra)) {
       for (const entry of tokensFileSchema.parse(JSON.parse(readFileSync(extra, "utf8")))) {

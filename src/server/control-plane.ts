@@ -39,7 +39,14 @@ export interface RunningControlPlane {
   close(stopApps: boolean): Promise<void>;
 }
 
-export async function startControlPlane(options: { stateDir: string; port: number }): Promise<RunningControlPlane> {
+export interface ControlPlaneOptions {
+  stateDir: string;
+  port: number;
+  /** Where stage proxies get their stable ports */
+  proxyPorts?: [number, number];
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { stateDir } = options;
   mkdirSync(stateDir, { recursive: true });
   claimStateDir(stateDir);
@@ -51,6 +58,8 @@ export async function startControlPlane(options: { stateDir: string; port: numbe
     stateDir,
     store,
     controlPlaneId: controlPlaneId(stateDir),
+    ...(options.proxyPorts === undefined ? {} : { portRange: options.proxyPorts }),
+    onError: (error) => process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`),
     onEvent: (event) => {
       store.append([runtimeEvent(event)]).catch((error: unknown) => {
         process.stderr.write(`waybill: could not record ${event.type}: ${errorMessage(error)}\n`);
@@ -118,7 +127,8 @@ function liveInstance(runtime: LocalRuntime, service: string, stage: string): st
   const routes = runtime.getProxy({ service, stage })?.routes;
   if (routes?.stable) return routes.stable;
   if (routes?.candidate) return routes.candidate;
-  return runtime.listInstances().find((instance) => instance.service === service && instance.stage === stage)?.id;
+  return runtime.listInstances().find((instance) => instance.service === service && instance.stage === stage)
+    ?.id;
 }
 
 async function tail(path: string, bytes: number): Promise<string> {

@@ -58,7 +58,11 @@ export const migrations: Record<string, Migration> = {
         .addColumn("started_at", "text")
         .addColumn("finished_at", "text")
         .execute();
-      await db.schema.createIndex("runs_by_stage").on("runs").columns(["service", "stage", "queue_seq"]).execute();
+      await db.schema
+        .createIndex("runs_by_stage")
+        .on("runs")
+        .columns(["service", "stage", "queue_seq"])
+        .execute();
       await db.schema.createIndex("runs_by_ship").on("runs").columns(["ship_id"]).execute();
 
       await db.schema

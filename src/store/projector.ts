@@ -37,7 +37,9 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
           created_at: event.time,
         })
         .onConflict((c) =>
-          c.columns(["service", "digest"]).doUpdateSet({ version: data.version, spec: JSON.stringify(data.spec) }),
+          c
+            .columns(["service", "digest"])
+            .doUpdateSet({ version: data.version, spec: JSON.stringify(data.spec) }),
         )
         .execute();
       return;

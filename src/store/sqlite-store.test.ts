@@ -13,7 +13,16 @@ function queued(runId: string, stage: string) {
   return newEvent(
     "run.queued",
     `runs/${runId}`,
-    { runId, shipId: "ship-1", kind: "ship", service: "hello", stage, stageIndex: 0, digest: "sha256:aa", version: "1" },
+    {
+      runId,
+      shipId: "ship-1",
+      kind: "ship",
+      service: "hello",
+      stage,
+      stageIndex: 0,
+      digest: "sha256:aa",
+      version: "1",
+    },
     runId,
   );
 }
@@ -37,21 +46,48 @@ describe("sqlite store", () => {
     await store.append([queued("r-1", "dev")]);
     await store.append([newEvent("run.started", "runs/r-1", {}, "r-1")]);
     await store.append([
-      newEvent("release.recorded", "services/hello/stages/dev", {
-        service: "hello", stage: "dev", target: "local", digest: "sha256:aa", version: "1",
-      }, "r-1"),
+      newEvent(
+        "release.recorded",
+        "services/hello/stages/dev",
+        {
+          service: "hello",
+          stage: "dev",
+          target: "local",
+          digest: "sha256:aa",
+          version: "1",
+        },
+        "r-1",
+      ),
       newEvent("run.finished", "runs/r-1", { state: "succeeded" }, "r-1"),
     ]);
     await store.append([queued("r-2", "dev")]);
     await store.append([
-      newEvent("release.recorded", "services/hello/stages/dev", {
-        service: "hello", stage: "dev", target: "local", digest: "sha256:bb", version: "2",
-      }, "r-2"),
+      newEvent(
+        "release.recorded",
+        "services/hello/stages/dev",
+        {
+          service: "hello",
+          stage: "dev",
+          target: "local",
+          digest: "sha256:bb",
+          version: "2",
+        },
+        "r-2",
+      ),
     ]);
     const runsBefore = await store.listRuns();
     const releasesBefore = await store.releaseHistory("hello", "dev");
-    assert.deepEqual(runsBefore.map((run) => [run.id, run.state]), [["r-1", "succeeded"], ["r-2", "queued"]]);
-    assert.deepEqual((await store.currentReleases("hello", "dev")).map((r) => r.version), ["2"]);
+    assert.deepEqual(
+      runsBefore.map((run) => [run.id, run.state]),
+      [
+        ["r-1", "succeeded"],
+        ["r-2", "queued"],
+      ],
+    );
+    assert.deepEqual(
+      (await store.currentReleases("hello", "dev")).map((r) => r.version),
+      ["2"],
+    );
     assert.equal(releasesBefore[1]?.replacedAt !== null, true);
 
     await store.rebuildProjections();

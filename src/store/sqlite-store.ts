@@ -13,14 +13,7 @@ import { EVENT_SOURCE, EVENT_TYPE_PREFIX, type NewEvent, type StoredEvent } from
 import { migrations } from "./migrations.js";
 import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
-import type {
-  ArtifactRecord,
-  ReleaseRecord,
-  RunFilter,
-  RunRecord,
-  ServiceRecord,
-  Store,
-} from "./store.js";
+import type { ArtifactRecord, ReleaseRecord, RunFilter, RunRecord, ServiceRecord, Store } from "./store.js";
 
 export async function openSqliteStore(file: string): Promise<SqliteStore> {
   mkdirSync(dirname(file), { recursive: true });

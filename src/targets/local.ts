@@ -58,7 +58,9 @@ export class LocalTarget implements Target {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    throw new Error(`the stage proxy did not reach the new version healthy at ${url.pathname}: ${lastProblem}`);
+    throw new Error(
+      `the stage proxy did not reach the new version healthy at ${url.pathname}: ${lastProblem}`,
+    );
   }
 
   async release(context: TargetContext): Promise<void> {
@@ -143,7 +145,10 @@ export class LocalTarget implements Target {
   private async retireAllBut(key: StageKey, keep: string, drainMs: number): Promise<void> {
     const others = this.runtime
       .listInstances()
-      .filter((instance) => instance.service === key.service && instance.stage === key.stage && instance.id !== keep);
+      .filter(
+        (instance) =>
+          instance.service === key.service && instance.stage === key.stage && instance.id !== keep,
+      );
     await Promise.all(
       others.map(async (instance) => {
         await this.runtime.stopInstance(instance.id, drainMs);

@@ -3,6 +3,7 @@
  * finds the app processes a control plane left behind.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,12 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliEntry, ...args], {
       cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, WAYBILL_STATE: options.stateDir, ...options.env },
+      env: {
+        ...process.env,
+        WAYBILL_STATE: options.stateDir,
+        WAYBILL_PROXY_PORTS: proxyPortsFor(options.stateDir),
+        ...options.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -35,6 +41,16 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A proxy port window of its own for each state dir, so control planes of tests running side
+ * by side do not pick each other's stable ports (below the OS's ephemeral range).
+ */
+function proxyPortsFor(stateDir: string): string {
+  const hash = createHash("sha256").update(stateDir).digest().readUInt32BE(0);
+  const low = 20_000 + (hash % 240) * 50;
+  return `${low}-${low + 49}`;
 }
 
 /** A scratch folder with a copy of examples/<name> and an empty state dir. */

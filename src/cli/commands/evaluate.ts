@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import { UserError, errorMessage } from "../../errors.js";
 import { CriteriaSyntaxError, parseCriteria } from "../../gate/criteria.js";
-import { GateInputError, describeInputError, parsePreviousEvaluations, parseSliValues } from "../../gate/inputs.js";
+import {
+  GateInputError,
+  describeInputError,
+  parsePreviousEvaluations,
+  parseSliValues,
+} from "../../gate/inputs.js";
 import { evaluateSlo, type CriterionTarget, type Evaluation } from "../../gate/slo-evaluation.js";
 import { loadSloFile } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
@@ -15,7 +20,10 @@ export const evaluateCommand: CliCommand = {
   configure: (command) =>
     command
       .requiredOption("--slo <file>", "the Keptn slo.yaml")
-      .requiredOption("--sli <file>", 'SLI values as JSON: {"name": number|null}, or Keptn\'s indicatorValues array')
+      .requiredOption(
+        "--sli <file>",
+        'SLI values as JSON: {"name": number|null}, or Keptn\'s indicatorValues array',
+      )
       .option(
         "--previous <file>",
         'every earlier evaluation as a JSON array, newest first: [{"result": "pass", "values": {"name": number|null}}]',
@@ -25,7 +33,8 @@ export const evaluateCommand: CliCommand = {
   async run(_args, options, context) {
     const sloFile = pathOption(options.slo, "--slo");
     const sliFile = pathOption(options.sli, "--sli");
-    const previousFile = options.previous === undefined ? undefined : pathOption(options.previous, "--previous");
+    const previousFile =
+      options.previous === undefined ? undefined : pathOption(options.previous, "--previous");
 
     const slo = loadSloFile(sloFile);
     const values = readInput(sliFile, parseSliValues);
@@ -76,7 +85,8 @@ function renderEvaluation(evaluation: Evaluation): string {
   if (evaluation.objectives.length > 0) {
     const rows = [["SLI", "STATUS", "SCORE", "VALUE", "BASELINE", "PASS", "WARNING"]];
     for (const objective of evaluation.objectives) {
-      const name = objective.displayName === "" ? objective.sli : `${objective.displayName} (${objective.sli})`;
+      const name =
+        objective.displayName === "" ? objective.sli : `${objective.displayName} (${objective.sli})`;
       rows.push([
         objective.keySli ? `${name} [key]` : name,
         objective.status,
@@ -105,7 +115,11 @@ function describeTargets(targets: readonly CriterionTarget[], hasBaseline: boole
   return targets
     .map((target) => {
       const relative = parseCriteria(target.criteria).kind === "relative";
-      const threshold = !relative ? "" : hasBaseline ? ` (${formatNumber(target.targetValue)})` : " (no baseline)";
+      const threshold = !relative
+        ? ""
+        : hasBaseline
+          ? ` (${formatNumber(target.targetValue)})`
+          : " (no baseline)";
       return `${target.criteria.replace(/\s+/g, "")}${threshold} ${target.violated ? "✗" : "✓"}`;
     })
     .join(", ");

@@ -23,21 +23,38 @@ export const judgeCommand: CliCommand = {
   summary: "compare a canary's metric samples with the baseline's, as Kayenta's Mann-Whitney judge does",
   configure: (command) =>
     command
-      .requiredOption("--baseline <file>", "the baseline's samples: a JSON array of numbers, null for a missing value")
+      .requiredOption(
+        "--baseline <file>",
+        "the baseline's samples: a JSON array of numbers, null for a missing value",
+      )
       .requiredOption("--canary <file>", "the canary's samples, in the same form")
       .addOption(new Option("--direction <direction>", "which change fails the metric").choices(directions))
       .option("--confidence <level>", "confidence level of the interval (default 0.98)")
-      .option("--tolerance <fraction>", "band the interval must clear, as a fraction of |estimate| (default 0.25)")
-      .addOption(new Option("--effect-size <measure>", "effect size measure (default mean-ratio)").choices(effectSizes))
+      .option(
+        "--tolerance <fraction>",
+        "band the interval must clear, as a fraction of |estimate| (default 0.25)",
+      )
+      .addOption(
+        new Option("--effect-size <measure>", "effect size measure (default mean-ratio)").choices(
+          effectSizes,
+        ),
+      )
       .option("--allowed-increase <size>", "effect size a High must reach (default 1, or 0.5 for cles)")
       .option("--allowed-decrease <size>", "effect size a Low must fall to (default 1, or 0.5 for cles)")
       .option("--critical-increase <size>", "effect size from which a critical High fails the canary")
       .option("--critical-decrease <size>", "effect size from which a critical Low fails the canary")
       .option("--critical", "a failure of this metric fails the whole canary")
       .option("--require-data", "missing data fails the metric (NodataFailMetric)")
-      .addOption(new Option("--nan-strategy <strategy>", "what null values become (default remove)").choices(nanStrategies))
+      .addOption(
+        new Option("--nan-strategy <strategy>", "what null values become (default remove)").choices(
+          nanStrategies,
+        ),
+      )
       .option("--json", "print the judgement as JSON")
-      .addHelpText("after", "\nExit codes: 0 pass, 1 High, Low, NodataFailMetric or a critical failure, 2 bad input."),
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 pass, 1 High, Low, NodataFailMetric or a critical failure, 2 bad input.",
+      ),
   async run(_args, options, context) {
     const baseline = readSamples(pathOption(options.baseline, "--baseline"));
     const canary = readSamples(pathOption(options.canary, "--canary"));
@@ -53,7 +70,8 @@ export const judgeCommand: CliCommand = {
     } else {
       context.stdout(renderJudgement(judgement, settings));
     }
-    const failed = ["High", "Low", "NodataFailMetric"].includes(judgement.classification) || judgement.critical;
+    const failed =
+      ["High", "Low", "NodataFailMetric"].includes(judgement.classification) || judgement.critical;
     return failed ? 1 : 0;
   },
 };
@@ -61,7 +79,12 @@ export const judgeCommand: CliCommand = {
 function judgeOptionsFrom(options: Record<string, unknown>): Partial<JudgeOptions> {
   return {
     direction: choice(options.direction, "--direction", directions),
-    confidence: numberOption(options.confidence, "--confidence", (value) => value > 0 && value < 1, "between 0 and 1"),
+    confidence: numberOption(
+      options.confidence,
+      "--confidence",
+      (value) => value > 0 && value < 1,
+      "between 0 and 1",
+    ),
     tolerance: numberOption(options.tolerance, "--tolerance", (value) => value >= 0, "0 or more"),
     effectSize: choice(options.effectSize, "--effect-size", effectSizes),
     allowedIncrease: effectSizeOption(options.allowedIncrease, "--allowed-increase"),
@@ -93,8 +116,14 @@ function numberOption(
   expectation: string,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
-  if (!Number.isFinite(parsed) || !valid(parsed)) throw new UserError(`${flag} must be a number ${expectation}`);
+  const parsed =
+    typeof value === "number"
+      ? value
+      : typeof value === "string" && value.trim() !== ""
+        ? Number(value)
+        : NaN;
+  if (!Number.isFinite(parsed) || !valid(parsed))
+    throw new UserError(`${flag} must be a number ${expectation}`);
   return parsed;
 }
 

@@ -18,7 +18,9 @@ export const logsCommand: CliCommand = {
       tail: String(options.tail ?? "65536"),
     });
     context.stdout(
-      await client.text(`/v1/services/${encodeURIComponent(service)}/stages/${encodeURIComponent(stage)}/logs?${params}`),
+      await client.text(
+        `/v1/services/${encodeURIComponent(service)}/stages/${encodeURIComponent(stage)}/logs?${params}`,
+      ),
     );
     return 0;
   },

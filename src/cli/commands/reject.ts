@@ -9,7 +9,9 @@ export const rejectCommand: CliCommand = {
   async run(args, options, context) {
     const client = await connect(context.stateDir);
     const reason = typeof options.reason === "string" ? options.reason : "rejected";
-    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}/reject`, { reason });
+    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}/reject`, {
+      reason,
+    });
     context.stdout(`rejected ${run.id}: ${run.service} ${run.version} → ${run.stage}\n`);
     return 0;
   },

@@ -8,7 +8,9 @@ export const runCommand: CliCommand = {
   configure: (command) => command.argument("<id>").option("--json", "print JSON"),
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.get<RunView & { events: EventView[] }>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}`);
+    const run = await client.get<RunView & { events: EventView[] }>(
+      `/v1/runs/${encodeURIComponent(args[0] ?? "")}`,
+    );
     if (options.json === true) {
       context.stdout(`${JSON.stringify(run, null, 2)}\n`);
       return 0;

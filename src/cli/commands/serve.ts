@@ -5,14 +5,27 @@ import type { CliCommand } from "../command.js";
 export const serveCommand: CliCommand = {
   name: "serve",
   summary: "run the control plane: the API, the engine and the local runtime",
-  configure: (command) => command.option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", "7300"),
+  configure: (command) =>
+    command
+      .option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", "7300")
+      .option(
+        "--proxy-ports <low-high>",
+        "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
+      ),
   async run(_args, options, context) {
     const port = Number(options.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new UserError(`--port must be a whole number from 0 to 65535, got "${String(options.port)}"`);
     }
-    const controlPlane = await startControlPlane({ stateDir: context.stateDir, port });
-    context.stdout(`waybill control plane listening on ${controlPlane.info.url} (state ${context.stateDir})\n`);
+    const range = (options.proxyPorts as string | undefined) ?? process.env.WAYBILL_PROXY_PORTS;
+    const controlPlane = await startControlPlane({
+      stateDir: context.stateDir,
+      port,
+      ...(range === undefined ? {} : { proxyPorts: parsePortRange(range) }),
+    });
+    context.stdout(
+      `waybill control plane listening on ${controlPlane.info.url} (state ${context.stateDir})\n`,
+    );
     const stop = () => void controlPlane.close(false);
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
@@ -20,3 +33,13 @@ export const serveCommand: CliCommand = {
     return 0;
   },
 };
+
+function parsePortRange(text: string): [number, number] {
+  const match = /^(\d+)-(\d+)$/.exec(text.trim());
+  const low = Number(match?.[1]);
+  const high = Number(match?.[2]);
+  if (!match || low < 1 || high > 65535 || low > high) {
+    throw new UserError(`a proxy port range is written low-high, such as 7400-7999; got "${text}"`);
+  }
+  return [low, high];
+}

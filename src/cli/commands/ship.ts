@@ -28,10 +28,12 @@ export const shipCommand: CliCommand = {
     }
     const artifactDir = resolve(serviceDir, spec.build.artifact);
     const digest = await artifactDigest(artifactDir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") throw new UserError(`build.artifact ${spec.build.artifact} does not exist in ${serviceDir}`);
+      if (error.code === "ENOENT")
+        throw new UserError(`build.artifact ${spec.build.artifact} does not exist in ${serviceDir}`);
       throw error;
     });
-    const version = typeof options.version === "string" ? options.version : digest.slice("sha256:".length, 19);
+    const version =
+      typeof options.version === "string" ? options.version : digest.slice("sha256:".length, 19);
     say(`artifact ${digest} (version ${version})\n`);
 
     const client = await connect(context.stateDir);
@@ -45,7 +47,9 @@ export const shipCommand: CliCommand = {
 
     if (options.wait === false) {
       const first = await waitUntilStarted(client, shipped.shipId);
-      context.stdout(json ? `${JSON.stringify({ runs: [first] })}\n` : `started run ${first.id} (${first.stage})\n`);
+      context.stdout(
+        json ? `${JSON.stringify({ runs: [first] })}\n` : `started run ${first.id} (${first.stage})\n`,
+      );
       return 0;
     }
     const outcome = await followShip(client, shipped.shipId, json ? undefined : context.stdout);
@@ -55,7 +59,10 @@ export const shipCommand: CliCommand = {
   },
 };
 
-async function waitUntilStarted(client: Awaited<ReturnType<typeof connect>>, shipId: string): Promise<RunView> {
+async function waitUntilStarted(
+  client: Awaited<ReturnType<typeof connect>>,
+  shipId: string,
+): Promise<RunView> {
   for (;;) {
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
     const first = runs[0];

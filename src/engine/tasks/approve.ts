@@ -17,7 +17,8 @@ export const approveTask: TaskHandler = {
       return { kind: "failed", reason: `rejected by ${approval.by}: ${approval.reason}` };
     }
     const result = run.result ?? "pass";
-    if (result === "fail") return { kind: "failed", reason: "the quality gate failed; a failed run is never approved" };
+    if (result === "fail")
+      return { kind: "failed", reason: "the quality gate failed; a failed run is never approved" };
     const mode = result === "warning" ? stage.approval.warning : stage.approval.pass;
     if (run.kind === "rollback" || mode === "automatic") {
       return { kind: "succeeded", output: { approvedBy: "automatic", result } };

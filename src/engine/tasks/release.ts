@@ -20,7 +20,13 @@ export const releaseTask: TaskHandler = {
         newEvent(
           "release.recorded",
           `services/${run.service}/stages/${run.stage}`,
-          { service: run.service, stage: run.stage, target: target.name, digest: run.digest, version: run.version },
+          {
+            service: run.service,
+            stage: run.stage,
+            target: target.name,
+            digest: run.digest,
+            version: run.version,
+          },
           run.id,
         ),
       ),

@@ -52,13 +52,21 @@ test("planRecovery adopts, restarts and kills orphans", () => {
       name: "a second process of a live instance is an orphan",
       records: [{ id: "a", pid: 100 }],
       processes: [leader(100, "a"), leader(300, "a")],
-      want: { adopt: [{ instanceId: "a", pid: 100 }], restart: [], orphans: [{ pgid: 300, instanceId: "a" }] },
+      want: {
+        adopt: [{ instanceId: "a", pid: 100 }],
+        restart: [],
+        orphans: [{ pgid: 300, instanceId: "a" }],
+      },
     },
     {
       name: "of several unpersisted spawns the highest pid is adopted",
       records: [{ id: "a", pid: null }],
       processes: [leader(300, "a"), leader(400, "a")],
-      want: { adopt: [{ instanceId: "a", pid: 400 }], restart: [], orphans: [{ pgid: 300, instanceId: "a" }] },
+      want: {
+        adopt: [{ instanceId: "a", pid: 400 }],
+        restart: [],
+        orphans: [{ pgid: 300, instanceId: "a" }],
+      },
     },
     {
       name: "an instance unknown to the store is an orphan",

@@ -1,0 +1,207 @@
+// Throughput of Waybill's built-in load generator against Debian's wrk: the same loopback
+// server, connection count and duration, closed model at full speed, rounds alternating so
+// that drift on a shared machine hits both. Prints one summary line on stdout; per-round
+// figures go to stderr.
+//
+//   node bench/loadgen-vs-wrk.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
+//   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_SERVER=node|nginx
+//
+// With two or more CPUs and taskset available, the server runs on CPU 0 and the client under
+// test (wrk, or the generator in its own process) on CPU 1, so neither steals from the other.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { availableParallelism, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
+const loadgenEntry = join(distDir, "loadgen", "index.js");
+const seconds = positiveInteger("BENCH_SECONDS", 5);
+const rounds = positiveInteger("BENCH_ROUNDS", 3);
+const connections = positiveInteger("BENCH_CONNECTIONS", 10);
+const serverKind = process.env.BENCH_SERVER ?? "node";
+const goal = 0.9;
+
+function positiveInteger(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) stop(`${name} must be a whole number above 0`);
+  return value;
+}
+
+function stop(message) {
+  process.stderr.write(`loadgen-vs-wrk: ${message}\n`);
+  process.exit(2);
+}
+
+const canPin = availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+const serverCpu = "0";
+const clientCpu = "1";
+/** argv, run on the given CPU when pinning is possible */
+function onCpu(cpu, argv) {
+  return canPin ? ["taskset", "-c", cpu, ...argv] : argv;
+}
+
+function run(argv, { capture = true } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"],
+    });
+    let stdout = "";
+    child.stdout?.setEncoding("utf8").on("data", (text) => (stdout += text));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolvePromise(stdout) : reject(new Error(`${argv.join(" ")} exited ${code}`)),
+    );
+  });
+}
+
+const nodeServerSource = `
+import { createServer } from "node:http";
+const body = Buffer.from("hello world\\n");
+const server = createServer((request, response) => {
+  response.writeHead(200, { "Content-Type": "text/plain", "Content-Length": body.length });
+  response.end(body);
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
+`;
+
+function startNodeServer() {
+  const child = spawn(
+    ...splitArgv(onCpu(serverCpu, [process.execPath, "--input-type=module", "-e", nodeServerSource])),
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  return new Promise((resolvePromise, reject) => {
+    child.on("error", reject);
+    child.stdout.setEncoding("utf8").once("data", (text) => {
+      resolvePromise({ port: Number(text.trim()), describe: "node:http server", stop: () => child.kill() });
+    });
+  });
+}
+
+async function startNginx() {
+  if (spawnSync("nginx", ["-v"]).status !== 0)
+    stop("BENCH_SERVER=nginx needs nginx (apt-get install -y nginx-light)");
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "waybill-bench-nginx-"));
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `daemon off; master_process off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 100000000;
+  server { listen 127.0.0.1:${port}; location / { return 200 "hello world\\n"; } } }
+`,
+  );
+  const child = spawn(...splitArgv(onCpu(serverCpu, ["nginx", "-p", dir, "-c", join(dir, "nginx.conf")])), {
+    stdio: "inherit",
+  });
+  await waitForPort(port);
+  return {
+    port,
+    describe: "nginx (1 worker)",
+    stop: () => {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function splitArgv(argv) {
+  return [argv[0], argv.slice(1)];
+}
+
+function freePort() {
+  return new Promise((resolvePromise) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePromise(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const open = await new Promise((resolvePromise) => {
+      const socket = createConnection({ port, host: "127.0.0.1" });
+      socket.once("connect", () => socket.destroy() ?? resolvePromise(true));
+      socket.once("error", () => resolvePromise(false));
+    });
+    if (open) return;
+    await new Promise((wake) => setTimeout(wake, 50));
+  }
+  stop(`nothing listens on port ${port}`);
+}
+
+async function wrkThroughput(url, durationSeconds) {
+  const output = await run(
+    onCpu(clientCpu, ["wrk", "-t1", `-c${connections}`, `-d${durationSeconds}s`, url]),
+  );
+  const match = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  if (match === null) throw new Error(`no Requests/sec in wrk output:\n${output}`);
+  if (/Non-2xx|Socket errors/.test(output)) process.stderr.write(`wrk reported errors:\n${output}`);
+  return Number(match[1]);
+}
+
+const generatorSource = `
+const [entry, target, connections, durationMs] = process.argv.slice(1);
+const { runLoad } = await import(entry);
+const result = await runLoad({
+  target, model: "closed", connections: Number(connections), durationMs: Number(durationMs), warmupMs: 0,
+});
+process.stdout.write(JSON.stringify(result));
+`;
+
+async function waybillThroughput(target) {
+  const output = await run(
+    onCpu(clientCpu, [
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      generatorSource,
+      pathToFileURL(loadgenEntry).href,
+      target,
+      String(connections),
+      String(seconds * 1000),
+    ]),
+  );
+  const result = JSON.parse(output);
+  if (result.errors > 0)
+    process.stderr.write(`waybill reported ${result.errors} errors of ${result.requests}\n`);
+  return result.throughput;
+}
+
+if (!existsSync(loadgenEntry))
+  stop(`no ${loadgenEntry}: build first (npm run build) or set WAYBILL_BENCH_DIST`);
+if (spawnSync("wrk", ["-v"]).error !== undefined) stop("wrk is not installed (apt-get install -y wrk)");
+
+const server = serverKind === "nginx" ? await startNginx() : await startNodeServer();
+try {
+  const target = `http://127.0.0.1:${server.port}`;
+  // Let the server settle (JIT, page cache) before anything is counted.
+  await wrkThroughput(`${target}/`, 2);
+  const wrk = [];
+  const waybill = [];
+  for (let round = 1; round <= rounds; round++) {
+    wrk.push(await wrkThroughput(`${target}/`, seconds));
+    waybill.push(await waybillThroughput(target));
+    process.stderr.write(
+      `round ${round}: wrk ${wrk.at(-1).toFixed(0)} req/s, waybill ${waybill.at(-1).toFixed(0)} req/s\n`,
+    );
+  }
+  // Best of each: on a shared machine interference only ever lowers a figure.
+  const bestWrk = Math.max(...wrk);
+  const bestWaybill = Math.max(...waybill);
+  const ratio = bestWaybill / bestWrk;
+  const placement = canPin ? `server on CPU ${serverCpu}, client on CPU ${clientCpu}` : "no CPU pinning";
+  process.stdout.write(
+    `loadgen-vs-wrk: waybill ${bestWaybill.toFixed(0)} req/s, wrk ${bestWrk.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}× ` +
+      `(goal ≥ ${goal}×: ${ratio >= goal ? "met" : "NOT met"}; best of ${rounds} alternating ${seconds} s rounds, ` +
+      `${connections} connections, closed model, ${server.describe}, ${placement})\n`,
+  );
+} finally {
+  server.stop();
+}

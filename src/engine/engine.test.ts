@@ -1,0 +1,236 @@
+/**
+ * The engine against a real store and a recording target. A control-plane crash is played by
+ * stopping one engine in the middle of a task and starting a fresh one on the same store.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { artifactDigest } from "../artifact/digest.js";
+import { serviceSpecSchema } from "../spec/schema.js";
+import { newEvent, shortType } from "../store/events.js";
+import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
+import type { Target, TargetContext } from "../targets/target.js";
+import { Engine } from "./engine.js";
+import { builtinTasks } from "./tasks/index.js";
+
+const root = mkdtempSync(join(tmpdir(), "waybill-engine-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+type Step = "deploy" | "checkHealth" | "release" | "rollback";
+
+/** Records what the engine asked of it; a step can be made to hang or fail. */
+class RecordingTarget implements Target {
+  readonly name = "local";
+  readonly calls: string[] = [];
+  hangOn: Step | undefined;
+  failOn: Step | undefined;
+
+  private async step(step: Step, context: TargetContext): Promise<void> {
+    this.calls.push(`${step} ${context.run.stage} ${context.run.version}`);
+    if (this.failOn === step) throw new Error(`${step} broke`);
+    if (this.hangOn === step) {
+      await new Promise((_resolve, reject) => {
+        context.signal.addEventListener("abort", () => reject(new Error("aborted")));
+      });
+    }
+  }
+  deploy = (context: TargetContext) => this.step("deploy", context);
+  checkHealth = (context: TargetContext) => this.step("checkHealth", context);
+  release = (context: TargetContext) => this.step("release", context);
+  rollback = (context: TargetContext) => this.step("rollback", context);
+  url = () => undefined;
+}
+
+async function setUp(name: string, stages: unknown[]) {
+  const dir = join(root, name);
+  const artifact = join(dir, "artifact");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(artifact, { recursive: true });
+  writeFileSync(join(artifact, "server.js"), "// app");
+  const digest = await artifactDigest(artifact);
+  const store = await openSqliteStore(join(dir, "waybill.db"));
+  const spec = serviceSpecSchema.parse({
+    metadata: { name: "shop" },
+    run: { command: "node server.js" },
+    stages,
+  });
+  await store.append([
+    newEvent("artifact.recorded", "artifacts/x", {
+      service: "shop",
+      digest,
+      version: "1",
+      path: artifact,
+      mountPath: ".",
+      spec,
+    }),
+  ]);
+  return { store, digest };
+}
+
+function engineOn(store: SqliteStore, target: RecordingTarget): Engine {
+  return new Engine({
+    store,
+    tasks: builtinTasks(),
+    targets: { resolve: () => target },
+    log: () => undefined,
+  });
+}
+
+async function settle(store: SqliteStore, done: (states: string[]) => boolean): Promise<string[]> {
+  for (let i = 0; i < 200; i++) {
+    const states = (await store.listRuns()).map((run) => `${run.stage}:${run.state}`);
+    if (done(states)) return states;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(
+    `runs did not settle: ${(await store.listRuns()).map((r) => `${r.stage}:${r.state}`).join(", ")}`,
+  );
+}
+
+async function eventTypes(store: SqliteStore, stage: string): Promise<string[]> {
+  const run = (await store.listRuns()).find((r) => r.stage === stage);
+  return (await store.events({ run: run?.id ?? "" })).map(shortType);
+}
+
+test("runs each stage in order and follows the stages automatically", async () => {
+  const { store, digest } = await setUp("order", [{ name: "dev" }, { name: "staging" }]);
+  const target = new RecordingTarget();
+  const engine = engineOn(store, target);
+  await engine.start();
+  await engine.enqueue({ shipId: "s1", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+  assert.deepEqual(await settle(store, (s) => s.length === 2 && s.every((x) => x.endsWith("succeeded"))), [
+    "dev:succeeded",
+    "staging:succeeded",
+  ]);
+  assert.deepEqual(target.calls, [
+    "deploy dev 1",
+    "checkHealth dev 1",
+    "release dev 1",
+    "deploy staging 1",
+    "checkHealth staging 1",
+    "release staging 1",
+  ]);
+  assert.deepEqual(await eventTypes(store, "dev"), [
+    "run.queued",
+    "run.started",
+    "task.started",
+    "task.succeeded",
+    "task.started",
+    "task.succeeded",
+    "task.started",
+    "task.succeeded",
+    "task.started",
+    "task.succeeded",
+    "task.started",
+    "release.recorded",
+    "task.succeeded",
+    "run.finished",
+  ]);
+  await engine.stop();
+  await store.close();
+});
+
+test("rolls the stage back and stops the ship when a task fails", async () => {
+  const { store, digest } = await setUp("failure", [{ name: "dev" }, { name: "staging" }]);
+  const target = new RecordingTarget();
+  target.failOn = "checkHealth";
+  const engine = engineOn(store, target);
+  await engine.start();
+  await engine.enqueue({ shipId: "s1", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+  assert.deepEqual(await settle(store, (s) => s.includes("dev:failed")), ["dev:failed"]);
+  assert.deepEqual(target.calls, ["deploy dev 1", "checkHealth dev 1", "rollback dev 1"]);
+  const run = (await store.listRuns())[0];
+  assert.equal(run?.reason, "health: checkHealth broke");
+  await engine.stop();
+  await store.close();
+});
+
+test("waits for a person where approval is manual, and a rejection rolls back", async () => {
+  const { store, digest } = await setUp("approval", [{ name: "prod", approval: { pass: "manual" } }]);
+  const target = new RecordingTarget();
+  const engine = engineOn(store, target);
+  await engine.start();
+  const run = await engine.enqueue({
+    shipId: "s1",
+    kind: "ship",
+    service: "shop",
+    stage: "prod",
+    digest,
+    version: "1",
+  });
+  await settle(store, (s) => s.includes("prod:waiting-approval"));
+  await engine.reject(run.id, "alice", "not now");
+  await settle(store, (s) => s.includes("prod:failed"));
+  assert.deepEqual(target.calls, ["deploy prod 1", "checkHealth prod 1", "rollback prod 1"]);
+  assert.equal((await store.getRun(run.id))?.reason, "approve: rejected by alice: not now");
+  await engine.stop();
+  await store.close();
+});
+
+test("one run at a time per stage, the others queued first in first out", async () => {
+  const { store, digest } = await setUp("queue", [{ name: "dev" }]);
+  const target = new RecordingTarget();
+  target.hangOn = "deploy";
+  const engine = engineOn(store, target);
+  await engine.start();
+  const first = await engine.enqueue({
+    shipId: "a",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "1",
+  });
+  const second = await engine.enqueue({
+    shipId: "b",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "2",
+  });
+  await settle(store, (s) => s[0] === "dev:running");
+  assert.equal((await store.getRun(second.id))?.state, "queued");
+  target.hangOn = undefined;
+  await engine.stop();
+  const resumed = engineOn(store, target);
+  await resumed.start();
+  await settle(store, (s) => s.every((x) => x === "dev:succeeded"));
+  const finished = (await store.listRuns()).map((run) => [run.id, run.finishedAt ?? ""]);
+  assert.ok((finished[0]?.[1] ?? "") <= (finished[1]?.[1] ?? ""), "the first queued finishes first");
+  assert.equal(finished[0]?.[0], first.id);
+  await resumed.stop();
+  await store.close();
+});
+
+for (const step of ["deploy", "checkHealth", "release"] as const) {
+  test(`a crash during ${step} resumes the run and releases it exactly once`, async () => {
+    const { store, digest } = await setUp(`crash-${step}`, [{ name: "dev" }]);
+    const target = new RecordingTarget();
+    target.hangOn = step;
+    const crashed = engineOn(store, target);
+    await crashed.start();
+    await crashed.enqueue({ shipId: "s", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+    for (let i = 0; i < 200 && !target.calls.some((call) => call.startsWith(step)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await crashed.stop();
+
+    target.hangOn = undefined;
+    const restarted = engineOn(store, target);
+    await restarted.start();
+    await settle(store, (s) => s[0] === "dev:succeeded");
+    const types = await eventTypes(store, "dev");
+    assert.equal(types.filter((t) => t === "release.recorded").length, 1);
+    assert.equal(types.filter((t) => t === "run.finished").length, 1);
+    assert.equal(
+      target.calls.filter((call) => call.startsWith(step)).length,
+      2,
+      "the interrupted step ran again",
+    );
+    await restarted.stop();
+    await store.close();
+  });
+}
