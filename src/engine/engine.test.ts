@@ -234,3 +234,49 @@ for (const step of ["deploy", "checkHealth", "release"] as const) {
     await store.close();
   });
 }
+
+test("a task that overruns its timeout fails the run and rolls the stage back", async () => {
+  const { store, digest } = await setUp("timeout", [{ name: "dev", timeouts: { deploy: "300ms" } }]);
+  const target = new RecordingTarget();
+  target.hangOn = "deploy";
+  const engine = engineOn(store, target);
+  await engine.start();
+  const run = await engine.enqueue({
+    shipId: "s",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "1",
+  });
+  await settle(store, (s) => s[0] === "dev:failed");
+  assert.equal((await store.getRun(run.id))?.reason, "deploy: task deploy timed out after 300ms");
+  assert.deepEqual(target.calls, ["deploy dev 1", "rollback dev 1"]);
+  await engine.stop();
+  await store.close();
+});
+
+test("an artifact whose stored copy was altered is refused before deploy", async () => {
+  const { store, digest } = await setUp("tampered", [{ name: "dev" }]);
+  const artifact = await store.getArtifact("shop", digest);
+  writeFileSync(join(artifact?.path ?? "", "server.js"), "// altered");
+  const target = new RecordingTarget();
+  const engine = engineOn(store, target);
+  await engine.start();
+  const run = await engine.enqueue({
+    shipId: "s",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "1",
+  });
+  await settle(store, (s) => s[0] === "dev:failed");
+  assert.match(
+    (await store.getRun(run.id))?.reason ?? "",
+    /^verify-artifact: the stored artifact does not match its digest/,
+  );
+  assert.deepEqual(target.calls, ["rollback dev 1"]);
+  await engine.stop();
+  await store.close();
+});

@@ -1,7 +1,9 @@
 import type { CliCommand } from "../command.js";
 import { approveCommand } from "./approve.js";
 import { downCommand } from "./down.js";
+import { evaluateCommand } from "./evaluate.js";
 import { initCommand } from "./init.js";
+import { judgeCommand } from "./judge.js";
 import { logsCommand } from "./logs.js";
 import { rejectCommand } from "./reject.js";
 import { rollbackCommand } from "./rollback.js";
@@ -25,4 +27,6 @@ export const commands: CliCommand[] = [
   rollbackCommand,
   logsCommand,
   downCommand,
+  evaluateCommand,
+  judgeCommand,
 ];
