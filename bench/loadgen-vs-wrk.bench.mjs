@@ -127,7 +127,10 @@ async function waitForPort(port) {
   for (let attempt = 0; attempt < 100; attempt++) {
     const open = await new Promise((resolvePromise) => {
       const socket = createConnection({ port, host: "127.0.0.1" });
-      socket.once("connect", () => socket.destroy() ?? resolvePromise(true));
+      socket.once("connect", () => {
+        socket.destroy();
+        resolvePromise(true);
+      });
       socket.once("error", () => resolvePromise(false));
     });
     if (open) return;

@@ -90,7 +90,7 @@ describe("shipping examples/hello through its stages", { timeout: 600_000 }, () 
     const staging = await stage("staging");
     assert.ok(staging.url);
     const load = steadyLoad(staging.url, { ratePerSecond: 200, maxDurationMs: 90_000 });
-    const result = await cli(["ship", "hello", "--version", "2.0.0", "--json"], { HELLO_SLOW_MS: "1" });
+    const result = await cli(["ship", "hello", "--version", "2.0.0", "--json"], { HELLO_LABEL: "2" });
     const traffic = await load.stop();
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(

@@ -1,5 +1,6 @@
 /** The API's JSON shapes as the CLI reads them, and how they are shown to a person. */
 import type { StageStatus } from "../engine/status.js";
+import type { Evaluation } from "../gate/slo-evaluation.js";
 
 export interface RunView {
   id: string;
@@ -73,4 +74,43 @@ export function runsTable(runs: RunView[]): string {
     ]);
   }
   return table(rows);
+}
+
+export interface EvaluationView {
+  result: string;
+  score: number;
+  version: string;
+  baseline: string[];
+  evaluation: Evaluation;
+}
+
+/** The gate's verdict per objective, as Keptn's bridge shows it. */
+export function evaluationTable(view: EvaluationView): string {
+  const { evaluation } = view;
+  const head =
+    `quality gate: ${evaluation.result} with score ${round(evaluation.score)}` +
+    ` (pass ≥ ${evaluation.totalScore.pass}%${evaluation.totalScore.warning === undefined ? "" : `, warning ≥ ${evaluation.totalScore.warning}%`})` +
+    `, compared with ${view.baseline.length} earlier result(s)\n`;
+  if (evaluation.objectives.length === 0) return `${head}${evaluation.message}\n`;
+  const rows = [["SLI", "VALUE", "BASELINE", "PASS", "WARNING", "STATUS", "SCORE"]];
+  for (const objective of evaluation.objectives) {
+    rows.push([
+      `${objective.displayName || objective.sli}${objective.keySli ? " (key)" : ""}`,
+      objective.value.success ? round(objective.value.value) : "no value",
+      objective.value.comparedValue === undefined ? "-" : round(objective.value.comparedValue),
+      targets(objective.passTargets),
+      targets(objective.warningTargets),
+      objective.status,
+      `${round(objective.score)}/${objective.weight}`,
+    ]);
+  }
+  return head + table(rows);
+}
+
+function targets(list: { criteria: string; targetValue: number; violated: boolean }[]): string {
+  return list.map((t) => `${t.criteria}${t.violated ? "✗" : "✓"}`).join(" ") || "-";
+}
+
+function round(value: number): string {
+  return String(Math.round(value * 100) / 100);
 }

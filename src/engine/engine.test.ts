@@ -41,6 +41,9 @@ class RecordingTarget implements Target {
   release = (context: TargetContext) => this.step("release", context);
   rollback = (context: TargetContext) => this.step("rollback", context);
   url = () => undefined;
+  testEndpoint = () => ({ url: "http://127.0.0.1:9", headers: {} });
+  startMeasurement = async () => ({ stop: async () => ({ process: null, latencySamplesMs: [] }) });
+  setCanaryWeight = async () => ({ observe: () => ({ stable: null, canary: null }) });
 }
 
 async function setUp(name: string, stages: unknown[]) {

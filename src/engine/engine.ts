@@ -210,6 +210,7 @@ export class Engine {
         return;
       case "failed":
         await this.store.append([
+          ...(outcome.events ?? []),
           newEvent("task.failed", subject, { task: task.name, reason: outcome.reason }, run.id),
           newEvent("run.rolling-back", subject, { reason: `${task.name}: ${outcome.reason}` }, run.id),
         ]);

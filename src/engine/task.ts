@@ -26,7 +26,7 @@ export interface TaskContext {
 
 export type TaskOutcome =
   | { kind: "succeeded"; output?: Record<string, unknown>; events?: NewEvent[] }
-  | { kind: "failed"; reason: string }
+  | { kind: "failed"; reason: string; events?: NewEvent[] }
   | { kind: "wait-for-approval"; result: GateResult };
 
 export interface TaskHandler {

@@ -74,8 +74,8 @@ export class HttpConnection {
       // Reading into one reused buffer skips the readable-stream machinery and a Buffer per read.
       onread: {
         buffer: receiveBuffer,
-        callback: (bytesRead: number, buffer: Uint8Array) => {
-          if (this.socket === socket) this.receive(Buffer.from(buffer.buffer, buffer.byteOffset, bytesRead));
+        callback: (bytesRead: number) => {
+          if (this.socket === socket) this.receive(receiveBuffer.subarray(0, bytesRead));
           return true;
         },
       },

@@ -28,6 +28,15 @@ const enum State {
   Done,
 }
 
+/** The trimmed value of the first field whose "\r\nname:" is given, in a lower-cased head */
+function fieldValue(lowerHead: string, lineStart: string): string | undefined {
+  const start = lowerHead.indexOf(lineStart);
+  if (start === -1) return undefined;
+  const valueStart = start + lineStart.length;
+  const end = lowerHead.indexOf("\r\n", valueStart);
+  return lowerHead.slice(valueStart, end === -1 ? undefined : end).trim();
+}
+
 export class ResponseParser {
   /** Status code of the response being read (valid once the head is parsed) */
   status = 0;
@@ -131,32 +140,15 @@ export class ResponseParser {
     }
     const status = Number(text.slice(9, 12));
     const isHttp10 = text.charCodeAt(7) === 48; // "0"
-    let contentLength = -1;
-    let chunked = false;
-    let connection = "";
-    let lineStart = text.indexOf("\r\n") + 2;
-    while (lineStart > 1 && lineStart < text.length) {
-      let lineEnd = text.indexOf("\r\n", lineStart);
-      if (lineEnd === -1) lineEnd = text.length;
-      const colon = text.indexOf(":", lineStart);
-      if (colon !== -1 && colon < lineEnd) {
-        // Compare lengths first: most headers are none of the three we care about.
-        const nameLength = colon - lineStart;
-        if (nameLength === 14 || nameLength === 17 || nameLength === 10) {
-          const name = text.slice(lineStart, colon).toLowerCase();
-          const value = text.slice(colon + 1, lineEnd).trim();
-          if (name === "content-length") {
-            if (!/^\d+$/.test(value)) throw new ProtocolError(`bad Content-Length: ${JSON.stringify(value)}`);
-            contentLength = Number(value);
-          } else if (name === "transfer-encoding") {
-            chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-          } else if (name === "connection") {
-            connection = value.toLowerCase();
-          }
-        }
-      }
-      lineStart = lineEnd + 2;
+    // Field names are case-insensitive and may not have space before the colon (RFC 9112), so
+    // one lower-cased copy and a search per field beats walking every line.
+    const lowerHead = text.toLowerCase();
+    const contentLength = fieldValue(lowerHead, "\r\ncontent-length:");
+    if (contentLength !== undefined && !/^\d+$/.test(contentLength)) {
+      throw new ProtocolError(`bad Content-Length: ${JSON.stringify(contentLength)}`);
     }
+    const chunked = /(?:^|,)\s*chunked$/.test(fieldValue(lowerHead, "\r\ntransfer-encoding:") ?? "");
+    const connection = fieldValue(lowerHead, "\r\nconnection:") ?? "";
 
     if (status < 200) {
       // An interim response (100 Continue, 103 Early Hints): the real one follows.
@@ -169,9 +161,9 @@ export class ResponseParser {
       this.state = State.Done;
     } else if (chunked) {
       this.state = State.ChunkSize;
-    } else if (contentLength >= 0) {
-      this.remaining = contentLength;
-      this.state = contentLength === 0 ? State.Done : State.FixedBody;
+    } else if (contentLength !== undefined) {
+      this.remaining = Number(contentLength);
+      this.state = this.remaining === 0 ? State.Done : State.FixedBody;
     } else {
       this.keepAlive = false;
       this.state = State.BodyUntilClose;

@@ -7,6 +7,16 @@
 import { mkdir } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { UserError, errorMessage } from "../errors.js";
+import {
+  type CgroupLocation,
+  type CgroupPlacement,
+  commandInCgroup,
+  createInstanceCgroup,
+  locateCgroups,
+  prepareCgroups,
+  removeEmptyParents,
+  removeInstanceCgroup,
+} from "./cgroups.js";
 import { type HealthWait, describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
 import { instanceEnvironment } from "./identity-env.js";
 import {
@@ -25,8 +35,10 @@ import {
   rotateIfOversized,
   sizeOf,
 } from "./logs.js";
+import { MetricsEndpoint, type StageInstanceMetrics } from "./metrics.js";
 import { isAddressTaken, pickFreePort } from "./ports.js";
 import { terminateProcessGroup } from "./process-group.js";
+import { measureSinceStart, startSampler } from "./process-metrics.js";
 import { StageProxy } from "./proxy.js";
 import { planRecovery } from "./recovery/plan.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
@@ -38,15 +50,19 @@ import {
   type RestartOutcome,
   Supervisor,
 } from "./supervisor.js";
+import { emptyInstanceMetrics } from "./traffic.js";
 import {
   type InstanceIdentity,
   type InstanceRecord,
+  type ProcessMetrics,
+  type ProcessSampler,
   type ProxyRecord,
   type RequestStats,
   type Routes,
   type RuntimeEvent,
   type RuntimeStateStore,
   type StageKey,
+  type TrafficWindow,
   stageLabel,
 } from "./types.js";
 
@@ -72,6 +88,11 @@ export interface LocalRuntimeOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Time between SIGTERM and SIGKILL when stopping; default 5 s */
   stopGraceMs?: number;
+  /**
+   * Serves the proxies' series at http://127.0.0.1:PORT/metrics (Prometheus text format) when
+   * set; 0 picks a free port (see metricsUrl()). Not on the stage ports: those are the apps'.
+   */
+  metricsPort?: number;
 }
 
 /** A start that failed: the message says why and quotes the app's last stderr lines. */
@@ -113,6 +134,10 @@ export class LocalRuntime {
   private readonly logSizeCapBytes: number;
   private readonly stopGraceMs: number;
   private readonly reportError: (error: unknown) => void;
+  private readonly metricsEndpoint: MetricsEndpoint | null;
+  /** Found and prepared on the first start of an instance with limits; null where unavailable */
+  private cgroupPlacement: Promise<CgroupPlacement | null> | null = null;
+  private cgroupLocation: Promise<CgroupLocation> | null = null;
 
   constructor(private readonly options: LocalRuntimeOptions) {
     this.portRange = options.portRange ?? DEFAULT_PROXY_PORT_RANGE;
@@ -130,6 +155,8 @@ export class LocalRuntime {
       { ...DEFAULT_BACKOFF, ...options.backoff },
       options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     );
+    this.metricsEndpoint =
+      options.metricsPort === undefined ? null : new MetricsEndpoint(() => this.collectMetrics());
   }
 
   /**
@@ -142,6 +169,7 @@ export class LocalRuntime {
     if (this.phase !== "created") throw new Error("the runtime was already started");
     const { store, controlPlaneId } = this.options;
     await mkdir(logDirectory(this.options.stateDir), { recursive: true });
+    if (this.metricsEndpoint !== null) await this.metricsEndpoint.listen(this.options.metricsPort ?? 0);
     const records = await store.listInstances();
     const plan = planRecovery(records, listMarkedProcesses(controlPlaneId));
 
@@ -151,6 +179,7 @@ export class LocalRuntime {
         () => isInstanceProcessAlive(pgid, instanceId, controlPlaneId),
         this.stopGraceMs,
       );
+      await this.removeCgroup(instanceId);
       this.emit({ type: "orphan.killed", pid: pgid, instanceId });
     }
     const recordsById = new Map(records.map((record) => [record.id, record]));
@@ -201,6 +230,14 @@ export class LocalRuntime {
     }
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
     this.proxies.clear();
+    await this.metricsEndpoint?.close();
+    const placement = await this.cgroupPlacement;
+    if (options.stopInstances && placement !== null) await removeEmptyParents(placement);
+  }
+
+  /** Where the proxies' Prometheus series are served; undefined without `metricsPort` or before start(). */
+  metricsUrl(): string | undefined {
+    return this.metricsEndpoint?.url();
   }
 
   /** The stage's proxy, listening on its stable port (the stored one, else the first free one). */
@@ -303,6 +340,33 @@ export class LocalRuntime {
     return this.proxies.get(keyOf(key))?.meter.snapshot() ?? {};
   }
 
+  /**
+   * Records what the stage's proxy sees per instance from now until the window is closed: counts,
+   * latency percentiles and samples, and error rates per second. Windows are independent.
+   */
+  openTrafficWindow(key: StageKey): TrafficWindow {
+    const proxy = this.proxies.get(keyOf(key));
+    if (proxy === undefined) throw new Error(`${stageLabel(key)} has no proxy: call ensureProxy first`);
+    return proxy.meter.openWindow();
+  }
+
+  /** The instance's CPU time, peak memory and throttling since its processes started. */
+  processMetrics(instanceId: string): Promise<ProcessMetrics> {
+    const pid = this.instances.get(instanceId)?.record.pid;
+    if (pid === undefined) return Promise.reject(new Error(`no instance ${instanceId}`));
+    if (pid === null) return Promise.reject(new Error(`instance ${instanceId} has no running process`));
+    return measureSinceStart(pid);
+  }
+
+  /**
+   * Samples the instance's process group until stop(), which reports the CPU time used in
+   * between, the peak memory seen and the throttling. Follows the instance across restarts.
+   */
+  startProcessSampler(instanceId: string): ProcessSampler {
+    if (!this.instances.has(instanceId)) throw new Error(`no instance ${instanceId}`);
+    return startSampler(() => this.instances.get(instanceId)?.record.pid ?? null);
+  }
+
   private async startOrReuse(identity: InstanceIdentity, signal?: AbortSignal): Promise<InstanceRecord> {
     const existing = this.instances.get(identity.id);
     if (existing !== undefined) {
@@ -380,7 +444,7 @@ export class LocalRuntime {
     let spawned: SpawnedProcess;
     try {
       spawned = await spawnInstanceProcess({
-        command: record.launch.command,
+        command: await this.commandWithLimits(record),
         cwd: record.launch.cwd,
         env: instanceEnvironment(process.env, record, record.port, this.options.controlPlaneId),
         logs,
@@ -438,7 +502,76 @@ export class LocalRuntime {
     // A newer instance under the same id owns the stored record by now.
     if (this.instances.get(managed.record.id) !== managed) return;
     this.instances.delete(managed.record.id);
+    if (managed.record.launch.limits !== undefined) await this.removeCgroup(managed.record.id);
     await this.options.store.deleteInstance(managed.record.id);
+  }
+
+  /** The launch command, made to join a cgroup with the instance's limits where the host allows. */
+  private async commandWithLimits(record: InstanceRecord): Promise<string[]> {
+    const { limits, command } = record.launch;
+    if (limits === undefined) return command;
+    const placement = await this.preparedCgroups();
+    if (placement === null) return command;
+    try {
+      return commandInCgroup(await createInstanceCgroup(placement, record.id, limits), command);
+    } catch (error) {
+      this.reportError(
+        new Error(`instance ${record.id} runs without its CPU and memory limits: ${errorMessage(error)}`),
+      );
+      return command;
+    }
+  }
+
+  private preparedCgroups(): Promise<CgroupPlacement | null> {
+    const withoutLimits = (reason: string): null => {
+      this.reportError(
+        new Error(
+          `CPU and memory limits are not enforced on this host, instances run without them: ${reason}`,
+        ),
+      );
+      return null;
+    };
+    this.cgroupPlacement ??= (async () => {
+      const location = await this.locatedCgroups();
+      if (!location.found) return withoutLimits(location.reason);
+      const prepared = await prepareCgroups(location.placement);
+      if (!prepared.ok) return withoutLimits(prepared.reason);
+      return location.placement;
+    })();
+    return this.cgroupPlacement;
+  }
+
+  private locatedCgroups(): Promise<CgroupLocation> {
+    this.cgroupLocation ??= locateCgroups(this.options.controlPlaneId);
+    return this.cgroupLocation;
+  }
+
+  /** Never throws: a cgroup left behind must not fail a stop. */
+  private async removeCgroup(instanceId: string): Promise<void> {
+    try {
+      const location = await this.locatedCgroups();
+      if (location.found) await removeInstanceCgroup(location.placement, instanceId);
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  private collectMetrics(): StageInstanceMetrics[] {
+    const series: StageInstanceMetrics[] = [];
+    for (const proxy of this.proxies.values()) {
+      const { service, stage } = proxy.key;
+      const measured = new Set<string>();
+      for (const metrics of proxy.meter.metrics()) {
+        measured.add(metrics.instanceId);
+        series.push({ service, stage, metrics });
+      }
+      // Zero series from the start, so Prometheus' increase() also counts an instance's first requests.
+      for (const { record } of this.instances.values()) {
+        if (record.service !== service || record.stage !== stage || measured.has(record.id)) continue;
+        series.push({ service, stage, metrics: emptyInstanceMetrics(record.id, record.version) });
+      }
+    }
+    return series;
   }
 
   private async recordCrash(instanceId: string, exit: ExitStatus | null): Promise<void> {
@@ -517,7 +650,11 @@ export class LocalRuntime {
   private newProxy(key: StageKey, routes: Routes): StageProxy {
     return new StageProxy({ service: key.service, stage: key.stage }, routes, (instanceId) => {
       const managed = this.instances.get(instanceId);
-      return managed === undefined || managed.process === null ? undefined : managed.record.port;
+      if (managed === undefined) return undefined;
+      return {
+        version: managed.record.version,
+        port: managed.process === null ? undefined : managed.record.port,
+      };
     });
   }
 

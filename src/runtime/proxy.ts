@@ -10,8 +10,14 @@ import { ROUTE_HEADER, chooseRoute } from "./routing.js";
 import { TrafficMeter } from "./traffic.js";
 import { type ProxyRecord, type Routes, type StageKey, stageLabel } from "./types.js";
 
-/** The instance's port while it can take requests, else undefined. */
-export type UpstreamPortLookup = (instanceId: string) => number | undefined;
+export interface Upstream {
+  version: string;
+  /** Undefined while the instance cannot take requests */
+  port: number | undefined;
+}
+
+/** Undefined for an instance the runtime does not know (any more). */
+export type UpstreamLookup = (instanceId: string) => Upstream | undefined;
 
 export class StageProxy {
   readonly meter = new TrafficMeter();
@@ -23,7 +29,7 @@ export class StageProxy {
   constructor(
     readonly key: StageKey,
     routes: Routes,
-    private readonly upstreamPort: UpstreamPortLookup,
+    private readonly upstream: UpstreamLookup,
     private readonly random: () => number = Math.random,
   ) {
     this.routes = Object.freeze({ ...routes });
@@ -73,8 +79,9 @@ export class StageProxy {
       replyWithText(response, 503, `no route: nothing serves ${stageLabel(this.key)}${which}\n`);
       return;
     }
-    const tally = this.meter.begin(choice.instanceId);
-    const port = this.upstreamPort(choice.instanceId);
+    const upstream = this.upstream(choice.instanceId);
+    const tally = this.meter.begin(choice.instanceId, upstream?.version ?? "");
+    const port = upstream?.port;
     if (port === undefined) {
       replyWithText(response, 503, `instance ${choice.instanceId} is not running\n`, choice.instanceId);
       tally.finish({ status: 503, upstreamFailed: true });

@@ -18,6 +18,16 @@ export interface InstanceLaunch {
   /** e.g. "/healthz"; healthy means HTTP 2xx/3xx on 127.0.0.1:PORT */
   healthPath: string;
   healthTimeoutMs: number;
+  /**
+   * Enforced through a cgroup of the instance's own where the host lets the runtime create one
+   * (see cgroups.ts); elsewhere the instance runs without, and the runtime says so once.
+   */
+  limits?: InstanceLimits;
+}
+
+export interface InstanceLimits {
+  cpuMillicores: number;
+  memoryBytes: number;
 }
 
 export type InstanceState = "starting" | "running" | "stopped";
@@ -69,6 +79,51 @@ export interface RequestStats {
   requests: number;
   errors: number;
   inFlight: number;
+}
+
+/** Latencies in milliseconds */
+export interface LatencyPercentiles {
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** What the stage proxy saw of one instance's requests during a traffic window. */
+export interface InstanceTraffic {
+  instanceId: string;
+  version: string;
+  /** Requests that finished while the window was open */
+  requests: number;
+  /** Answered 5xx, or no complete answer (upstream failure, or the client left first) */
+  errors: number;
+  /** From the proxy having the request's head to the end of the response; over all requests */
+  latency: LatencyPercentiles;
+  /** The latest latencies (at most MAX_LATENCY_SAMPLES), oldest first */
+  latencySamplesMs: number[];
+  /** Error % of each whole second since the window opened that saw requests, in order */
+  errorRatePerSecond: number[];
+}
+
+export interface TrafficWindow {
+  /** Keyed by instance id; an instance that finished no request in the window is absent */
+  read(): Record<string, InstanceTraffic>;
+  /** Stops recording; read() still answers for the time the window was open */
+  close(): void;
+}
+
+export interface ProcessMetrics {
+  /** CPU time (user + system) the instance's process group used during the window */
+  cpuSeconds: number;
+  /** Peak resident memory of the process group, summed over its processes, as sampled */
+  memoryMaxMib: number;
+  /** % of the cgroup's CPU periods that were throttled; null where the cgroup does not tell */
+  cpuThrottledPct: number | null;
+}
+
+export interface ProcessSampler {
+  stop(): Promise<ProcessMetrics>;
 }
 
 export function stageLabel(key: StageKey): string {

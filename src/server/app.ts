@@ -7,7 +7,8 @@ import { z } from "zod";
 import { NotFoundError, UserError, errorMessage } from "../errors.js";
 import type { Engine } from "../engine/engine.js";
 import { stageStatus } from "../engine/status.js";
-import type { Store, RunRecord } from "../store/store.js";
+import { diffSignatures } from "../gate/signature-diff.js";
+import type { EvaluationRecord, RunRecord, Store } from "../store/store.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
 import type { Deliveries } from "../engine/deliveries.js";
@@ -48,6 +49,8 @@ const logsQuery = z.strictObject({
   stream: z.enum(["stdout", "stderr"]).default("stdout"),
   tail: z.coerce.number().int().min(1).max(10_000_000).default(65_536),
 });
+const signaturesQuery = z.strictObject({ service: z.string().optional(), stage: z.string().optional() });
+const signatureDiffQuery = signaturesQuery.extend({ a: z.string().min(1), b: z.string().min(1) });
 const shutdownBody = z.strictObject({ stopApps: z.boolean().default(true) }).optional();
 
 export function publicRun(run: RunRecord) {
@@ -174,7 +177,35 @@ export async function buildApp(
   app.get<{ Params: { id: string } }>("/v1/runs/:id", viewer, async (request) => {
     const run = await findRun(deps.store, request.params.id);
     const events = await deps.store.events({ run: run.id });
-    return { ...publicRun(run), events: events.map(publicEvent) };
+    const evaluation = (await deps.store.evaluations(run.service, run.stage)).find((e) => e.runId === run.id);
+    return { ...publicRun(run), evaluation: evaluation ?? null, events: events.map(publicEvent) };
+  });
+
+  app.get("/v1/signatures", viewer, async (request) => {
+    const query = signaturesQuery.parse(request.query);
+    const service = await serviceFor(deps.store, query.service);
+    const records = await deps.store.evaluations(service, query.stage);
+    return {
+      signatures: records.map(
+        ({ latencySamplesMs: _samples, evaluation: _evaluation, ...signature }) => signature,
+      ),
+    };
+  });
+
+  app.get("/v1/signatures/diff", viewer, async (request) => {
+    const query = signatureDiffQuery.parse(request.query);
+    const service = await serviceFor(deps.store, query.service);
+    const records = await deps.store.evaluations(service, query.stage);
+    const a = findSignature(records, query.a, undefined);
+    const b = findSignature(records, query.b, a.stage);
+    return {
+      service,
+      stage: a.stage,
+      ...diffSignatures(
+        { label: `${a.version} (${a.runId})`, values: a.values, latencySamplesMs: a.latencySamplesMs },
+        { label: `${b.version} (${b.runId})`, values: b.values, latencySamplesMs: b.latencySamplesMs },
+      ),
+    };
   });
 
   app.post<{ Params: { id: string } }>("/v1/runs/:id/approve", approver, async (request) => {
@@ -218,6 +249,39 @@ export async function buildApp(
   });
 
   return { app, routes };
+}
+
+async function serviceFor(store: Store, named: string | undefined): Promise<string> {
+  const services = await store.listServices();
+  if (named !== undefined) {
+    if (!services.some((service) => service.name === named))
+      throw new NotFoundError(`no service named "${named}"`);
+    return named;
+  }
+  const [only, ...others] = services;
+  if (only === undefined) throw new NotFoundError("no service has been shipped yet");
+  if (others.length > 0) throw new UserError(`name the service: there are ${services.length} (--service)`);
+  return only.name;
+}
+
+/** A signature by run id, version or digest (a digest prefix will do), newest first. */
+function findSignature(
+  records: EvaluationRecord[],
+  ref: string,
+  stage: string | undefined,
+): EvaluationRecord {
+  const found = records.find(
+    (record) =>
+      (stage === undefined || record.stage === stage) &&
+      (record.runId === ref ||
+        record.version === ref ||
+        record.digest === ref ||
+        record.digest.startsWith(`sha256:${ref}`)),
+  );
+  if (found === undefined) {
+    throw new NotFoundError(`no performance signature matches "${ref}"${stage ? ` in stage ${stage}` : ""}`);
+  }
+  return found;
 }
 
 async function findRun(store: Store, id: string): Promise<RunRecord> {

@@ -230,6 +230,14 @@ const stageSchema = z.strictObject({
     .describe(
       "Evidence the artifact must carry, signed by a trusted key, before it is deployed to this stage",
     ),
+  test: z
+    .boolean()
+    .default(true)
+    .describe("Run the service's test block (load test or external tool) in this stage"),
+  gate: z
+    .boolean()
+    .default(true)
+    .describe("Evaluate the SLO in this stage; a failed gate rolls the stage back"),
   drain: durationSchema.default("2s"),
   timeouts: z.record(z.string(), durationSchema).default({}),
   gitops: z

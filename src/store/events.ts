@@ -66,12 +66,45 @@ export interface EventData {
     digest: string;
     version: string;
   };
+  "test.measured": {
+    service: string;
+    stage: string;
+    digest: string;
+    version: string;
+    target: string;
+    window: { start: string; end: string };
+    slis: Record<string, number>;
+    /** Request latencies of the new version, downsampled, for significance tests */
+    latencySamplesMs: number[];
+    tool: string;
+  };
+  "evaluation.recorded": EvaluationRecordData;
   "instance.started": { instanceId: string; pid: number | null; port: number };
   "instance.adopted": { instanceId: string; pid: number | null; port: number };
   "instance.stopped": { instanceId: string };
   "instance.crashed": { instanceId: string; exitCode: number | null; signal: string | null };
   "instance.restarted": { instanceId: string; attempt: number; backoffMs: number };
   "orphan.killed": { instanceId: string; pid: number };
+}
+
+/** A performance signature: what the gate measured and judged for one artifact in one stage. */
+export interface EvaluationRecordData {
+  service: string;
+  stage: string;
+  digest: string;
+  version: string;
+  result: GateResult;
+  score: number;
+  /** The SLI vector the gate judged */
+  values: Record<string, number | null>;
+  /** The evaluation as Keptn reports it: objectives with targets, statuses, compared values */
+  evaluation: unknown;
+  /** sha256 of the SLO the values were judged against */
+  sloDigest: string | null;
+  /** The earlier runs whose results formed the comparison baseline, newest first */
+  baseline: string[];
+  window: { start: string; end: string } | null;
+  latencySamplesMs: number[];
 }
 
 export type EventType = keyof EventData;

@@ -97,4 +97,26 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_evaluations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("evaluations")
+        .addColumn("run_id", "text", (c) => c.primaryKey())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("result", "text", (c) => c.notNull())
+        .addColumn("score", "real", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("evaluations_by_stage")
+        .on("evaluations")
+        .columns(["service", "stage", "seq"])
+        .execute();
+    },
+  },
 };

@@ -121,6 +121,26 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
         .execute();
       return;
     }
+    case "evaluation.recorded": {
+      const data = event.data as unknown as Data<"evaluation.recorded">;
+      await trx
+        .insertInto("evaluations")
+        .values({
+          run_id: runId ?? "",
+          seq: event.seq,
+          service: data.service,
+          stage: data.stage,
+          digest: data.digest,
+          version: data.version,
+          result: data.result,
+          score: data.score,
+          record: JSON.stringify(data),
+          created_at: event.time,
+        })
+        .onConflict((c) => c.column("run_id").doUpdateSet({ seq: event.seq, record: JSON.stringify(data) }))
+        .execute();
+      return;
+    }
     default:
       return;
   }

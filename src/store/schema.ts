@@ -51,6 +51,18 @@ export interface Database {
     released_at: string;
     replaced_at: string | null;
   };
+  evaluations: {
+    run_id: string;
+    seq: number;
+    service: string;
+    stage: string;
+    digest: string;
+    version: string;
+    result: string;
+    score: number;
+    record: string;
+    created_at: string;
+  };
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

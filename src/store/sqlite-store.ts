@@ -9,11 +9,25 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, SqliteDialect, type Selectable } from "kysely";
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
-import { EVENT_SOURCE, EVENT_TYPE_PREFIX, type NewEvent, type StoredEvent } from "./events.js";
+import {
+  EVENT_SOURCE,
+  EVENT_TYPE_PREFIX,
+  type EvaluationRecordData,
+  type NewEvent,
+  type StoredEvent,
+} from "./events.js";
 import { migrations } from "./migrations.js";
 import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
-import type { ArtifactRecord, ReleaseRecord, RunFilter, RunRecord, ServiceRecord, Store } from "./store.js";
+import type {
+  ArtifactRecord,
+  EvaluationRecord,
+  ReleaseRecord,
+  RunFilter,
+  RunRecord,
+  ServiceRecord,
+  Store,
+} from "./store.js";
 
 export async function openSqliteStore(file: string): Promise<SqliteStore> {
   mkdirSync(dirname(file), { recursive: true });
@@ -131,9 +145,20 @@ export class SqliteStore implements Store {
     return rows.map(toRelease);
   }
 
+  async evaluations(service: string, stage?: string): Promise<EvaluationRecord[]> {
+    let query = this.db.selectFrom("evaluations").selectAll().where("service", "=", service);
+    if (stage !== undefined) query = query.where("stage", "=", stage);
+    const rows = await query.orderBy("seq", "desc").execute();
+    return rows.map((row) => ({
+      ...(JSON.parse(row.record) as EvaluationRecordData),
+      runId: row.run_id,
+      recordedAt: row.created_at,
+    }));
+  }
+
   async rebuildProjections(): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const table of ["services", "artifacts", "runs", "releases"] as const) {
+      for (const table of ["services", "artifacts", "runs", "releases", "evaluations"] as const) {
         await trx.deleteFrom(table).execute();
       }
       const rows = await trx.selectFrom("events").selectAll().orderBy("seq").execute();

@@ -5,7 +5,7 @@
  * together or not at all.
  */
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
-import type { GateResult, NewEvent, RunKind, RunState, StoredEvent } from "./events.js";
+import type { EvaluationRecordData, GateResult, NewEvent, RunKind, RunState, StoredEvent } from "./events.js";
 
 export interface ServiceRecord {
   name: string;
@@ -54,6 +54,11 @@ export interface ReleaseRecord {
   replacedAt: string | null;
 }
 
+export interface EvaluationRecord extends EvaluationRecordData {
+  runId: string;
+  recordedAt: string;
+}
+
 export interface RunFilter {
   service?: string;
   shipId?: string;
@@ -75,6 +80,9 @@ export interface Store {
   currentReleases(service: string, stage?: string): Promise<ReleaseRecord[]>;
   /** Every release of the stage, newest first */
   releaseHistory(service: string, stage: string): Promise<ReleaseRecord[]>;
+
+  /** A stage's performance signatures, newest first */
+  evaluations(service: string, stage?: string): Promise<EvaluationRecord[]>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

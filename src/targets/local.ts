@@ -10,11 +10,12 @@
 import { mkdir, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LocalRuntime } from "../runtime/local-runtime.js";
+import { ROUTE_HEADER } from "../runtime/index.js";
 import type { StageKey } from "../runtime/types.js";
 import { commandArgv, parseDuration } from "../spec/units.js";
 import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
 import { parseStoredSpec } from "../engine/engine.js";
-import type { Target, TargetContext } from "./target.js";
+import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
 
 export const LOCAL_TARGET = "local";
 
@@ -78,6 +79,49 @@ export class LocalTarget implements Target {
     }
     await this.runtime.stopInstance(context.run.id, parseDuration(context.stage.drain));
     await rm(this.instanceDir(context.run.id), { recursive: true, force: true });
+  }
+
+  testEndpoint(context: TargetContext): { url: string; headers: Record<string, string> } {
+    const url = this.url(context.run.service, context.run.stage);
+    if (url === undefined) throw new Error(`${context.run.service}/${context.run.stage} has no proxy yet`);
+    return { url, headers: context.stage.strategy === "direct" ? {} : { [ROUTE_HEADER]: "candidate" } };
+  }
+
+  async startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }> {
+    const window = this.runtime.openTrafficWindow(stageKey(context));
+    const sampler = this.runtime.startProcessSampler(context.run.id);
+    return {
+      stop: async () => {
+        const process = await sampler.stop();
+        const traffic = window.read()[context.run.id];
+        window.close();
+        return { process, latencySamplesMs: traffic?.latencySamplesMs ?? [] };
+      },
+    };
+  }
+
+  async setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }> {
+    const key = stageKey(context);
+    const stable = await this.ensureLive(context.previous, context.signal);
+    await this.runtime.setRoutes(key, { stable, candidate: context.run.id, candidateWeight: weight });
+    const window = this.runtime.openTrafficWindow(key);
+    return {
+      observe: () => {
+        const traffic = window.read();
+        window.close();
+        const side = (id: string | null) => {
+          const seen = id === null ? undefined : traffic[id];
+          return seen === undefined
+            ? null
+            : {
+                latencySamplesMs: seen.latencySamplesMs,
+                errorRatePerSecond: seen.errorRatePerSecond,
+                requests: seen.requests,
+              };
+        };
+        return { stable: side(stable), canary: side(context.run.id) };
+      },
+    };
   }
 
   url(service: string, stage: string): string | undefined {

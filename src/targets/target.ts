@@ -16,6 +16,20 @@ export interface TargetContext {
   signal: AbortSignal;
 }
 
+/** What a target measured about the new version while load ran against it */
+export interface TargetMeasurement {
+  /** CPU seconds, peak memory, throttling; absent where the target cannot see its processes */
+  process: { cpuSeconds: number; memoryMaxMib: number; cpuThrottledPct: number | null } | null;
+  /** Request latencies the target's proxy saw for the new version */
+  latencySamplesMs: number[];
+}
+
+/** Traffic each version got during one canary step, as the stage's proxy saw it */
+export interface CanaryTraffic {
+  stable: { latencySamplesMs: number[]; errorRatePerSecond: number[]; requests: number } | null;
+  canary: { latencySamplesMs: number[]; errorRatePerSecond: number[]; requests: number } | null;
+}
+
 export interface Target {
   /** e.g. "local", "kube:prod-eu/shop" */
   readonly name: string;
@@ -27,6 +41,12 @@ export interface Target {
   release(context: TargetContext): Promise<void>;
   /** Puts the previous release back in front and removes the new version */
   rollback(context: TargetContext): Promise<void>;
+  /** Where test load for the new version goes, and the headers that pin it there */
+  testEndpoint(context: TargetContext): { url: string; headers: Record<string, string> };
+  /** Starts measuring the new version; `stop` returns what was seen */
+  startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }>;
+  /** Sends `weight`% of the stage's traffic to the new version; `observe` reports each side's traffic */
+  setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }>;
   /** Where users reach the stage on this target */
   url(service: string, stage: string): string | undefined;
 }

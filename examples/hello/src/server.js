@@ -16,7 +16,7 @@ const server = createServer((request, response) => {
     respond(response, build.healthy ? 200 : 503, build.healthy ? "ok\n" : "this build is broken\n");
     return;
   }
-  setTimeout(() => respond(response, 200, `hello from ${version} (${stage})\n`), build.extraLatencyMs);
+  setTimeout(() => respond(response, 200, `hello from ${version} (${stage})\n`), build.latencyMs);
 });
 
 server.keepAliveTimeout = 65_000;

@@ -11,6 +11,7 @@ import { runCommand } from "./run.js";
 import { runsCommand } from "./runs.js";
 import { serveCommand } from "./serve.js";
 import { shipCommand } from "./ship.js";
+import { signatureCommand } from "./signature.js";
 import { statusCommand } from "./status.js";
 import { validateCommand } from "./validate.js";
 
@@ -29,4 +30,5 @@ export const commands: CliCommand[] = [
   downCommand,
   evaluateCommand,
   judgeCommand,
+  signatureCommand,
 ];

@@ -1,6 +1,6 @@
 import type { CliCommand } from "../command.js";
 import { connect } from "../client.js";
-import { table, type EventView, type RunView } from "../views.js";
+import { evaluationTable, table, type EvaluationView, type EventView, type RunView } from "../views.js";
 
 export const runCommand: CliCommand = {
   name: "run",
@@ -8,7 +8,7 @@ export const runCommand: CliCommand = {
   configure: (command) => command.argument("<id>").option("--json", "print JSON"),
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.get<RunView & { events: EventView[] }>(
+    const run = await client.get<RunView & { events: EventView[]; evaluation: EvaluationView | null }>(
       `/v1/runs/${encodeURIComponent(args[0] ?? "")}`,
     );
     if (options.json === true) {
@@ -19,6 +19,7 @@ export const runCommand: CliCommand = {
       `run ${run.id}: ${run.service} ${run.version} → ${run.stage} (${run.kind})\n` +
         `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
     );
+    if (run.evaluation) context.stdout(`${evaluationTable(run.evaluation)}\n`);
     const rows = [["TIME", "EVENT", "DETAIL"]];
     for (const event of run.events) {
       rows.push([event.time, event.type.replace(/^dev\.waybill\./, ""), detail(event.data)]);

@@ -1,8 +1,11 @@
 import { TaskRegistry } from "../task.js";
 import { approveTask } from "./approve.js";
+import { canaryTask } from "./canary.js";
 import { deployTask } from "./deploy.js";
+import { evaluateTask } from "./evaluate.js";
 import { healthTask } from "./health.js";
 import { releaseTask } from "./release.js";
+import { testTask } from "./test.js";
 import { verifyArtifactTask } from "./verify-artifact.js";
 
 export function builtinTasks(): TaskRegistry {
@@ -10,6 +13,9 @@ export function builtinTasks(): TaskRegistry {
     .register(verifyArtifactTask)
     .register(deployTask)
     .register(healthTask)
+    .register(testTask)
+    .register(evaluateTask)
+    .register(canaryTask)
     .register(approveTask)
     .register(releaseTask);
 }

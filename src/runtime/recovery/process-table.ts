@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { CONTROL_PLANE_VAR, INSTANCE_VAR } from "../identity-env.js";
+import { parseProcStat } from "../process-metrics.js";
 
 export interface MarkedProcess {
   pid: number;
@@ -48,13 +49,8 @@ export function isInstanceProcessAlive(pid: number, instanceId: string, controlP
 
 export function processGroupOf(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name in parentheses may itself contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const state = fields[0];
-    const pgid = Number(fields[2]);
-    if (state === "Z" || !Number.isInteger(pgid)) return null;
-    return pgid;
+    const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return stat === null || stat.state === "Z" ? null : stat.pgid;
   } catch {
     return null;
   }

@@ -1,0 +1,60 @@
+import { Argument } from "commander";
+import type { SliChange } from "../../gate/signature-diff.js";
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { table } from "../views.js";
+
+export const signatureCommand: CliCommand = {
+  name: "signature",
+  summary: "compare two builds' performance signatures: what moved most, and whether it is significant",
+  configure: (command) =>
+    command
+      .addArgument(new Argument("<action>").choices(["diff"]))
+      .argument("<a>", "run id, version or digest")
+      .argument("<b>", "run id, version or digest")
+      .option("--service <name>", "the service (needed when there are several)")
+      .option("--stage <name>", "the stage (default: where A was last evaluated)")
+      .option("--json", "print JSON"),
+  async run(args, options, context) {
+    const [, a = "", b = ""] = args;
+    const params = new URLSearchParams({ a, b });
+    if (typeof options.service === "string") params.set("service", options.service);
+    if (typeof options.stage === "string") params.set("stage", options.stage);
+    const client = await connect(context.stateDir);
+    const diff = await client.get<{
+      service: string;
+      stage: string;
+      a: string;
+      b: string;
+      changes: SliChange[];
+    }>(`/v1/signatures/diff?${params}`);
+    if (options.json === true) {
+      context.stdout(`${JSON.stringify(diff, null, 2)}\n`);
+      return 0;
+    }
+    context.stdout(`${diff.service} in ${diff.stage}: A = ${diff.a}, B = ${diff.b}\n\n`);
+    const rows = [["SLI", "A", "B", "CHANGE", "CHANGE %", "SIGNIFICANT"]];
+    for (const change of diff.changes) {
+      rows.push([
+        change.sli,
+        show(change.a),
+        show(change.b),
+        signed(change.absolute),
+        change.relativePct === null ? "-" : `${signed(change.relativePct)}%`,
+        change.significant === null ? "-" : change.significant ? `yes (${change.classification})` : "no",
+      ]);
+    }
+    context.stdout(table(rows));
+    return 0;
+  },
+};
+
+function show(value: number | null): string {
+  return value === null ? "-" : String(Math.round(value * 1000) / 1000);
+}
+
+function signed(value: number | null): string {
+  if (value === null) return "-";
+  const rounded = Math.round(value * 100) / 100;
+  return rounded > 0 ? `+${rounded}` : String(rounded);
+}

@@ -1,0 +1,79 @@
+/**
+ * The quality gate end to end, through the real CLI: a 30% p95 regression of examples/hello
+ * fails the staging gate, staging keeps serving the previous version, production never sees
+ * the regression, and ship exits 1 naming the SLI and its change from the baseline.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
+import type { RunView, StatusView } from "../cli/views.js";
+
+const scratch = scratchExample("hello");
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { stateDir: scratch.stateDir, cwd: scratch.root, env });
+
+after(async () => {
+  await cli(["down"]);
+  cleanUp(scratch.root);
+});
+
+async function stages(): Promise<
+  Record<string, { state: string; version: string | null; url: string | null }>
+> {
+  const status = JSON.parse((await cli(["status", "--json"])).stdout) as StatusView;
+  return Object.fromEntries((status.services[0]?.stages ?? []).map((s) => [s.name, s]));
+}
+
+test(
+  "a 30% p95 regression fails the staging gate while production keeps the previous version",
+  { timeout: 300_000 },
+  async () => {
+    const first = await cli(["ship", "hello", "--version", "1.0.0", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const production = (JSON.parse(first.stdout) as { runs: RunView[] }).runs.find(
+      (r) => r.stage === "production",
+    );
+    assert.equal(production?.state, "waiting-approval");
+    assert.equal(production?.result, "pass");
+    assert.equal((await cli(["approve", production?.id ?? ""])).code, 0);
+
+    const regressed = await cli(["ship", "hello", "--version", "1.1.0-slow"], { HELLO_SLOW_PCT: "30" });
+    assert.equal(regressed.code, 1, regressed.stdout + regressed.stderr);
+    assert.match(
+      regressed.stdout,
+      /staging failed: evaluate: quality gate failed .*latency_p95 = [\d.]+ violates [^;]*<=120[^;]*, baseline [\d.]+ \(\+\d+(\.\d+)?%\)/,
+    );
+
+    const now = await stages();
+    assert.equal(now.staging?.state, "rolled-back");
+    assert.equal(now.staging?.version, "1.0.0");
+    assert.equal(now.production?.version, "1.0.0");
+    assert.equal((await (await fetch(now.staging?.url ?? "")).text()).trim(), "hello from 1.0.0 (staging)");
+
+    const runs = (JSON.parse((await cli(["runs", "hello", "--json"])).stdout) as { runs: RunView[] }).runs;
+    const failed = runs.find((r) => r.stage === "staging" && r.version === "1.1.0-slow");
+    assert.equal(failed?.result, "fail");
+    assert.ok(
+      !runs.some((r) => r.stage === "production" && r.version === "1.1.0-slow"),
+      "production never saw it",
+    );
+
+    const shown = await cli(["run", failed?.id ?? ""]);
+    assert.match(shown.stdout, /quality gate: fail/);
+    assert.match(shown.stdout, /latency_p95\s+[\d.]+\s+[\d.]+\s+<=120✗ <=\+15%[✓✗]\s+<=125✗/);
+
+    const diff = await cli(["signature", "diff", "1.0.0", "1.1.0-slow", "--stage", "staging", "--json"]);
+    assert.equal(diff.code, 0, diff.stderr);
+    const changes = (
+      JSON.parse(diff.stdout) as {
+        changes: { sli: string; relativePct: number; significant: boolean | null }[];
+      }
+    ).changes;
+    const p95 = changes.find((c) => c.sli === "latency_p95");
+    assert.ok(p95 && p95.relativePct > 20, `p95 moved ${p95?.relativePct}%`);
+    assert.equal(p95.significant, true);
+    assert.ok(
+      changes.findIndex((c) => c.sli === "latency_p95") < changes.findIndex((c) => c.sli === "error_rate"),
+    );
+  },
+);

@@ -1,0 +1,95 @@
+/**
+ * The quality gate: judges the measured SLIs against the service's SLO (Keptn's format and
+ * algorithm) and against the stage's earlier evaluations, and records the result as the
+ * artifact's performance signature for this stage. A failed gate fails the run, with a
+ * reason that names each failed SLI and how far it moved from its baseline.
+ */
+import { createHash } from "node:crypto";
+import { evaluateSlo, type Evaluation, type ObjectiveResult } from "../../gate/slo-evaluation.js";
+import type { SloSpec } from "../../spec/schema.js";
+import { newEvent, shortType, type EventData, type NewEvent } from "../../store/events.js";
+import type { TaskContext, TaskHandler } from "../task.js";
+import { gatherSlis } from "../sli-sources.js";
+
+export const evaluateTask: TaskHandler = {
+  name: "evaluate",
+  order: 60,
+  timeoutMs: 5 * 60_000,
+  appliesTo: (run, stage) => run.kind === "ship" && stage.gate,
+  async run(context) {
+    const { run, spec } = context;
+    const slo = typeof spec.slo === "string" ? undefined : spec.slo;
+    const measured = lastMeasurement(context);
+    const values = await gatherSlis(context, slo, measured);
+    const earlier = (await context.store.evaluations(run.service, run.stage)).filter(
+      (e) => e.runId !== run.id,
+    );
+    const evaluation = evaluateSlo(
+      slo,
+      values,
+      earlier.map((e) => ({ result: e.result, values: e.values })),
+    );
+    const events: NewEvent[] = [
+      newEvent("run.result", `runs/${run.id}`, { result: evaluation.result }, run.id),
+      newEvent(
+        "evaluation.recorded",
+        `services/${run.service}/stages/${run.stage}/evaluations/${run.id}`,
+        {
+          service: run.service,
+          stage: run.stage,
+          digest: run.digest,
+          version: run.version,
+          result: evaluation.result,
+          score: evaluation.score,
+          values,
+          evaluation,
+          sloDigest: slo === undefined ? null : sloDigest(slo),
+          baseline: evaluation.comparison.comparedIndexes.flatMap((index) => earlier[index]?.runId ?? []),
+          window: measured?.window ?? null,
+          latencySamplesMs: measured?.latencySamplesMs ?? [],
+        },
+        run.id,
+      ),
+    ];
+    if (evaluation.result === "fail") return { kind: "failed", reason: failureReason(evaluation), events };
+    return { kind: "succeeded", output: { result: evaluation.result, score: evaluation.score }, events };
+  },
+};
+
+function lastMeasurement(context: TaskContext): EventData["test.measured"] | undefined {
+  const measured = context.history.filter((event) => shortType(event) === "test.measured");
+  return measured.at(-1)?.data as EventData["test.measured"] | undefined;
+}
+
+function sloDigest(slo: SloSpec): string {
+  return `sha256:${createHash("sha256").update(JSON.stringify(slo)).digest("hex")}`;
+}
+
+export function failureReason(evaluation: Evaluation): string {
+  const failed = evaluation.objectives.filter((objective) => objective.status === "fail");
+  const details = failed.map(describeObjective);
+  const head = `quality gate failed with score ${round(evaluation.score)}`;
+  return details.length === 0 ? `${head}: ${evaluation.message}` : `${head}: ${details.join("; ")}`;
+}
+
+function describeObjective(objective: ObjectiveResult): string {
+  const name = objective.displayName || objective.sli;
+  if (!objective.value.success) return `${name} has no value${objective.keySli ? " (key SLI)" : ""}`;
+  const value = objective.value.value;
+  const violated = objective.passTargets.filter((target) => target.violated).map((target) => target.criteria);
+  const baseline = objective.value.comparedValue;
+  const change =
+    baseline === undefined ? "" : `, baseline ${round(baseline)} (${formatChange(value, baseline)})`;
+  const key = objective.keySli ? " key SLI" : "";
+  return `${name}${key} = ${round(value)} violates ${violated.join(" and ") || "its pass criteria"}${change}`;
+}
+
+function formatChange(value: number, baseline: number): string {
+  if (baseline === 0) return `${value >= 0 ? "+" : ""}${round(value - baseline)}`;
+  const percent = ((value - baseline) / Math.abs(baseline)) * 100;
+  return `${percent >= 0 ? "+" : ""}${round(percent)}%`;
+}
+
+function round(value: number): string {
+  return String(Math.round(value * 100) / 100);
+}

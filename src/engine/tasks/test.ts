@@ -1,0 +1,102 @@
+/**
+ * Puts the service's `test.load` (or its external load tool) on the new version through the
+ * stage's own entry point, and records what was measured: the built-in SLIs from the load,
+ * and CPU and memory of the new version's processes over the same window.
+ */
+import { loadOptionsFromSpec, loadResultToSlis, runExternalLoad, runLoad } from "../../loadgen/index.js";
+import { commandArgv, parseDuration } from "../../spec/units.js";
+import { newEvent, type NewEvent } from "../../store/events.js";
+import type { Target } from "../../targets/target.js";
+import type { TaskContext, TaskHandler } from "../task.js";
+
+const MAX_STORED_SAMPLES = 2_000;
+
+export const testTask: TaskHandler = {
+  name: "test",
+  order: 50,
+  timeoutMs: 30 * 60_000,
+  appliesTo: (run, stage) => run.kind === "ship" && stage.test,
+  async run(context) {
+    const { spec } = context;
+    if (spec.test.load === undefined && spec.test.external === undefined) {
+      return { kind: "succeeded", output: { skipped: "waybill.yaml has no test.load or test.external" } };
+    }
+    const events: NewEvent[] = [];
+    for (const target of context.targets) events.push(await measure(context, target));
+    return { kind: "succeeded", events };
+  },
+};
+
+async function measure(context: TaskContext, target: Target): Promise<NewEvent> {
+  const { run } = context;
+  const targetContext = { ...context, previous: context.previous.get(target.name) };
+  const endpoint = target.testEndpoint(targetContext);
+  const measurement = await target.startMeasurement(targetContext);
+  const start = new Date();
+  let driven: { slis: Record<string, number>; tool: string };
+  try {
+    driven = await driveLoad(context, endpoint);
+  } catch (error) {
+    await measurement.stop();
+    throw error;
+  }
+  const seen = await measurement.stop();
+  const { slis, tool } = driven;
+  const end = new Date();
+  if (seen.process !== null) {
+    slis.cpu_seconds = seen.process.cpuSeconds;
+    slis.memory_max_mib = seen.process.memoryMaxMib;
+    if (seen.process.cpuThrottledPct !== null) slis.cpu_throttled_pct = seen.process.cpuThrottledPct;
+  }
+  return newEvent(
+    "test.measured",
+    `runs/${run.id}`,
+    {
+      service: run.service,
+      stage: run.stage,
+      digest: run.digest,
+      version: run.version,
+      target: target.name,
+      window: { start: start.toISOString(), end: end.toISOString() },
+      slis,
+      latencySamplesMs: downsample(seen.latencySamplesMs, MAX_STORED_SAMPLES),
+      tool,
+    },
+    run.id,
+  );
+}
+
+async function driveLoad(
+  context: TaskContext,
+  endpoint: { url: string; headers: Record<string, string> },
+): Promise<{ slis: Record<string, number>; tool: string }> {
+  const { spec, run } = context;
+  if (spec.test.external !== undefined) {
+    const slis = await runExternalLoad(commandArgv(spec.test.external.command), {
+      timeoutMs: parseDuration(spec.test.external.timeout),
+      cwd: context.artifact.path,
+      env: {
+        WAYBILL_TARGET_URL: endpoint.url,
+        WAYBILL_TARGET_HEADERS: JSON.stringify(endpoint.headers),
+        WAYBILL_SERVICE: run.service,
+        WAYBILL_STAGE: run.stage,
+        WAYBILL_VERSION: run.version,
+      },
+    });
+    return { slis, tool: "external" };
+  }
+  if (spec.test.load === undefined) throw new Error("no test.load to run");
+  const options = loadOptionsFromSpec(spec.test.load, endpoint.url);
+  options.requests = options.requests?.map((request) => ({
+    ...request,
+    headers: { ...request.headers, ...endpoint.headers },
+  }));
+  return { slis: loadResultToSlis(await runLoad(options)), tool: "builtin" };
+}
+
+/** Every k-th sample, so the kept ones still span the whole window. */
+export function downsample(samples: number[], limit: number): number[] {
+  if (samples.length <= limit) return samples;
+  const step = samples.length / limit;
+  return Array.from({ length: limit }, (_, i) => samples[Math.floor(i * step)] ?? 0);
+}

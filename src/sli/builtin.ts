@@ -1,0 +1,26 @@
+/**
+ * The built-in SLIs (DESIGN.md, "Built-in SLIs"): values the test task already measured, the
+ * load generator's (`latency_p95`, `error_rate`, `throughput:GET /`…) together with the
+ * instance's `cpu_seconds`, `memory_max_mib` and `cpu_throttled_pct`. Behind the provider
+ * interface like every other source, so the gate sees them all the same way.
+ */
+import type { SliProvider } from "./provider.js";
+
+export const BUILTIN_PROVIDER_NAME = "builtin";
+
+/** Knows exactly the names in `values`; a value that was not measured is best left out. */
+export function builtinProvider(values: Readonly<Record<string, number>>): SliProvider {
+  const measured = new Map(Object.entries(values));
+  return {
+    name: BUILTIN_PROVIDER_NAME,
+    fetch: (names) =>
+      Promise.resolve(
+        Object.fromEntries(
+          names.flatMap((name) => {
+            const value = measured.get(name);
+            return value === undefined ? [] : [[name, value]];
+          }),
+        ),
+      ),
+  };
+}
