@@ -43,17 +43,26 @@ function onCpu(cpu, argv) {
   return canPin ? ["taskset", "-c", cpu, ...argv] : argv;
 }
 
-function run(argv, { capture = true } = {}) {
+const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+/** Runs a client to completion: its stdout, and the CPU seconds it used when GNU time can tell */
+function runClient(argv) {
+  const timed = gnuTime === undefined ? argv : [gnuTime, "-f", "cpu-seconds %U %S", ...argv];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"],
-    });
+    const child = spawn(...splitArgv(onCpu(clientCpu, timed)), { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
-    child.stdout?.setEncoding("utf8").on("data", (text) => (stdout += text));
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
     child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolvePromise(stdout) : reject(new Error(`${argv.join(" ")} exited ${code}`)),
-    );
+    child.on("close", (code) => {
+      const cpu = /cpu-seconds ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+      const cpuSeconds = cpu === null ? undefined : Number(cpu[1]) + Number(cpu[2]);
+      const ownStderr = cpu === null ? stderr : stderr.slice(0, cpu.index);
+      if (ownStderr.trim() !== "") process.stderr.write(ownStderr);
+      if (code === 0) resolvePromise({ stdout, cpuSeconds });
+      else reject(new Error(`${argv.join(" ")} exited ${code}`));
+    });
   });
 }
 
@@ -139,14 +148,19 @@ async function waitForPort(port) {
   stop(`nothing listens on port ${port}`);
 }
 
-async function wrkThroughput(url, durationSeconds) {
-  const output = await run(
-    onCpu(clientCpu, ["wrk", "-t1", `-c${connections}`, `-d${durationSeconds}s`, url]),
-  );
-  const match = /Requests\/sec:\s+([\d.]+)/.exec(output);
-  if (match === null) throw new Error(`no Requests/sec in wrk output:\n${output}`);
-  if (/Non-2xx|Socket errors/.test(output)) process.stderr.write(`wrk reported errors:\n${output}`);
-  return Number(match[1]);
+async function runWrk(url, durationSeconds) {
+  const { stdout, cpuSeconds } = await runClient([
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${durationSeconds}s`,
+    url,
+  ]);
+  const throughput = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  const requests = /(\d+) requests in/.exec(stdout);
+  if (throughput === null || requests === null) throw new Error(`unexpected wrk output:\n${stdout}`);
+  if (/Non-2xx|Socket errors/.test(stdout)) process.stderr.write(`wrk reported errors:\n${stdout}`);
+  return { throughput: Number(throughput[1]), requests: Number(requests[1]), cpuSeconds };
 }
 
 const generatorSource = `
@@ -158,23 +172,27 @@ const result = await runLoad({
 process.stdout.write(JSON.stringify(result));
 `;
 
-async function waybillThroughput(target) {
-  const output = await run(
-    onCpu(clientCpu, [
-      process.execPath,
-      "--input-type=module",
-      "-e",
-      generatorSource,
-      pathToFileURL(loadgenEntry).href,
-      target,
-      String(connections),
-      String(seconds * 1000),
-    ]),
-  );
-  const result = JSON.parse(output);
+async function runWaybill(target) {
+  const { stdout, cpuSeconds } = await runClient([
+    process.execPath,
+    "--input-type=module",
+    "-e",
+    generatorSource,
+    pathToFileURL(loadgenEntry).href,
+    target,
+    String(connections),
+    String(seconds * 1000),
+  ]);
+  const result = JSON.parse(stdout);
   if (result.errors > 0)
     process.stderr.write(`waybill reported ${result.errors} errors of ${result.requests}\n`);
-  return result.throughput;
+  return { throughput: result.throughput, requests: result.requests, cpuSeconds };
+}
+
+/** Client CPU time per request in µs; the least of the rounds, as with throughput */
+function cpuPerRequest(runs) {
+  const costs = runs.filter((r) => r.cpuSeconds !== undefined).map((r) => (r.cpuSeconds * 1e6) / r.requests);
+  return costs.length === 0 ? undefined : Math.min(...costs);
 }
 
 if (!existsSync(loadgenEntry))
@@ -185,25 +203,31 @@ const server = serverKind === "nginx" ? await startNginx() : await startNodeServ
 try {
   const target = `http://127.0.0.1:${server.port}`;
   // Let the server settle (JIT, page cache) before anything is counted.
-  await wrkThroughput(`${target}/`, 2);
+  await runWrk(`${target}/`, 2);
   const wrk = [];
   const waybill = [];
   for (let round = 1; round <= rounds; round++) {
-    wrk.push(await wrkThroughput(`${target}/`, seconds));
-    waybill.push(await waybillThroughput(target));
+    wrk.push(await runWrk(`${target}/`, seconds));
+    waybill.push(await runWaybill(target));
+    const [w, o] = [wrk.at(-1), waybill.at(-1)];
     process.stderr.write(
-      `round ${round}: wrk ${wrk.at(-1).toFixed(0)} req/s, waybill ${waybill.at(-1).toFixed(0)} req/s\n`,
+      `round ${round}: wrk ${w.throughput.toFixed(0)} req/s, waybill ${o.throughput.toFixed(0)} req/s\n`,
     );
   }
   // Best of each: on a shared machine interference only ever lowers a figure.
-  const bestWrk = Math.max(...wrk);
-  const bestWaybill = Math.max(...waybill);
+  const bestWrk = Math.max(...wrk.map((r) => r.throughput));
+  const bestWaybill = Math.max(...waybill.map((r) => r.throughput));
   const ratio = bestWaybill / bestWrk;
+  const [wrkCpu, waybillCpu] = [cpuPerRequest(wrk), cpuPerRequest(waybill)];
+  const cpuNote =
+    wrkCpu === undefined || waybillCpu === undefined
+      ? ""
+      : `; client CPU per request: waybill ${waybillCpu.toFixed(1)} µs, wrk ${wrkCpu.toFixed(1)} µs`;
   const placement = canPin ? `server on CPU ${serverCpu}, client on CPU ${clientCpu}` : "no CPU pinning";
   process.stdout.write(
     `loadgen-vs-wrk: waybill ${bestWaybill.toFixed(0)} req/s, wrk ${bestWrk.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}× ` +
       `(goal ≥ ${goal}×: ${ratio >= goal ? "met" : "NOT met"}; best of ${rounds} alternating ${seconds} s rounds, ` +
-      `${connections} connections, closed model, ${server.describe}, ${placement})\n`,
+      `${connections} connections, closed model, ${server.describe}, ${placement}${cpuNote})\n`,
   );
 } finally {
   server.stop();

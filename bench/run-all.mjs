@@ -1,5 +1,6 @@
 // Runs every bench/*.bench.mjs in turn (`npm run bench`) and fails if any failed. Benches import the
-// compiled code: build first (npm run build), or point them at another build with WAYBILL_BENCH_DIST.
+// compiled code: build first (npm run build), or name another build folder as the argument
+// (`npm run bench -- dist-x`, passed on to every bench) or in WAYBILL_BENCH_DIST.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,7 +13,9 @@ const benches = readdirSync(benchDir)
 const failed = [];
 for (const bench of benches) {
   process.stderr.write(`\n== ${bench}\n`);
-  const result = spawnSync(process.execPath, [join(benchDir, bench)], { stdio: "inherit" });
+  const result = spawnSync(process.execPath, [join(benchDir, bench), ...process.argv.slice(2)], {
+    stdio: "inherit",
+  });
   if (result.status !== 0) failed.push(bench);
 }
 if (failed.length > 0) {

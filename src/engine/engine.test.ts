@@ -46,18 +46,25 @@ class RecordingTarget implements Target {
   setCanaryWeight = async () => ({ observe: () => ({ stable: null, canary: null }) });
 }
 
-async function setUp(name: string, stages: unknown[]) {
+async function setUp(
+  name: string,
+  stages: unknown[],
+  extra: Record<string, unknown> = {},
+  files: Record<string, string> = {},
+) {
   const dir = join(root, name);
   const artifact = join(dir, "artifact");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(artifact, { recursive: true });
   writeFileSync(join(artifact, "server.js"), "// app");
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(artifact, file), content);
   const digest = await artifactDigest(artifact);
   const store = await openSqliteStore(join(dir, "waybill.db"));
   const spec = serviceSpecSchema.parse({
     metadata: { name: "shop" },
     run: { command: "node server.js" },
     stages,
+    ...extra,
   });
   await store.append([
     newEvent("artifact.recorded", "artifacts/x", {
@@ -115,22 +122,22 @@ test("runs each stage in order and follows the stages automatically", async () =
     "checkHealth staging 1",
     "release staging 1",
   ]);
-  assert.deepEqual(await eventTypes(store, "dev"), [
-    "run.queued",
-    "run.started",
-    "task.started",
-    "task.succeeded",
-    "task.started",
-    "task.succeeded",
-    "task.started",
-    "task.succeeded",
-    "task.started",
-    "task.succeeded",
-    "task.started",
-    "release.recorded",
-    "task.succeeded",
-    "run.finished",
+  const devEvents = await store.events({ run: (await store.listRuns())[0]?.id ?? "" });
+  const finishedTasks = devEvents
+    .filter((event) => shortType(event) === "task.succeeded")
+    .map((event) => (event.data as { task: string }).task);
+  assert.deepEqual(finishedTasks, [
+    "verify-artifact",
+    "deploy",
+    "health",
+    "test",
+    "evaluate",
+    "approve",
+    "release",
   ]);
+  const types = devEvents.map(shortType);
+  assert.equal(types.indexOf("release.recorded"), types.lastIndexOf("task.succeeded") - 1);
+  assert.equal(types.at(-1), "run.finished");
   await engine.stop();
   await store.close();
 });
@@ -280,6 +287,50 @@ test("an artifact whose stored copy was altered is refused before deploy", async
     /^verify-artifact: the stored artifact does not match its digest/,
   );
   assert.deepEqual(target.calls, ["rollback dev 1"]);
+  await engine.stop();
+  await store.close();
+});
+
+test("the gate takes SLIs from a command provider and fails the run naming the SLI", async () => {
+  const { store, digest } = await setUp(
+    "provider",
+    [{ name: "dev" }],
+    {
+      sli: [{ provider: "command", command: "node sli.mjs" }],
+      slo: { objectives: [{ sli: "queue_depth", pass: [{ criteria: ["<10"] }], key_sli: true }] },
+    },
+    { "sli.mjs": "console.log(JSON.stringify({ queue_depth: Number(process.env.WAYBILL_VERSION) }))" },
+  );
+  const target = new RecordingTarget();
+  const engine = engineOn(store, target);
+  await engine.start();
+  const good = await engine.enqueue({
+    shipId: "a",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "3",
+  });
+  await settle(store, (s) => s[0] === "dev:succeeded");
+  assert.equal((await store.getRun(good.id))?.result, "pass");
+  const bad = await engine.enqueue({
+    shipId: "b",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "42",
+  });
+  await settle(store, (s) => s[1] === "dev:failed");
+  assert.equal((await store.getRun(bad.id))?.result, "fail");
+  assert.match(
+    (await store.getRun(bad.id))?.reason ?? "",
+    /evaluate: quality gate failed with score 0: queue_depth key SLI = 42 violates <10/,
+  );
+  const [latest] = await store.evaluations("shop", "dev");
+  assert.deepEqual(latest?.values, { queue_depth: 42 });
+  assert.deepEqual(latest?.baseline, [good.id]);
   await engine.stop();
   await store.close();
 });

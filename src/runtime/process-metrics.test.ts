@@ -58,11 +58,10 @@ test("measures CPU time and memory of an instance's process group, over a window
     assert.ok(idleMetrics.cpuSeconds < 0.2, `an idle app used ${idleMetrics.cpuSeconds}s of CPU`);
 
     const sampler = runtime.startProcessSampler("busy");
-    const burnMs = 600;
-    assert.equal((await httpRequest(proxy.port, `/burn?ms=${burnMs}`)).status, 200);
+    assert.equal((await httpRequest(proxy.port, "/burn?ms=500")).status, 200);
     const window = await sampler.stop();
-    // The spin is wall-clock time, so CPU time is a little less on a busy machine.
-    assert.ok(window.cpuSeconds >= 0.3 && window.cpuSeconds <= 2, `cpuSeconds ${window.cpuSeconds}`);
+    // /proc counts in 10 ms ticks.
+    assert.ok(window.cpuSeconds >= 0.48 && window.cpuSeconds <= 2, `cpuSeconds ${window.cpuSeconds}`);
     assert.ok(window.memoryMaxMib > 10 && window.memoryMaxMib < 1024, `memoryMaxMib ${window.memoryMaxMib}`);
     assert.ok(
       window.cpuThrottledPct === null || (window.cpuThrottledPct >= 0 && window.cpuThrottledPct <= 100),
@@ -92,8 +91,8 @@ test("a sampler follows its instance across a restart and counts the new process
     await harness.event("instance.restarted");
     assert.equal((await httpRequest(proxy.port, "/burn?ms=400")).status, 200);
     const metrics = await sampler.stop();
-    // A fresh node process alone takes some CPU to start, and the burn adds about 0.4 s.
-    assert.ok(metrics.cpuSeconds >= 0.25, `cpuSeconds ${metrics.cpuSeconds}`);
+    // The burn alone is 0.4 s, and a fresh node process takes some CPU to start.
+    assert.ok(metrics.cpuSeconds >= 0.4, `cpuSeconds ${metrics.cpuSeconds}`);
   } finally {
     assert.deepEqual(await harness.finish(), []);
   }

@@ -97,6 +97,8 @@ export interface EvaluationRecordData {
   score: number;
   /** The SLI vector the gate judged */
   values: Record<string, number | null>;
+  /** Why a wanted SLI has no value */
+  noValueReasons: Record<string, string>;
   /** The evaluation as Keptn reports it: objectives with targets, statuses, compared values */
   evaluation: unknown;
   /** sha256 of the SLO the values were judged against */

@@ -20,7 +20,7 @@ export const evaluateTask: TaskHandler = {
     const { run, spec } = context;
     const slo = typeof spec.slo === "string" ? undefined : spec.slo;
     const measured = lastMeasurement(context);
-    const values = await gatherSlis(context, slo, measured);
+    const { values, reasons } = await gatherSlis(context, slo, measured);
     const earlier = (await context.store.evaluations(run.service, run.stage)).filter(
       (e) => e.runId !== run.id,
     );
@@ -42,6 +42,7 @@ export const evaluateTask: TaskHandler = {
           result: evaluation.result,
           score: evaluation.score,
           values,
+          noValueReasons: reasons,
           evaluation,
           sloDigest: slo === undefined ? null : sloDigest(slo),
           baseline: evaluation.comparison.comparedIndexes.flatMap((index) => earlier[index]?.runId ?? []),
@@ -51,7 +52,8 @@ export const evaluateTask: TaskHandler = {
         run.id,
       ),
     ];
-    if (evaluation.result === "fail") return { kind: "failed", reason: failureReason(evaluation), events };
+    if (evaluation.result === "fail")
+      return { kind: "failed", reason: failureReason(evaluation, reasons), events };
     return { kind: "succeeded", output: { result: evaluation.result, score: evaluation.score }, events };
   },
 };
@@ -65,16 +67,18 @@ function sloDigest(slo: SloSpec): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(slo)).digest("hex")}`;
 }
 
-export function failureReason(evaluation: Evaluation): string {
+export function failureReason(evaluation: Evaluation, noValueReasons: Record<string, string> = {}): string {
   const failed = evaluation.objectives.filter((objective) => objective.status === "fail");
-  const details = failed.map(describeObjective);
+  const details = failed.map((objective) => describeObjective(objective, noValueReasons[objective.sli]));
   const head = `quality gate failed with score ${round(evaluation.score)}`;
   return details.length === 0 ? `${head}: ${evaluation.message}` : `${head}: ${details.join("; ")}`;
 }
 
-function describeObjective(objective: ObjectiveResult): string {
+function describeObjective(objective: ObjectiveResult, noValueReason: string | undefined): string {
   const name = objective.displayName || objective.sli;
-  if (!objective.value.success) return `${name} has no value${objective.keySli ? " (key SLI)" : ""}`;
+  if (!objective.value.success) {
+    return `${name}${objective.keySli ? " (key SLI)" : ""} has no value${noValueReason ? `: ${noValueReason}` : ""}`;
+  }
   const value = objective.value.value;
   const violated = objective.passTargets.filter((target) => target.violated).map((target) => target.criteria);
   const baseline = objective.value.comparedValue;
