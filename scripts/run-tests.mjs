@@ -17,9 +17,21 @@ const distDir = process.env.WAYBILL_TEST_DIST ?? "dist";
 const files = findTests(distDir)
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
   .sort();
-const result = spawnSync(
-  process.execPath,
-  ["--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
-  { stdio: "inherit" },
-);
-process.exit(result.status ?? 1);
+// End-to-end files put real load on real services and judge latency: they run one at a time,
+// after the rest, so they do not measure each other.
+const endToEnd = files.filter((file) => file.endsWith(".e2e.test.js"));
+const units = files.filter((file) => !endToEnd.includes(file));
+let failed = false;
+for (const [batch, concurrency] of [
+  [units, 2],
+  [endToEnd, 1],
+]) {
+  if (batch.length === 0) continue;
+  const result = spawnSync(
+    process.execPath,
+    ["--test", `--test-concurrency=${concurrency}`, "--test-timeout=300000", ...batch],
+    { stdio: "inherit" },
+  );
+  failed ||= result.status !== 0;
+}
+process.exit(failed ? 1 : 0);

@@ -4,6 +4,8 @@
  * under load, roll back, reject, and shut everything down.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cleanUp, controlPlaneIdOf, processesOf, runCli, scratchExample } from "../testing/cli.js";
 import { steadyLoad } from "../testing/steady-load.js";
@@ -106,6 +108,19 @@ describe("shipping examples/hello through its stages", { timeout: 600_000 }, () 
     assert.ok(traffic.bodies.has("hello from 1.0.0 (staging)\n"), "served the old version before the switch");
     assert.ok(traffic.bodies.has("hello from 2.0.0 (staging)\n"), "served the new version after the switch");
     assert.equal(await body(staging.url), "hello from 2.0.0 (staging)");
+  });
+
+  test("the stage proxies publish per-version request series in Prometheus format", async () => {
+    const info = JSON.parse(readFileSync(join(scratch.stateDir, "control-plane.json"), "utf8")) as {
+      metricsUrl: string;
+    };
+    const text = await (await fetch(info.metricsUrl)).text();
+    assert.match(text, /# TYPE waybill_proxy_requests_total counter/);
+    assert.match(
+      text,
+      /waybill_proxy_requests_total\{[^}]*service="hello"[^}]*stage="staging"[^}]*version="2\.0\.0"[^}]*\} \d+/,
+    );
+    assert.match(text, /waybill_proxy_request_duration_seconds_bucket\{[^}]*le="/);
   });
 
   test("reject leaves production on the version it had", async () => {

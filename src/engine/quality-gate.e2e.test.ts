@@ -36,19 +36,21 @@ test(
     assert.equal(production?.state, "waiting-approval");
     assert.equal(production?.result, "pass");
     assert.equal((await cli(["approve", production?.id ?? ""])).code, 0);
+    const second = await cli(["ship", "hello", "--version", "1.0.1"], { HELLO_LABEL: "second" });
+    assert.equal(second.code, 0, second.stdout + second.stderr);
 
     const regressed = await cli(["ship", "hello", "--version", "1.1.0-slow"], { HELLO_SLOW_PCT: "30" });
     assert.equal(regressed.code, 1, regressed.stdout + regressed.stderr);
     assert.match(
       regressed.stdout,
-      /staging failed: evaluate: quality gate failed .*latency_p95 = [\d.]+ violates [^;]*<=120[^;]*, baseline [\d.]+ \(\+\d+(\.\d+)?%\)/,
+      /staging failed: evaluate: quality gate failed .*latency_p95 = [\d.]+ violates <=\+10%, baseline [\d.]+ \(\+\d+(\.\d+)?%\)/,
     );
 
     const now = await stages();
     assert.equal(now.staging?.state, "rolled-back");
-    assert.equal(now.staging?.version, "1.0.0");
+    assert.equal(now.staging?.version, "1.0.1");
     assert.equal(now.production?.version, "1.0.0");
-    assert.equal((await (await fetch(now.staging?.url ?? "")).text()).trim(), "hello from 1.0.0 (staging)");
+    assert.equal((await (await fetch(now.staging?.url ?? "")).text()).trim(), "hello from 1.0.1 (staging)");
 
     const runs = (JSON.parse((await cli(["runs", "hello", "--json"])).stdout) as { runs: RunView[] }).runs;
     const failed = runs.find((r) => r.stage === "staging" && r.version === "1.1.0-slow");
@@ -60,9 +62,9 @@ test(
 
     const shown = await cli(["run", failed?.id ?? ""]);
     assert.match(shown.stdout, /quality gate: fail/);
-    assert.match(shown.stdout, /latency_p95\s+[\d.]+\s+[\d.]+\s+<=120✗ <=\+15%[✓✗]\s+<=125✗/);
+    assert.match(shown.stdout, /latency_p95\s+[\d.]+\s+[\d.]+\s+<=500✓ <=\+10%✗\s+<=\+20%✗\s+fail/);
 
-    const diff = await cli(["signature", "diff", "1.0.0", "1.1.0-slow", "--stage", "staging", "--json"]);
+    const diff = await cli(["signature", "diff", "1.0.1", "1.1.0-slow", "--stage", "staging", "--json"]);
     assert.equal(diff.code, 0, diff.stderr);
     const changes = (
       JSON.parse(diff.stdout) as {

@@ -25,6 +25,8 @@ export interface ControlPlaneInfo {
   pid: number;
   port: number;
   url: string;
+  /** The stage proxies' Prometheus endpoint (no token: it holds request counts and latencies only) */
+  metricsUrl: string | null;
   startedAt: string;
 }
 
@@ -44,6 +46,8 @@ export interface ControlPlaneOptions {
   port: number;
   /** Where stage proxies get their stable ports */
   proxyPorts?: [number, number];
+  /** Where the proxies' Prometheus series are served; 0 picks a free port */
+  metricsPort?: number;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
@@ -59,6 +63,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     store,
     controlPlaneId: controlPlaneId(stateDir),
     ...(options.proxyPorts === undefined ? {} : { portRange: options.proxyPorts }),
+    metricsPort: options.metricsPort ?? 0,
     onError: (error) => process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`),
     onEvent: (event) => {
       store.append([runtimeEvent(event)]).catch((error: unknown) => {
@@ -116,6 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     pid: process.pid,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsUrl: runtime.metricsUrl() ?? null,
     startedAt: new Date().toISOString(),
   };
   writeAtomically(controlPlaneInfoFile(stateDir), JSON.stringify(info, null, 2));

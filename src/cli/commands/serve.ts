@@ -9,18 +9,22 @@ export const serveCommand: CliCommand = {
     command
       .option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", "7300")
       .option(
+        "--metrics-port <n>",
+        "port of the stage proxies' Prometheus /metrics (0 picks a free one)",
+        "0",
+      )
+      .option(
         "--proxy-ports <low-high>",
         "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
       ),
   async run(_args, options, context) {
-    const port = Number(options.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new UserError(`--port must be a whole number from 0 to 65535, got "${String(options.port)}"`);
-    }
+    const port = portOption(options.port, "--port");
+    const metricsPort = portOption(options.metricsPort, "--metrics-port");
     const range = (options.proxyPorts as string | undefined) ?? process.env.WAYBILL_PROXY_PORTS;
     const controlPlane = await startControlPlane({
       stateDir: context.stateDir,
       port,
+      metricsPort,
       ...(range === undefined ? {} : { proxyPorts: parsePortRange(range) }),
     });
     context.stdout(
@@ -42,4 +46,12 @@ function parsePortRange(text: string): [number, number] {
     throw new UserError(`a proxy port range is written low-high, such as 7400-7999; got "${text}"`);
   }
   return [low, high];
+}
+
+function portOption(value: unknown, flag: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UserError(`${flag} must be a whole number from 0 to 65535, got "${String(value)}"`);
+  }
+  return port;
 }
