@@ -44,7 +44,7 @@ describe(".intoto.jsonl bundles", () => {
   ];
   for (const { name, text, message } of broken) {
     it(`names file:line for ${name}`, () => {
-      assert.throws(() => parseBundle(text, "b.jsonl"), message);
+      assert.throws(() => parseBundle(text, "b.jsonl"), { message });
     });
   }
 });
