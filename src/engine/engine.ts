@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { errorMessage } from "../errors.js";
 import { parseDuration } from "../spec/units.js";
 import { serviceSpecSchema, stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
-import { newEvent, type NewEvent, type RunKind } from "../store/events.js";
+import { newEvent, type NewEvent, type QueuedRun } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { foldRunProgress } from "./run-progress.js";
@@ -63,14 +63,7 @@ export class Engine {
     return run;
   }
 
-  async enqueue(request: {
-    shipId: string;
-    kind: RunKind;
-    service: string;
-    stage: string;
-    digest: string;
-    version: string;
-  }): Promise<RunRecord> {
+  async enqueue(request: Omit<QueuedRun, "stageIndex">): Promise<RunRecord> {
     const spec = await this.specFor(request.service, request.digest);
     const stageIndex = spec.stages.findIndex((stage) => stage.name === request.stage);
     const runId = newRunId();
@@ -341,18 +334,7 @@ function stageTimeout(stage: StageSpec, task: TaskHandler): number {
   return configured === undefined ? task.timeoutMs : parseDuration(configured);
 }
 
-function queuedEvent(
-  runId: string,
-  data: {
-    shipId: string;
-    kind: RunKind;
-    service: string;
-    stage: string;
-    stageIndex: number;
-    digest: string;
-    version: string;
-  },
-): NewEvent {
+function queuedEvent(runId: string, data: QueuedRun): NewEvent {
   return newEvent("run.queued", `runs/${runId}`, { runId, ...data }, runId);
 }
 

@@ -27,6 +27,17 @@ export type RunKind = "ship" | "rollback";
 export type RunState = "queued" | "running" | "waiting-approval" | "rolling-back" | "succeeded" | "failed";
 export type GateResult = "pass" | "warning" | "fail";
 
+/** What a run is: which artifact, in which stage, started by which ship. */
+export interface QueuedRun {
+  shipId: string;
+  kind: RunKind;
+  service: string;
+  stage: string;
+  stageIndex: number;
+  digest: string;
+  version: string;
+}
+
 /** Each event type with the shape of its data. */
 export interface EventData {
   "service.registered": { name: string; dir: string; stages: string[] };
@@ -38,16 +49,7 @@ export interface EventData {
     mountPath: string;
     spec: unknown;
   };
-  "run.queued": {
-    runId: string;
-    shipId: string;
-    kind: RunKind;
-    service: string;
-    stage: string;
-    stageIndex: number;
-    digest: string;
-    version: string;
-  };
+  "run.queued": QueuedRun & { runId: string };
   "run.started": Record<string, never>;
   "task.started": { task: string; attempt: number };
   "task.succeeded": { task: string; output?: Record<string, unknown> };

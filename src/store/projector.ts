@@ -45,7 +45,7 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
       return;
     }
     case "run.queued": {
-      const data = event.data as Data<"run.queued">;
+      const data = event.data as unknown as Data<"run.queued">;
       await trx
         .insertInto("runs")
         .values({

@@ -1,12 +1,7 @@
-import { readFileSync } from "node:fs";
-import { UserError, errorMessage } from "../../errors.js";
+import { readGateInput } from "../gate-input.js";
+import { UserError } from "../../errors.js";
 import { CriteriaSyntaxError, parseCriteria } from "../../gate/criteria.js";
-import {
-  GateInputError,
-  describeInputError,
-  parsePreviousEvaluations,
-  parseSliValues,
-} from "../../gate/inputs.js";
+import { parsePreviousEvaluations, parseSliValues } from "../../gate/inputs.js";
 import { evaluateSlo, type CriterionTarget, type Evaluation } from "../../gate/slo-evaluation.js";
 import { loadSloFile } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
@@ -37,8 +32,8 @@ export const evaluateCommand: CliCommand = {
       options.previous === undefined ? undefined : pathOption(options.previous, "--previous");
 
     const slo = loadSloFile(sloFile);
-    const values = readInput(sliFile, parseSliValues);
-    const previous = previousFile === undefined ? [] : readInput(previousFile, parsePreviousEvaluations);
+    const values = readGateInput(sliFile, parseSliValues);
+    const previous = previousFile === undefined ? [] : readGateInput(previousFile, parsePreviousEvaluations);
     let evaluation: Evaluation;
     try {
       evaluation = evaluateSlo(slo, values, previous);
@@ -60,21 +55,6 @@ export const evaluateCommand: CliCommand = {
 function pathOption(value: unknown, flag: string): string {
   if (typeof value !== "string" || value === "") throw new UserError(`${flag} needs a file path`);
   return value;
-}
-
-function readInput<T>(file: string, parse: (text: string) => T): T {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`);
-  }
-  try {
-    return parse(text);
-  } catch (error) {
-    if (error instanceof GateInputError) throw new UserError(describeInputError(file, error));
-    throw error;
-  }
 }
 
 function renderEvaluation(evaluation: Evaluation): string {

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
+import { readGateInput } from "../gate-input.js";
 import { Option } from "commander";
-import { UserError, errorMessage } from "../../errors.js";
+import { UserError } from "../../errors.js";
 import {
   judgeMetric,
   judgeOptions,
@@ -10,7 +10,7 @@ import {
   type MetricJudgement,
   type NanStrategy,
 } from "../../gate/canary-judge.js";
-import { GateInputError, describeInputError, parseSamples } from "../../gate/inputs.js";
+import { parseSamples } from "../../gate/inputs.js";
 import type { CliCommand } from "../command.js";
 import { table } from "../views.js";
 
@@ -132,18 +132,7 @@ function effectSizeOption(value: unknown, flag: string): number | undefined {
 }
 
 function readSamples(file: string): (number | null)[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`);
-  }
-  try {
-    return parseSamples(text);
-  } catch (error) {
-    if (error instanceof GateInputError) throw new UserError(describeInputError(file, error));
-    throw error;
-  }
+  return readGateInput(file, parseSamples);
 }
 
 function renderJudgement(judgement: MetricJudgement, settings: JudgeOptions): string {
