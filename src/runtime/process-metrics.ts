@@ -15,7 +15,7 @@ import type { ProcessMetrics, ProcessSampler } from "./types.js";
  */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** Memory peaks shorter than this between two samples go unseen. */
-export const PROCESS_SAMPLE_INTERVAL_MS = 200;
+const PROCESS_SAMPLE_INTERVAL_MS = 200;
 
 export interface ProcStat {
   state: string;
@@ -58,7 +58,7 @@ export interface GroupUsage {
 
 const procAvailable = existsSync("/proc/self/stat");
 
-export function assertProcAvailable(): void {
+function assertProcAvailable(): void {
   if (!procAvailable) throw new Error("process metrics need Linux's /proc, which this host does not have");
 }
 

@@ -113,10 +113,11 @@ export interface TrafficWindow {
   close(): void;
 }
 
+/** Over a sampler's window, or since the processes started for `processMetrics()` */
 export interface ProcessMetrics {
-  /** CPU time (user + system) the instance's process group used during the window */
+  /** CPU time (user + system) the instance's process group used */
   cpuSeconds: number;
-  /** Peak resident memory of the process group, summed over its processes, as sampled */
+  /** Peak resident memory of the process group, summed over its processes */
   memoryMaxMib: number;
   /** % of the cgroup's CPU periods that were throttled; null where the cgroup does not tell */
   cpuThrottledPct: number | null;

@@ -6,13 +6,11 @@
  */
 import type { SliProvider } from "./provider.js";
 
-export const BUILTIN_PROVIDER_NAME = "builtin";
-
 /** Knows exactly the names in `values`; a value that was not measured is best left out. */
 export function builtinProvider(values: Readonly<Record<string, number>>): SliProvider {
   const measured = new Map(Object.entries(values));
   return {
-    name: BUILTIN_PROVIDER_NAME,
+    name: "builtin",
     fetch: (names) =>
       Promise.resolve(
         Object.fromEntries(

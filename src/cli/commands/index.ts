@@ -1,9 +1,11 @@
 import type { CliCommand } from "../command.js";
 import { approveCommand } from "./approve.js";
+import { attestCommand } from "./attest.js";
 import { downCommand } from "./down.js";
 import { evaluateCommand } from "./evaluate.js";
 import { initCommand } from "./init.js";
 import { judgeCommand } from "./judge.js";
+import { keysCommand } from "./keys.js";
 import { logsCommand } from "./logs.js";
 import { rejectCommand } from "./reject.js";
 import { rollbackCommand } from "./rollback.js";
@@ -14,6 +16,7 @@ import { shipCommand } from "./ship.js";
 import { signatureCommand } from "./signature.js";
 import { statusCommand } from "./status.js";
 import { validateCommand } from "./validate.js";
+import { verifyCommand } from "./verify.js";
 
 export const commands: CliCommand[] = [
   initCommand,
@@ -31,4 +34,7 @@ export const commands: CliCommand[] = [
   evaluateCommand,
   judgeCommand,
   signatureCommand,
+  keysCommand,
+  attestCommand,
+  verifyCommand,
 ];

@@ -50,6 +50,21 @@ export function signStatement(statement: Statement, signers: Signer[]): Envelope
   return signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), signers);
 }
 
+/**
+ * The predicate type an envelope claims, read without checking any signature: only for picking
+ * an envelope out of a bundle, never for trusting it.
+ */
+export function claimedPredicateType(envelope: Envelope): string | undefined {
+  const payload = decodeBase64(envelope.payload);
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE || payload === undefined) return undefined;
+  try {
+    return parseStatement(payload).predicateType;
+  } catch (error) {
+    if (error instanceof UserError) return undefined;
+    throw error;
+  }
+}
+
 /** Keys allowed to sign this predicate type (URI). */
 export function keysForPredicate(keys: PolicyKey[], predicateType: string): PolicyKey[] {
   return keys.filter((key) => key.predicateTypes === undefined || key.predicateTypes.includes(predicateType));

@@ -17,7 +17,9 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const key = generateKeyPairSync("ed25519");
 const digest = `sha256:${"1f".repeat(32)}`;
 const envelopes = (["sbom", "vulns"] as const).map((name) =>
-  signStatement(makeStatement([{ name: "app", digest }], PREDICATE_TYPES[name], {}), [{ privateKey: key.privateKey }]),
+  signStatement(makeStatement([{ name: "app", digest }], PREDICATE_TYPES[name], {}), [
+    { privateKey: key.privateKey },
+  ]),
 );
 
 describe(".intoto.jsonl bundles", () => {
@@ -29,7 +31,11 @@ describe(".intoto.jsonl bundles", () => {
     const read = readEnvelopes(file);
     assert.deepEqual(read, envelopes);
     for (const envelope of read) {
-      assert.equal(verifyAttestation(envelope, [{ name: "ci", publicKey: key.publicKey }], { subjectDigest: digest }).valid, true);
+      assert.equal(
+        verifyAttestation(envelope, [{ name: "ci", publicKey: key.publicKey }], { subjectDigest: digest })
+          .valid,
+        true,
+      );
     }
   });
 
@@ -38,8 +44,16 @@ describe(".intoto.jsonl bundles", () => {
   });
 
   const broken = [
-    { name: "a line that is not JSON", text: `${JSON.stringify(envelopes[0])}\n{oops\n`, message: /^b\.jsonl:2: not JSON/ },
-    { name: "a line that is not an envelope", text: '{"payload":"", "signatures":[]}\n', message: /^b\.jsonl:1: payloadType must be a string/ },
+    {
+      name: "a line that is not JSON",
+      text: `${JSON.stringify(envelopes[0])}\n{oops\n`,
+      message: /^b\.jsonl:2: not JSON/,
+    },
+    {
+      name: "a line that is not an envelope",
+      text: '{"payload":"", "signatures":[]}\n',
+      message: /^b\.jsonl:1: payloadType must be a string/,
+    },
     { name: "nothing at all", text: "\n\n", message: /^b\.jsonl: the bundle holds no envelopes/ },
   ];
   for (const { name, text, message } of broken) {

@@ -72,6 +72,7 @@ describe("DSSE test vectors (secure-systems-lab/dsse testvectors/vectors.json)",
       const envelope = parseEnvelope(vector.envelope);
       const payload = decodeBase64(envelope.payload);
       assert.ok(payload);
+      // That vector's pae is of the type the signature covers, not of the type the envelope claims.
       if (vector.id !== "payload-type-swapped") {
         assert.equal(Buffer.from(pae(envelope.payloadType, payload)).toString("hex"), vector.pae);
       }

@@ -17,6 +17,10 @@ import type { Signer } from "./dsse.js";
 export type KeyType = "ed25519" | "ecdsa-p256";
 export const keyTypes: readonly KeyType[] = ["ed25519", "ecdsa-p256"];
 
+export function isKeyType(value: unknown): value is KeyType {
+  return keyTypes.some((type) => type === value);
+}
+
 export interface GeneratedKeyFiles {
   type: KeyType;
   keyid: string;
