@@ -184,6 +184,14 @@ describe("shipping examples/hello through its stages", { timeout: 600_000 }, () 
     }
   });
 
+  test("each app gets its resources as runtime hints", () => {
+    const [pid] = processesOf(controlPlaneId);
+    assert.ok(pid);
+    const environ = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=96"), "75% of 128Mi for the heap");
+    assert.ok(environ.includes("UV_THREADPOOL_SIZE=4"));
+  });
+
   test("down stops the control plane and every app process", async () => {
     const result = await cli(["down"]);
     assert.equal(result.code, 0, result.stderr);

@@ -3,6 +3,10 @@
  * this machine. Instances are named after the run that deployed them, so the live instance
  * of a release is always `release.runId`.
  *
+ * Each instance gets the stage's `resources` as real limits (a cgroup, where the host lets
+ * the runtime make one) and the runtime hints that carry those limits into the language
+ * runtime (GOMAXPROCS, NODE_OPTIONS, …); the user's own env always wins.
+ *
  * Strategies: `direct` sends traffic to the new version as soon as it is healthy; the others
  * keep it as the proxy's candidate (reachable with `x-waybill-route: candidate`) until
  * release, when the switch is one atomic swap and the old version is stopped after a drain.
@@ -12,7 +16,8 @@ import { dirname, join } from "node:path";
 import type { LocalRuntime } from "../runtime/local-runtime.js";
 import { ROUTE_HEADER } from "../runtime/index.js";
 import type { StageKey } from "../runtime/types.js";
-import { commandArgv, parseDuration } from "../spec/units.js";
+import { runtimeHints } from "../kube/runtime-hints.js";
+import { commandArgv, parseCpuMillicores, parseDuration, parseMemoryBytes } from "../spec/units.js";
 import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
 import { parseStoredSpec } from "../engine/engine.js";
 import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
@@ -148,6 +153,10 @@ export class LocalTarget implements Target {
   ): Promise<void> {
     const spec = parseStoredSpec(artifact);
     const cwd = await this.prepareWorkingDir(instanceId, artifact);
+    const limits = {
+      cpuMillicores: parseCpuMillicores(spec.resources.cpu),
+      memoryBytes: parseMemoryBytes(spec.resources.memory),
+    };
     await this.runtime.startInstance(
       {
         id: instanceId,
@@ -158,7 +167,8 @@ export class LocalTarget implements Target {
         launch: {
           cwd,
           command: commandArgv(spec.run.command ?? []),
-          env: { ...spec.run.env },
+          env: { ...runtimeHints(spec.run.runtime, limits, spec.run.env), ...spec.run.env },
+          limits,
           healthPath: spec.run.health,
           healthTimeoutMs: parseDuration(spec.run.healthTimeout),
         },

@@ -17,6 +17,7 @@ import { signatureCommand } from "./signature.js";
 import { statusCommand } from "./status.js";
 import { validateCommand } from "./validate.js";
 import { verifyCommand } from "./verify.js";
+import { vulnsCommand } from "./vulns.js";
 
 export const commands: CliCommand[] = [
   initCommand,
@@ -37,4 +38,5 @@ export const commands: CliCommand[] = [
   keysCommand,
   attestCommand,
   verifyCommand,
+  vulnsCommand,
 ];

@@ -80,7 +80,9 @@ function highestCvss(severities: OsvSeverity[]): { severity: Severity; score: nu
   for (const entry of severities) {
     if (entry.type !== "CVSS_V3") continue;
     const result = cvss3BaseScore(entry.score);
-    if (result.ok && (best === undefined || result.score > best.score)) best = result;
+    if (result.ok && (best === undefined || result.score > best.score)) {
+      best = { severity: result.severity, score: result.score };
+    }
   }
   return best;
 }

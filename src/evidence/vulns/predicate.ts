@@ -28,7 +28,7 @@ export interface ScannerIdentity {
  * and always the qualitative level, which is what a stage policy's max_severity compares.
  */
 function resultOf(finding: Finding): VulnsPredicate["scanner"]["result"][number] {
-  const severity = [{ method: "qualitative", score: finding.severity }];
+  const severity: { method: string; score: string }[] = [{ method: "qualitative", score: finding.severity }];
   if (finding.score !== null) severity.unshift({ method: "CVSS_V3", score: finding.score.toFixed(1) });
   return { id: finding.id, severity };
 }

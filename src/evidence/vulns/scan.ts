@@ -1,8 +1,9 @@
 /**
  * A scan: the components of a CycloneDX SBOM matched against an advisory store.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { UserError, errorMessage } from "../../errors.js";
+import { generateSbom } from "../sbom/index.js";
 import { buildFindings, type AdvisoryMatch, type Finding } from "./findings.js";
 import { matchAdvisory } from "./match.js";
 import { packageFromPurl, type PackageVersion } from "./packages.js";
@@ -63,6 +64,17 @@ export async function readBomFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new UserError(`${path} is not JSON: ${errorMessage(error)}`);
   }
+}
+
+/**
+ * The SBOM to scan: a folder's is generated from its lockfiles, a file is read as CycloneDX JSON.
+ * Warnings are the generator's (lockfile entries it could not read).
+ */
+export async function readScanInput(path: string): Promise<{ bom: unknown; warnings: string[] }> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new UserError(`not found: ${path}`);
+  if (info.isDirectory()) return generateSbom(path);
+  return { bom: await readBomFile(path), warnings: [] };
 }
 
 export async function scanPackages(

@@ -1,6 +1,7 @@
 /**
- * Maven's version order (the ComparableVersion rules described at
- * https://maven.apache.org/pom.html#version-order-specification).
+ * Maven's version order, as specified at https://maven.apache.org/pom.html#version-order-specification
+ * (the rules of Maven's ComparableVersion; where that class and the specification's examples
+ * disagree — "1.foo" == "1-foo", "1-ga-1" == "1-1" — the specification is followed).
  *
  * A version is split into items at ".", "-" and every switch between digits and letters. A "-"
  * or a digit/letter switch opens a nested list, which is why "1-1" < "1.1". Numbers compare as
@@ -30,12 +31,18 @@ function isNullItem(item: MavenItem): boolean {
   return item.length === 0;
 }
 
-/** Drops trailing null items, looking past nested lists (which are trimmed on their own). */
+/**
+ * Drops trailing null items, looking past nested lists (which are trimmed on their own). A nested
+ * list left holding only another list is the same position one level down ("1-ga-1" is "1-1").
+ */
 function trimTrailingNulls(list: MavenItem[]): void {
   for (let index = list.length - 1; index >= 0; index--) {
     const item = list[index] as MavenItem;
     if (isNullItem(item)) list.splice(index, 1);
     else if (!Array.isArray(item)) break;
+  }
+  for (const [index, item] of list.entries()) {
+    if (Array.isArray(item) && item.length === 1 && Array.isArray(item[0])) list[index] = item[0];
   }
 }
 
@@ -94,11 +101,13 @@ export function compareMavenItems(a: MavenItem | undefined, b: MavenItem | undef
   if (a === undefined) return b === undefined ? 0 : -compareWithNull(b);
   if (b === undefined) return compareWithNull(a);
   if (typeof a === "bigint") return typeof b === "bigint" ? compareBigInts(a, b) : 1;
+  // the specification makes ".qualifier" equal to "-qualifier", so a qualifier meets a list as a list
   if (typeof a === "string") {
-    return typeof b === "string" ? compareText(qualifierKey(a), qualifierKey(b)) : -1;
+    if (typeof b === "string") return compareText(qualifierKey(a), qualifierKey(b));
+    return typeof b === "bigint" ? -1 : compareMavenItems([a], b);
   }
   if (typeof b === "bigint") return -1;
-  if (typeof b === "string") return 1;
+  if (typeof b === "string") return compareMavenItems(a, [b]);
   for (let index = 0; index < Math.max(a.length, b.length); index++) {
     const order = compareMavenItems(a[index], b[index]);
     if (order !== 0) return order;

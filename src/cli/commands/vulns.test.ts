@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { UserError } from "../../errors.js";
+import { fixturesDir } from "../../testing/paths.js";
+import type { CliContext } from "../command.js";
+import { vulnsCommand } from "./vulns.js";
+
+const vulnsFixtures = join(fixturesDir, "vulns");
+const db = join(vulnsFixtures, "advisories");
+const sbom = join(vulnsFixtures, "sbom", "app.cdx.json");
+
+async function runVulns(args: string[], options: Record<string, unknown>) {
+  let stdout = "";
+  let stderr = "";
+  const context: CliContext = {
+    stateDir: ".waybill",
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  };
+  const exitCode = await vulnsCommand.run(args, options, context);
+  return { exitCode, stdout, stderr };
+}
+
+describe("waybill vulns", () => {
+  it("prints findings as JSON, sorted by severity then id, and exits 0", async () => {
+    const { exitCode, stdout, stderr } = await runVulns([sbom], { db, json: true });
+    assert.equal(exitCode, 0);
+    assert.equal(stderr, "");
+    const { findings } = JSON.parse(stdout) as { findings: Record<string, unknown>[] };
+    assert.deepEqual(
+      findings.map((finding) => finding.severity),
+      ["critical", "critical", "high", "high", "medium", "medium", "unknown", "unknown"],
+    );
+    assert.deepEqual(findings[5], {
+      id: "GHSA-j8r2-6x86-q33q",
+      aliases: ["CVE-2023-32681", "PYSEC-2023-74"],
+      package: { ecosystem: "PyPI", name: "requests", version: "2.28.1", purl: "pkg:pypi/requests@2.28.1" },
+      severity: "medium",
+      score: 6.1,
+      fixed: "2.31.0",
+    });
+  });
+
+  it("prints a table without --json", async () => {
+    const { exitCode, stdout } = await runVulns([sbom], { db });
+    assert.equal(exitCode, 0);
+    const lines = stdout.split("\n");
+    assert.match(lines[0] ?? "", /^SEVERITY\s+SCORE\s+ID\s+PACKAGE\s+INSTALLED\s+FIXED IN\s+ALIASES$/);
+    assert.match(
+      lines[1] ?? "",
+      /^critical\s+10\.0\s+GHSA-jfh8-c2jp-5v3q\s+org\.apache\.logging\.log4j:log4j-core \(Maven\)\s+2\.14\.1\s+2\.15\.0\s+CVE-2021-44228$/,
+    );
+    assert.match(stdout, /\n8 findings \(12 packages against 9 advisories\)\n$/);
+  });
+
+  it("says so when nothing matches", async () => {
+    const clean = await runVulns([join(vulnsFixtures, "npm-app")], { db: join(db, "go") });
+    assert.equal(clean.stdout, "no known vulnerabilities (5 packages against 2 advisories)\n");
+  });
+
+  it("rejects bad input with a UserError (exit 2)", async () => {
+    const isUserError = (error: unknown) => error instanceof UserError && error.exitCode === 2;
+    await assert.rejects(runVulns([join(vulnsFixtures, "missing.json")], { db }), isUserError);
+    await assert.rejects(runVulns([sbom], {}), isUserError);
+    await assert.rejects(runVulns([sbom], { db: join(vulnsFixtures, "nowhere") }), isUserError);
+    await assert.rejects(runVulns([join(db, "npm", "GHSA-p6mc-m468-83gw.json")], { db }), isUserError);
+  });
+});
