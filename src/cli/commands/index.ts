@@ -6,6 +6,7 @@ import { evaluateCommand } from "./evaluate.js";
 import { initCommand } from "./init.js";
 import { judgeCommand } from "./judge.js";
 import { keysCommand } from "./keys.js";
+import { loadtestCommand } from "./loadtest.js";
 import { logsCommand } from "./logs.js";
 import { rejectCommand } from "./reject.js";
 import { rollbackCommand } from "./rollback.js";
@@ -32,6 +33,7 @@ export const commands: CliCommand[] = [
   rollbackCommand,
   logsCommand,
   downCommand,
+  loadtestCommand,
   evaluateCommand,
   judgeCommand,
   signatureCommand,
