@@ -162,9 +162,14 @@ export function renderStage(spec: ServiceSpec, stageName: string, options: Rende
   return { objects, yaml: manifestsYaml(objects) };
 }
 
-/** Multi-document YAML; no line folding, so long values stay on one line and diff cleanly. */
+/**
+ * Multi-document YAML. No line folding, so long values stay on one line and diff cleanly, and
+ * no anchors for values used twice: a person reading a manifest expects each field spelt out.
+ */
 export function manifestsYaml(objects: K8sObject[]): string {
-  return objects.map((object) => stringify(object, { lineWidth: 0 })).join("---\n");
+  return objects
+    .map((object) => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false }))
+    .join("---\n");
 }
 
 /** The image a release of the service runs: the one given, else run.image, else build.image. */
@@ -196,7 +201,20 @@ function previousRelease(previous: LiveRelease): Release {
   return { ...previous, digest: imageDigest(previous.image) };
 }
 
+/** An option for another strategy is a mistake in the caller, not something to ignore. */
+function checkStrategyOptions(stage: StageSpec, options: RenderOptions): void {
+  const misplaced = (option: string, strategy: StageSpec["strategy"]) =>
+    new UserError(`${option} is for ${strategy} stages; stage "${stage.name}" is ${stage.strategy}`);
+  if (stage.strategy !== "blue-green" && (options.slot !== undefined || options.activeSlot !== undefined)) {
+    throw misplaced("a slot", "blue-green");
+  }
+  if (stage.strategy !== "canary" && options.canaryWeight !== undefined) {
+    throw misplaced("a canary weight", "canary");
+  }
+}
+
 function renderStrategy(context: StageContext, release: Release, options: RenderOptions): K8sObject[] {
+  checkStrategyOptions(context.stage, options);
   switch (context.stage.strategy) {
     case "direct":
       return renderDirect(context, release);
@@ -237,7 +255,8 @@ function renderBlueGreen(context: StageContext, release: Release, options: Rende
   // zero replicas would take down whatever a person left running there.
   if (options.previous !== undefined)
     tracks.push(slotTrack(otherSlot(newSlot), previousRelease(options.previous)));
-  tracks.sort((a, b) => a.name.localeCompare(b.name));
+  // Blue before green whichever is new, so a switch changes values, not the order of objects.
+  tracks.sort((a, b) => (a.name < b.name ? -1 : 1));
   return [
     ...tracks.map((track) => deployment(context, track)),
     service(context, name, { ...context.stageSelector, "waybill.dev/slot": activeSlot }),
@@ -422,7 +441,7 @@ function containerEnv(context: StageContext, release: Release): EnvVar[] {
   }
   // The local runtime passes values literally; `$$(` keeps Kubernetes from expanding them.
   for (const [name, value] of Object.entries(spec.run.env))
-    add({ name, value: value.replaceAll("$(", "$$(") });
+    add({ name, value: value.replaceAll("$(", () => "$$(") });
   return [...env.values()];
 }
 

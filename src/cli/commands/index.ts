@@ -9,6 +9,7 @@ import { keysCommand } from "./keys.js";
 import { loadtestCommand } from "./loadtest.js";
 import { logsCommand } from "./logs.js";
 import { rejectCommand } from "./reject.js";
+import { renderCommand } from "./render.js";
 import { rollbackCommand } from "./rollback.js";
 import { runCommand } from "./run.js";
 import { runsCommand } from "./runs.js";
@@ -16,6 +17,7 @@ import { serveCommand } from "./serve.js";
 import { shipCommand } from "./ship.js";
 import { signatureCommand } from "./signature.js";
 import { statusCommand } from "./status.js";
+import { upgradeCheckCommand } from "./upgrade-check.js";
 import { validateCommand } from "./validate.js";
 import { verifyCommand } from "./verify.js";
 import { vulnsCommand } from "./vulns.js";
@@ -41,4 +43,6 @@ export const commands: CliCommand[] = [
   attestCommand,
   verifyCommand,
   vulnsCommand,
+  renderCommand,
+  upgradeCheckCommand,
 ];

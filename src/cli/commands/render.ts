@@ -34,7 +34,7 @@ export const renderCommand: CliCommand = {
         "the release live before this one (other slot, canary's stable track)",
       )
       .option("--previous-version <label>", "version label of --previous-image")
-      .option("--gateway <name[/namespace]>", "gateway-api: attach the HTTPRoute to this Gateway")
+      .option("--gateway <[namespace/]name>", "gateway-api: attach the HTTPRoute to this Gateway")
       .option("--out <dir>", "write <dir>/<stage>.yaml instead of printing"),
   async run(args, options, context) {
     const stageName = args[0];
@@ -110,9 +110,13 @@ function previousOption(options: Record<string, unknown>): RenderOptions["previo
   return { image, version: version ?? shortDigest(image) };
 }
 
+/** `[namespace/]name`, as kubectl writes a namespaced object. */
 function gatewayOption(options: Record<string, unknown>): RenderOptions["gateway"] {
   const value = stringOption(options, "gateway");
   if (value === undefined) return undefined;
-  const [name = "", namespace] = value.split("/");
+  const match = /^(?:([^/]+)\/)?([^/]+)$/.exec(value);
+  const name = match?.[2];
+  if (name === undefined) throw new UserError(`invalid --gateway "${value}": expected [namespace/]name`);
+  const namespace = match?.[1];
   return namespace === undefined ? { name } : { name, namespace };
 }

@@ -1,0 +1,115 @@
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import type { CliCommand } from "../command.js";
+import { UserError } from "../../errors.js";
+import { renderStage } from "../../kube/render.js";
+import {
+  manifestObjects,
+  parseKubeVersion,
+  upgradeFindings,
+  type ManifestObject,
+  type UpgradeFinding,
+} from "../../kube/upgrade-check.js";
+import { isDirectory, loadServiceSpec } from "../../spec/load.js";
+
+const manifestExtensions = new Set([".yaml", ".yml", ".json"]);
+/** Which API versions a stage renders does not depend on the image, so any pinned one will do. */
+const placeholderImage = `upgrade-check.invalid/image@sha256:${"0".repeat(64)}`;
+
+export const upgradeCheckCommand: CliCommand = {
+  name: "upgrade-check",
+  summary: "list objects whose API a Kubernetes release removes, with the replacement",
+  configure: (command) =>
+    command
+      .argument("[paths...]", "YAML or JSON manifests, or folders searched for .yaml, .yml and .json")
+      .requiredOption("--kube-version <version>", "the Kubernetes release to check against, e.g. 1.32")
+      .option(
+        "--stage <name>",
+        "also check this stage of waybill.yaml as rendered (repeatable)",
+        (value: string, previous: string[]) => [...previous, value],
+        [] as string[],
+      )
+      .option("--file <path>", "waybill.yaml for --stage, or a folder holding one", "waybill.yaml")
+      .option("--live <context>", "check the objects in a cluster (not available yet)")
+      .option(
+        "--json",
+        'print {"findings": [{"file", "line", "apiVersion", "kind", "name", "removedIn", "replacement"}]}',
+      ),
+  async run(args, options, context) {
+    const kubeVersion = typeof options.kubeVersion === "string" ? options.kubeVersion : "";
+    const target = parseKubeVersion(kubeVersion);
+    if (typeof options.live === "string") {
+      throw new UserError(
+        "--live is not available yet: check the manifests you apply instead, or export the live objects with `kubectl get <kinds> -A -o yaml > live.yaml` and check that file",
+      );
+    }
+    const stages = Array.isArray(options.stage) ? options.stage.map(String) : [];
+    if (args.length === 0 && stages.length === 0) {
+      throw new UserError("nothing to check: give manifest files or folders, or --stage NAME");
+    }
+    const objects = [
+      ...args.flatMap(objectsInPath),
+      ...stages.flatMap((stage) => stageObjects(stage, options)),
+    ];
+    const findings = upgradeFindings(objects, kubeVersion);
+    const release = `${target.major}.${target.minor}`;
+    if (options.json === true) {
+      context.stdout(`${JSON.stringify({ findings: findings.map(findingJson) }, null, 2)}\n`);
+    } else {
+      for (const finding of findings) context.stdout(`${describeFinding(finding)}\n`);
+      context.stdout(summary(findings, objects, release));
+    }
+    return findings.length > 0 ? 1 : 0;
+  },
+};
+
+function objectsInPath(path: string): ManifestObject[] {
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) throw new UserError(`cannot read ${path}: no such file or folder`);
+  if (stats.isDirectory()) return manifestFiles(path).flatMap(objectsInFile);
+  return objectsInFile(path);
+}
+
+/** Sorted by code point, so the findings come out in the same order on every machine. */
+function manifestFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return entry.name.startsWith(".") ? [] : manifestFiles(path);
+      return entry.isFile() && manifestExtensions.has(extname(entry.name)) ? [path] : [];
+    });
+}
+
+function objectsInFile(path: string): ManifestObject[] {
+  return manifestObjects(readFileSync(path, "utf8"), path);
+}
+
+function stageObjects(stage: string, options: Record<string, unknown>): ManifestObject[] {
+  const given = typeof options.file === "string" ? options.file : "waybill.yaml";
+  const file = isDirectory(given) ? join(given, "waybill.yaml") : given;
+  const { spec } = loadServiceSpec(file);
+  const { yaml } = renderStage(spec, stage, { version: "upgrade-check", image: placeholderImage });
+  return manifestObjects(yaml, `${file}#${stage}`);
+}
+
+function findingJson(finding: UpgradeFinding) {
+  const { file, line, apiVersion, kind, name, removedIn, replacement } = finding;
+  return { file, line, apiVersion, kind, name, removedIn, replacement };
+}
+
+function describeFinding(finding: UpgradeFinding): string {
+  const name = finding.name === "" ? finding.kind : `${finding.kind}/${finding.name}`;
+  const fix = finding.replacementIsApiVersion
+    ? `use apiVersion: ${finding.replacement}`
+    : finding.replacement;
+  return `${finding.file}:${finding.line}: ${name} uses ${finding.apiVersion}, removed in ${finding.removedIn}; ${fix}`;
+}
+
+function summary(findings: UpgradeFinding[], objects: ManifestObject[], release: string): string {
+  const checked = `${objects.length} ${objects.length === 1 ? "object" : "objects"} checked`;
+  if (findings.length === 0)
+    return `ok: nothing uses an API removed in Kubernetes ${release} or earlier (${checked})\n`;
+  const count = `${findings.length} ${findings.length === 1 ? "object" : "objects"}`;
+  return `${count} would break on Kubernetes ${release} (${checked})\n`;
+}
