@@ -69,6 +69,11 @@ async function runCommand(
 
 const isEntryPoint = process.argv[1] !== undefined && /(?:waybill(?:\.js)?|main\.js)$/.test(process.argv[1]);
 if (isEntryPoint) {
+  // A reader that stops early (`waybill runs | head`) is not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -1,13 +1,20 @@
 /**
- * Starting deliveries: a ship records the service and its artifact and queues the first
- * stage; a rollback queues the stage's previous release again.
+ * Starting deliveries: a ship records the service, its artifact and the artifact's own
+ * evidence (SBOM, vulnerability scan, build provenance: signed by the control plane) and
+ * queues the first stage; a rollback queues the stage's previous release again.
  */
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { ContentStore } from "../artifact/content-store.js";
 import { ConflictError, NotFoundError, UserError } from "../errors.js";
+import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
+import { buildProvenancePredicate, type ProvenanceInput } from "../evidence/attestation/provenance.js";
+import type { EvidenceService } from "../evidence/evidence-service.js";
+import { generateSbom } from "../evidence/sbom/index.js";
+import { loadAdvisories, MemoryAdvisoryStore, scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
 import { serviceSpecSchema } from "../spec/schema.js";
-import { newEvent } from "../store/events.js";
+import { newEvent, type NewEvent } from "../store/events.js";
 import type { RunRecord, Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
 
@@ -17,6 +24,8 @@ export interface ShipRequest {
   artifactDir: string;
   digest: string;
   version: string;
+  /** What the build came from, for SLSA provenance; absent outside a git repository */
+  build?: Omit<ProvenanceInput, "service" | "invocationId">;
 }
 
 export class Deliveries {
@@ -24,6 +33,8 @@ export class Deliveries {
     private readonly store: Store,
     private readonly engine: Engine,
     private readonly artifacts: ContentStore,
+    private readonly evidence: EvidenceService,
+    private readonly advisoriesDir: string,
   ) {}
 
   async ship(request: ShipRequest): Promise<{ shipId: string; runs: RunRecord[] }> {
@@ -39,6 +50,7 @@ export class Deliveries {
     if (mountPath.startsWith("..")) throw new UserError("the artifact must be inside the service folder");
     const path = await this.artifacts.put(request.artifactDir, request.digest);
     const name = spec.metadata.name;
+    const shipId = randomUUID();
     await this.store.append([
       newEvent("service.registered", `services/${name}`, {
         name,
@@ -53,11 +65,12 @@ export class Deliveries {
         mountPath,
         spec,
       }),
+      ...(await this.artifactEvidence(name, request, path, shipId)),
     ]);
     const firstStage = spec.stages[0];
     if (firstStage === undefined) throw new UserError("the service has no stages");
     const run = await this.engine.enqueue({
-      shipId: randomUUID(),
+      shipId,
       kind: "ship",
       service: name,
       stage: firstStage.name,
@@ -65,6 +78,53 @@ export class Deliveries {
       version: request.version,
     });
     return { shipId: run.shipId, runs: [run] };
+  }
+
+  /**
+   * The SBOM comes from the artifact's own lockfiles and jars; an artifact that carries none
+   * (a `dist/` folder) is described by the service folder's lockfiles it was built from.
+   * Advisories are read from `<state>/advisories` (OSV files, folders or all.zip).
+   */
+  private async artifactEvidence(
+    service: string,
+    request: ShipRequest,
+    storedPath: string,
+    shipId: string,
+  ): Promise<NewEvent[]> {
+    const subject = { name: service, digest: request.digest };
+    const options = { name: service, version: request.version, digest: request.digest };
+    let { bom } = await generateSbom(storedPath, options);
+    if ((bom.components ?? []).length === 0 && storedPath !== request.serviceDir) {
+      ({ bom } = await generateSbom(request.serviceDir, options));
+    }
+    const advisories = new MemoryAdvisoryStore();
+    if (existsSync(this.advisoriesDir))
+      await advisories.put((await loadAdvisories(this.advisoriesDir)).advisories);
+    const scan = await scanBom(bom, advisories);
+    const vulns = vulnsPredicate(scan, {
+      uri: "https://waybill.dev/scanner/osv",
+      version: "0.1.0",
+      db: { uri: `file://${this.advisoriesDir}` },
+    });
+    const predicates: [string, unknown][] = [
+      [PREDICATE_TYPES.sbom, bom],
+      [PREDICATE_TYPES.vulns, vulns],
+    ];
+    if (request.build !== undefined) {
+      predicates.push([
+        PREDICATE_TYPES.provenance,
+        buildProvenancePredicate({ ...request.build, service, invocationId: shipId }),
+      ]);
+    }
+    return predicates.map(([predicateType, predicate]) =>
+      newEvent("attestation.recorded", `artifacts/${request.digest}/attestations`, {
+        service,
+        digest: request.digest,
+        predicateType,
+        stage: null,
+        envelope: this.evidence.sign(predicateType, predicate, subject),
+      }),
+    );
   }
 
   async rollback(service: string, stage: string): Promise<RunRecord> {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { artifactDigest } from "../artifact/digest.js";
+import { EvidenceService } from "../evidence/evidence-service.js";
 import { serviceSpecSchema } from "../spec/schema.js";
 import { newEvent, shortType } from "../store/events.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
@@ -79,9 +80,12 @@ async function setUp(
   return { store, digest };
 }
 
+const evidence = EvidenceService.open(join(root, "state"));
+
 function engineOn(store: SqliteStore, target: RecordingTarget): Engine {
   return new Engine({
     store,
+    evidence,
     tasks: builtinTasks(),
     targets: { resolve: () => target },
     log: () => undefined,

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { errorMessage } from "../errors.js";
+import type { EvidenceService } from "../evidence/evidence-service.js";
 import { parseDuration } from "../spec/units.js";
 import { serviceSpecSchema, stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
 import { newEvent, type NewEvent, type QueuedRun } from "../store/events.js";
@@ -21,6 +22,7 @@ const ACTIVE_STATES = ["running", "waiting-approval", "rolling-back"] as const;
 
 export interface EngineOptions {
   store: Store;
+  evidence: EvidenceService;
   tasks: TaskRegistry;
   targets: TargetResolver;
   log?: (line: string) => void;
@@ -303,6 +305,7 @@ export class Engine {
       targets,
       previous,
       store: this.store,
+      evidence: this.options.evidence,
       signal: this.abortController.signal,
       emit: async (event) => {
         await this.store.append([event]);

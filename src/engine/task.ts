@@ -3,6 +3,7 @@
  * (test, evaluate, verify-evidence) by registering a handler, with no change to the engine.
  * Handlers must be idempotent: after a crash the engine runs the interrupted task again.
  */
+import type { EvidenceService } from "../evidence/evidence-service.js";
 import type { ServiceSpec, StageSpec } from "../spec/schema.js";
 import type { GateResult, NewEvent, StoredEvent } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
@@ -19,6 +20,8 @@ export interface TaskContext {
   /** What was live on each target before this run, by target name */
   previous: Map<string, ReleaseRecord>;
   store: Store;
+  /** Signs attestations with the control plane's key and checks them against the trust file */
+  evidence: EvidenceService;
   signal: AbortSignal;
   /** Appends an event now, outside the task's final commit (progress, side effects) */
   emit(event: NewEvent): Promise<void>;

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
 import { buildApp, type RouteInfo } from "./app.js";
@@ -40,8 +41,10 @@ before(async () => {
     ),
   );
   store = await openSqliteStore(join(stateDir, "waybill.db"));
+  const evidence = EvidenceService.open(stateDir);
   engine = new Engine({
     store,
+    evidence,
     tasks: new TaskRegistry(),
     targets: {
       resolve() {
@@ -50,9 +53,16 @@ before(async () => {
     },
     log: () => undefined,
   });
-  const deliveries = new Deliveries(store, engine, new ContentStore(join(stateDir, "artifacts")));
+  const deliveries = new Deliveries(
+    store,
+    engine,
+    new ContentStore(join(stateDir, "artifacts")),
+    evidence,
+    join(stateDir, "advisories"),
+  );
   ({ app, routes } = await buildApp({
     store,
+    evidence,
     engine,
     deliveries,
     tokens: TokenRegistry.load(stateDir),

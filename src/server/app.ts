@@ -8,7 +8,13 @@ import { NotFoundError, UserError, errorMessage } from "../errors.js";
 import type { Engine } from "../engine/engine.js";
 import { stageStatus } from "../engine/status.js";
 import { diffSignatures } from "../gate/signature-diff.js";
-import type { EvaluationRecord, RunRecord, Store } from "../store/store.js";
+import type { ArtifactRecord, EvaluationRecord, RunRecord, Store } from "../store/store.js";
+import { decodePayload, parseEnvelope } from "../evidence/attestation/dsse.js";
+import { formatBundle } from "../evidence/attestation/bundle.js";
+import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
+import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
+import type { EvidenceService } from "../evidence/evidence-service.js";
+import { newEvent } from "../store/events.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
 import type { Deliveries } from "../engine/deliveries.js";
@@ -24,6 +30,7 @@ declare module "fastify" {
 
 export interface AppDependencies {
   store: Store;
+  evidence: EvidenceService;
   engine: Engine;
   deliveries: Deliveries;
   tokens: TokenRegistry;
@@ -32,12 +39,34 @@ export interface AppDependencies {
   shutdown(stopApps: boolean): void;
 }
 
+const buildFacts = z.strictObject({
+  command: z.string(),
+  internalParameters: z.record(z.string(), z.unknown()).optional(),
+  source: z.strictObject({
+    repository: z.string().min(1),
+    ref: z.string().optional(),
+    commit: z.string().regex(/^[0-9a-f]{40}$/),
+    dirty: z.boolean(),
+    signedCommit: z.boolean(),
+  }),
+  lockfiles: z.array(z.strictObject({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  startedOn: z.string(),
+  finishedOn: z.string(),
+});
 const shipBody = z.strictObject({
   spec: z.unknown(),
   serviceDir: z.string().min(1),
   artifactDir: z.string().min(1),
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   version: z.string().min(1).max(128),
+  build: buildFacts.optional(),
+});
+const envelopeBody = z.strictObject({
+  envelope: z.strictObject({
+    payloadType: z.string(),
+    payload: z.string(),
+    signatures: z.array(z.strictObject({ keyid: z.string().optional(), sig: z.string() })).min(1),
+  }),
 });
 const rejectBody = z.strictObject({ reason: z.string().max(2000).optional() }).optional();
 const runsQuery = z.strictObject({
@@ -181,6 +210,71 @@ export async function buildApp(
     return { ...publicRun(run), evaluation: evaluation ?? null, events: events.map(publicEvent) };
   });
 
+  app.post("/v1/attestations", developer, async (request, reply) => {
+    const { envelope } = envelopeBody.parse(request.body);
+    const statement = parseStatement(decodePayload(parseEnvelope(envelope)));
+    const recorded = [];
+    for (const subject of statement.subject) {
+      const digest = `sha256:${subject.digest.sha256 ?? ""}`;
+      for (const artifact of await deps.store.artifactsByDigest(digest)) {
+        await deps.store.append([
+          newEvent("attestation.recorded", `artifacts/${digest}/attestations`, {
+            service: artifact.service,
+            digest,
+            predicateType: statement.predicateType,
+            stage: null,
+            envelope,
+          }),
+        ]);
+        const verdict = deps.evidence.verify(envelope, statement.predicateType, digest);
+        recorded.push({ service: artifact.service, digest, valid: verdict.valid, reason: verdict.reason });
+      }
+    }
+    if (recorded.length === 0) {
+      throw new NotFoundError(
+        `no artifact is recorded for the subject(s): ${describeSubjects(statement).join(", ")}`,
+      );
+    }
+    return reply.code(201).send({ predicateType: statement.predicateType, recorded });
+  });
+
+  app.get<{ Params: { ref: string } }>("/v1/evidence/:ref", viewer, async (request, reply) => {
+    const { format } = z
+      .strictObject({ format: z.enum(["json", "bundle"]).default("json") })
+      .parse(request.query);
+    const artifact = await findArtifact(deps.store, request.params.ref);
+    const attestations = await deps.store.attestations(artifact.digest);
+    if (format === "bundle") {
+      return reply.type("application/jsonl").send(formatBundle(attestations.map((a) => a.envelope)));
+    }
+    return {
+      artifact: { service: artifact.service, version: artifact.version, digest: artifact.digest },
+      attestations: attestations.map((attestation) => {
+        const verdict = deps.evidence.verify(
+          attestation.envelope,
+          attestation.predicateType,
+          artifact.digest,
+        );
+        return {
+          predicateType: attestation.predicateType,
+          stage: attestation.stage,
+          recordedAt: attestation.recordedAt,
+          valid: verdict.valid,
+          reason: verdict.reason,
+          signedBy: verdict.acceptedBy,
+          ...summaryOf(attestation.predicateType, verdict.statement?.predicate),
+        };
+      }),
+      deployments: (await deps.store.releasesOf(artifact.digest)).map((release) => ({
+        service: release.service,
+        stage: release.stage,
+        target: release.target,
+        from: release.releasedAt,
+        until: release.replacedAt,
+      })),
+    };
+  });
+
   app.get("/v1/signatures", viewer, async (request) => {
     const query = signaturesQuery.parse(request.query);
     const service = await serviceFor(deps.store, query.service);
@@ -249,6 +343,50 @@ export async function buildApp(
   });
 
   return { app, routes };
+}
+
+/** An artifact by `sha256:…` digest (a prefix will do) or `service@version`. */
+async function findArtifact(store: Store, ref: string): Promise<ArtifactRecord> {
+  const at = ref.lastIndexOf("@");
+  if (!ref.startsWith("sha256:") && at > 0) {
+    const found = await store.artifactByVersion(ref.slice(0, at), ref.slice(at + 1));
+    if (found === undefined) throw new NotFoundError(`no artifact ${ref}`);
+    return found;
+  }
+  for (const service of await store.listServices()) {
+    const matches = (await store.evaluations(service.name)).map((e) => e.digest);
+    const digest = [
+      ...matches,
+      ...(await store.releaseHistory(service.name, service.stages[0] ?? "")).map((r) => r.digest),
+    ].find(
+      (candidate) => candidate === ref || candidate.startsWith(ref) || candidate.startsWith(`sha256:${ref}`),
+    );
+    const exact = ref.startsWith("sha256:") && ref.length === 71 ? ref : digest;
+    if (exact !== undefined) {
+      const artifact = await store.getArtifact(service.name, exact);
+      if (artifact !== undefined) return artifact;
+    }
+  }
+  throw new NotFoundError(`no artifact matches "${ref}" (give sha256:<digest> or service@version)`);
+}
+
+/** A line of what a predicate says, so a person sees the evidence without decoding it. */
+function summaryOf(predicateType: string, predicate: unknown): { summary?: string } {
+  const body = predicate as Record<string, unknown> | undefined;
+  if (body === undefined) return {};
+  if (predicateType === PREDICATE_TYPES.sbom) {
+    const components = (body.components as unknown[] | undefined) ?? [];
+    return { summary: `${components.length} components` };
+  }
+  if (predicateType === PREDICATE_TYPES.vulns) {
+    const results = ((body.scanner as { result?: unknown[] } | undefined)?.result ?? []).length;
+    return { summary: `${results} vulnerabilit${results === 1 ? "y" : "ies"}` };
+  }
+  if (predicateType === PREDICATE_TYPES["slo-evaluation"]) {
+    return { summary: `${String(body.result)} with score ${String(body.score)} in ${String(body.stage)}` };
+  }
+  if (predicateType === PREDICATE_TYPES["test-result"]) return { summary: String(body.result) };
+  return {};
 }
 
 async function serviceFor(store: Store, named: string | undefined): Promise<string> {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { EvidenceService } from "../evidence/evidence-service.js";
 import { builtinTasks } from "../engine/tasks/index.js";
 import { UserError, errorMessage } from "../errors.js";
 import { LocalRuntime } from "../runtime/local-runtime.js";
@@ -80,8 +81,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       throw new UserError(`target "${name}" is not available on this control plane`);
     },
   };
-  const engine = new Engine({ store, tasks: builtinTasks(), targets });
-  const deliveries = new Deliveries(store, engine, new ContentStore(join(stateDir, "artifacts")));
+  const evidence = EvidenceService.open(stateDir);
+  const engine = new Engine({ store, evidence, tasks: builtinTasks(), targets });
+  const deliveries = new Deliveries(
+    store,
+    engine,
+    new ContentStore(join(stateDir, "artifacts")),
+    evidence,
+    join(stateDir, "advisories"),
+  );
 
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -101,6 +109,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
 
   const { app } = await buildApp({
     store,
+    evidence,
     engine,
     deliveries,
     tokens,

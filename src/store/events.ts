@@ -81,6 +81,15 @@ export interface EventData {
     tool: string;
   };
   "evaluation.recorded": EvaluationRecordData;
+  "attestation.recorded": {
+    service: string;
+    digest: string;
+    predicateType: string;
+    /** The stage whose run produced it; null for evidence of the artifact itself */
+    stage: string | null;
+    /** A DSSE envelope carrying an in-toto statement about `digest` */
+    envelope: { payloadType: string; payload: string; signatures: { keyid?: string; sig: string }[] };
+  };
   "instance.started": { instanceId: string; pid: number | null; port: number };
   "instance.adopted": { instanceId: string; pid: number | null; port: number };
   "instance.stopped": { instanceId: string };

@@ -119,4 +119,24 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0003_attestations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("attestations")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("predicate_type", "text", (c) => c.notNull())
+        .addColumn("stage", "text")
+        .addColumn("envelope", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("attestations_by_digest")
+        .on("attestations")
+        .columns(["digest", "predicate_type"])
+        .execute();
+    },
+  },
 };

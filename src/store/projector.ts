@@ -141,6 +141,22 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
         .execute();
       return;
     }
+    case "attestation.recorded": {
+      const data = event.data as unknown as Data<"attestation.recorded">;
+      await trx
+        .insertInto("attestations")
+        .values({
+          seq: event.seq,
+          service: data.service,
+          digest: data.digest,
+          predicate_type: data.predicateType,
+          stage: data.stage,
+          envelope: JSON.stringify(data.envelope),
+          created_at: event.time,
+        })
+        .execute();
+      return;
+    }
     default:
       return;
   }

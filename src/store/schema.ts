@@ -63,6 +63,16 @@ export interface Database {
     record: string;
     created_at: string;
   };
+  attestations: {
+    id: Generated<number>;
+    seq: number;
+    service: string;
+    digest: string;
+    predicate_type: string;
+    stage: string | null;
+    envelope: string;
+    created_at: string;
+  };
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

@@ -21,6 +21,7 @@ import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
 import type {
   ArtifactRecord,
+  AttestationRecord,
   EvaluationRecord,
   ReleaseRecord,
   RunFilter,
@@ -156,9 +157,61 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async attestations(digest: string, predicateType?: string): Promise<AttestationRecord[]> {
+    let query = this.db.selectFrom("attestations").selectAll().where("digest", "=", digest);
+    if (predicateType !== undefined) query = query.where("predicate_type", "=", predicateType);
+    const rows = await query.orderBy("seq").execute();
+    return rows.map((row) => ({
+      service: row.service,
+      digest: row.digest,
+      predicateType: row.predicate_type,
+      stage: row.stage,
+      envelope: JSON.parse(row.envelope) as AttestationRecord["envelope"],
+      recordedAt: row.created_at,
+    }));
+  }
+
+  async artifactsByDigest(digest: string): Promise<ArtifactRecord[]> {
+    const rows = await this.db
+      .selectFrom("artifacts")
+      .select(["service"])
+      .where("digest", "=", digest)
+      .execute();
+    const found = await Promise.all(rows.map((row) => this.getArtifact(row.service, digest)));
+    return found.filter((artifact): artifact is ArtifactRecord => artifact !== undefined);
+  }
+
+  async artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined> {
+    const row = await this.db
+      .selectFrom("artifacts")
+      .select("digest")
+      .where("service", "=", service)
+      .where("version", "=", version)
+      .orderBy("created_at", "desc")
+      .executeTakeFirst();
+    return row && this.getArtifact(service, row.digest);
+  }
+
+  async releasesOf(digest: string): Promise<ReleaseRecord[]> {
+    const rows = await this.db
+      .selectFrom("releases")
+      .selectAll()
+      .where("digest", "=", digest)
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map(toRelease);
+  }
+
   async rebuildProjections(): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const table of ["services", "artifacts", "runs", "releases", "evaluations"] as const) {
+      for (const table of [
+        "services",
+        "artifacts",
+        "runs",
+        "releases",
+        "evaluations",
+        "attestations",
+      ] as const) {
         await trx.deleteFrom(table).execute();
       }
       const rows = await trx.selectFrom("events").selectAll().orderBy("seq").execute();

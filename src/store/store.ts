@@ -5,7 +5,15 @@
  * together or not at all.
  */
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
-import type { EvaluationRecordData, GateResult, NewEvent, RunKind, RunState, StoredEvent } from "./events.js";
+import type {
+  EvaluationRecordData,
+  EventData,
+  GateResult,
+  NewEvent,
+  RunKind,
+  RunState,
+  StoredEvent,
+} from "./events.js";
 
 export interface ServiceRecord {
   name: string;
@@ -59,6 +67,15 @@ export interface EvaluationRecord extends EvaluationRecordData {
   recordedAt: string;
 }
 
+export interface AttestationRecord {
+  service: string;
+  digest: string;
+  predicateType: string;
+  stage: string | null;
+  envelope: EventData["attestation.recorded"]["envelope"];
+  recordedAt: string;
+}
+
 export interface RunFilter {
   service?: string;
   shipId?: string;
@@ -83,6 +100,15 @@ export interface Store {
 
   /** A stage's performance signatures, newest first */
   evaluations(service: string, stage?: string): Promise<EvaluationRecord[]>;
+
+  /** The attestations recorded about an artifact, oldest first */
+  attestations(digest: string, predicateType?: string): Promise<AttestationRecord[]>;
+  /** Artifacts recorded under a digest (one per service that shipped it) */
+  artifactsByDigest(digest: string): Promise<ArtifactRecord[]>;
+  /** The newest artifact of a service with this version label */
+  artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined>;
+  /** Every release of an artifact, in any stage and target, newest first */
+  releasesOf(digest: string): Promise<ReleaseRecord[]>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

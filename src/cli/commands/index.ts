@@ -3,6 +3,7 @@ import { approveCommand } from "./approve.js";
 import { attestCommand } from "./attest.js";
 import { downCommand } from "./down.js";
 import { evaluateCommand } from "./evaluate.js";
+import { evidenceCommand } from "./evidence.js";
 import { initCommand } from "./init.js";
 import { judgeCommand } from "./judge.js";
 import { keysCommand } from "./keys.js";
@@ -43,6 +44,7 @@ export const commands: CliCommand[] = [
   attestCommand,
   verifyCommand,
   vulnsCommand,
+  evidenceCommand,
   renderCommand,
   upgradeCheckCommand,
 ];

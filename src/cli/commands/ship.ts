@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { artifactDigest } from "../../artifact/digest.js";
 import { runBuild } from "../../artifact/build.js";
+import { lockfileDigests, sourceFacts } from "../../artifact/build-facts.js";
 import { UserError } from "../../errors.js";
 import { loadServiceSpec } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
@@ -22,10 +23,13 @@ export const shipCommand: CliCommand = {
     const { spec, dir: serviceDir } = loadServiceSpec(resolve(dir, "waybill.yaml"));
     const json = options.json === true;
     const say = json ? () => undefined : context.stderr;
+    const startedOn = new Date().toISOString();
     if (spec.build.command !== undefined) {
       say(`building ${spec.metadata.name}: ${spec.build.command}\n`);
       await runBuild(spec.build.command, serviceDir, spec.build.env, say);
     }
+    const finishedOn = new Date().toISOString();
+    const source = await sourceFacts(serviceDir);
     const artifactDir = resolve(serviceDir, spec.build.artifact);
     const digest = await artifactDigest(artifactDir).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT")
@@ -43,6 +47,17 @@ export const shipCommand: CliCommand = {
       artifactDir,
       digest,
       version,
+      ...(source === undefined
+        ? {}
+        : {
+            build: {
+              command: spec.build.command ?? "",
+              source,
+              lockfiles: lockfileDigests(serviceDir),
+              startedOn,
+              finishedOn,
+            },
+          }),
     });
 
     if (options.wait === false) {

@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { evaluateSlo, type Evaluation, type ObjectiveResult } from "../../gate/slo-evaluation.js";
 import type { SloSpec } from "../../spec/schema.js";
 import { newEvent, shortType, type EventData, type NewEvent } from "../../store/events.js";
+import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
+import { buildSloEvaluationPredicate } from "../../evidence/attestation/slo-evaluation.js";
+import { attestationEvent } from "../attestations.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 import { gatherSlis } from "../sli-sources.js";
 
@@ -52,11 +55,52 @@ export const evaluateTask: TaskHandler = {
         run.id,
       ),
     ];
-    if (evaluation.result === "fail")
+    events.push(attestEvaluation(context, evaluation, values, slo, earlier, measured));
+    if (evaluation.result === "fail") {
       return { kind: "failed", reason: failureReason(evaluation, reasons), events };
+    }
     return { kind: "succeeded", output: { result: evaluation.result, score: evaluation.score }, events };
   },
 };
+
+/** The performance signature, signed as an slo-evaluation attestation about the artifact. */
+function attestEvaluation(
+  context: TaskContext,
+  evaluation: Evaluation,
+  values: Record<string, number | null>,
+  slo: SloSpec | undefined,
+  earlier: { runId: string }[],
+  measured: EventData["test.measured"] | undefined,
+): NewEvent {
+  const { run } = context;
+  const predicate = buildSloEvaluationPredicate({
+    stage: run.stage,
+    result: evaluation.result,
+    score: evaluation.score,
+    objectives: evaluation.objectives.map((objective) => ({
+      sli: objective.sli,
+      status: objective.status,
+      value: values[objective.sli] ?? null,
+      score: objective.score,
+      weight: objective.weight,
+      keySli: objective.keySli,
+      passCriteria: objective.passTargets.map((target) => target.criteria),
+      warningCriteria: objective.warningTargets.map((target) => target.criteria),
+    })),
+    sloDigest: slo === undefined ? sloDigest({}) : sloDigest(slo),
+    baseline:
+      evaluation.comparison.comparedIndexes.length === 0
+        ? null
+        : {
+            evaluationIds: evaluation.comparison.comparedIndexes.flatMap(
+              (index) => earlier[index]?.runId ?? [],
+            ),
+            aggregateFunction: evaluation.comparison.aggregateFunction,
+          },
+    window: measured?.window ?? { start: new Date(), end: new Date() },
+  });
+  return attestationEvent(context, PREDICATE_TYPES["slo-evaluation"], predicate);
+}
 
 function lastMeasurement(context: TaskContext): EventData["test.measured"] | undefined {
   const measured = context.history.filter((event) => shortType(event) === "test.measured");

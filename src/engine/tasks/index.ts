@@ -7,10 +7,12 @@ import { healthTask } from "./health.js";
 import { releaseTask } from "./release.js";
 import { testTask } from "./test.js";
 import { verifyArtifactTask } from "./verify-artifact.js";
+import { verifyEvidenceTask } from "./verify-evidence.js";
 
 export function builtinTasks(): TaskRegistry {
   return new TaskRegistry()
     .register(verifyArtifactTask)
+    .register(verifyEvidenceTask)
     .register(deployTask)
     .register(healthTask)
     .register(testTask)

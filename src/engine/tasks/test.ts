@@ -5,7 +5,11 @@
  */
 import { loadOptionsFromSpec, loadResultToSlis, runExternalLoad, runLoad } from "../../loadgen/index.js";
 import { commandArgv, parseDuration } from "../../spec/units.js";
-import { newEvent, type NewEvent } from "../../store/events.js";
+import { createHash } from "node:crypto";
+import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
+import { buildTestResultPredicate } from "../../evidence/attestation/test-result.js";
+import { newEvent, type EventData, type NewEvent } from "../../store/events.js";
+import { attestationEvent } from "../attestations.js";
 import type { Target } from "../../targets/target.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 
@@ -23,6 +27,7 @@ export const testTask: TaskHandler = {
     }
     const events: NewEvent[] = [];
     for (const target of context.targets) events.push(await measure(context, target));
+    events.push(attestTestResult(context, events));
     return { kind: "succeeded", events };
   },
 };
@@ -92,6 +97,26 @@ async function driveLoad(
     headers: { ...request.headers, ...endpoint.headers },
   }));
   return { slis: loadResultToSlis(await runLoad(options)), tool: "builtin" };
+}
+
+/**
+ * The load ran to its end against every target: that is the test, and it passed. Whether the
+ * service was fast enough is the gate's verdict, attested separately as slo-evaluation.
+ */
+function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEvent {
+  const { spec } = context;
+  const predicate = buildTestResultPredicate({
+    configuration: [
+      {
+        name: "waybill.yaml#test",
+        digest: {
+          sha256: createHash("sha256").update(JSON.stringify(spec.test)).digest("hex"),
+        },
+      },
+    ],
+    passedTests: measurements.map((event) => `load on ${(event.data as EventData["test.measured"]).target}`),
+  });
+  return attestationEvent(context, PREDICATE_TYPES["test-result"], predicate);
 }
 
 /** Every k-th sample, so the kept ones still span the whole window. */

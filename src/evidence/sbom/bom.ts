@@ -63,9 +63,32 @@ export function buildBom(
 
   const normalizer = new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6).makeForBom();
   // A JSON round trip drops the normaliser's `undefined` members, as the serialiser would
-  const normalized = JSON.parse(JSON.stringify(normalizer.normalize(bom, { sortLists: false }))) as CycloneDxBom;
+  const normalized = JSON.parse(
+    JSON.stringify(normalizer.normalize(bom, { sortLists: false })),
+  ) as CycloneDxBom;
   normalized.dependencies?.sort((a, b) => compareCodePoints(a.ref, b.ref));
+  restoreRepeatedAlgorithms(normalized, components);
   return withSerialNumber(normalized);
+}
+
+/**
+ * The library keeps one hash per algorithm, but a Python release has one SHA-256 per published
+ * file and any of them is a valid hash of the component; the schema allows them all.
+ */
+function restoreRepeatedAlgorithms(bom: CycloneDxBom, components: readonly FoundComponent[]): void {
+  const repeated = new Map<string, FoundComponent["hashes"]>();
+  for (const found of components) {
+    if (new Set(found.hashes.map((hash) => hash.alg)).size < found.hashes.length)
+      repeated.set(found.purl, found.hashes);
+  }
+  if (repeated.size === 0) return;
+  for (const component of bom.components ?? []) {
+    const hashes = component.purl === undefined ? undefined : repeated.get(component.purl);
+    if (hashes === undefined) continue;
+    component.hashes = [...hashes]
+      .sort((a, b) => compareCodePoints(a.alg, b.alg) || compareCodePoints(a.content, b.content))
+      .map((hash) => ({ alg: hash.alg as Enums.HashAlgorithm, content: hash.content }));
+  }
 }
 
 function artifactComponent(subject: SbomSubject): Models.Component {
@@ -107,7 +130,10 @@ function readWaybillVersion(): string | undefined {
   waybillVersion = undefined;
   for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
     try {
-      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
       if (manifest.name === "waybill") waybillVersion = manifest.version;
       break;
     } catch {

@@ -5,7 +5,6 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../../errors.js";
 import { artifactDigest } from "../../artifact/digest.js";
 import { buildBom, compareCodePoints, type CycloneDxBom } from "./bom.js";
@@ -137,7 +136,10 @@ async function requireDirectory(dir: string): Promise<string> {
 /** waybill.yaml's metadata.name when there is one, else the folder's own name. */
 async function serviceName(root: string): Promise<string> {
   try {
-    const spec = parseYaml(await readFile(join(root, "waybill.yaml"), "utf8")) as unknown;
+    const text = await readFile(join(root, "waybill.yaml"), "utf8");
+    // Loaded on demand: parsers and the zip reader cost start-up time a CI step pays
+    const { parse: parseYaml } = await import("yaml");
+    const spec = parseYaml(text) as unknown;
     const name = (spec as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name === "string" && name !== "") return name;
   } catch {

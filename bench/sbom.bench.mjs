@@ -1,0 +1,98 @@
+// SBOM of the 1,357-entry package-lock.json (test/fixtures/sbom/npm-big): Waybill's generateSbom
+// against @cyclonedx/cyclonedx-npm --package-lock-only, side by side, each as a fresh Node process
+// (what a CI step pays), median wall time of BENCH_RUNS runs each. Prints one summary line on
+// stdout with the speed ratio (goal: Waybill at least 10× faster) and whether both found the same
+// purls; per-run figures go to stderr.
+//
+//   node bench/sbom.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
+//   BENCH_RUNS=5
+//
+// @cyclonedx/cdxgen is not run: it is not installed here (bench/README.md).
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
+const entry = join(distDir, "evidence", "sbom", "index.js");
+const cyclonedxNpm = join(repoRoot, "node_modules", "@cyclonedx", "cyclonedx-npm", "bin", "cyclonedx-npm-cli.js");
+const fixture = join(repoRoot, "test", "fixtures", "sbom", "npm-big");
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const goalRatio = 10;
+
+function stop(message) {
+  process.stderr.write(`sbom: ${message}\n`);
+  process.exit(2);
+}
+
+if (!Number.isInteger(runs) || runs < 1) stop("BENCH_RUNS must be a whole number above 0");
+if (!existsSync(entry)) stop(`${entry} is missing: build first (npm run build)`);
+if (!existsSync(cyclonedxNpm)) stop("@cyclonedx/cyclonedx-npm is not installed (npm install)");
+
+// A copy, so neither tool sees the other's output file in the folder it reads
+const workDir = await mkdtemp(join(tmpdir(), "waybill-sbom-bench-"));
+const project = join(workDir, "project");
+await cp(fixture, project, { recursive: true });
+const waybillOut = join(workDir, "waybill.json");
+const cyclonedxOut = join(workDir, "cyclonedx-npm.json");
+
+const waybillScript = `
+import { writeFile } from "node:fs/promises";
+const { generateSbom } = await import(${JSON.stringify(pathToFileURL(entry).href)});
+const { bom } = await generateSbom(process.argv[1]);
+await writeFile(process.argv[2], JSON.stringify(bom, null, 2));
+`;
+
+async function timed(label, command, args, options = {}) {
+  const started = process.hrtime.bigint();
+  await run(command, args, { maxBuffer: 64 * 1024 * 1024, timeout: 300_000, ...options });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stderr.write(`${label}: ${seconds.toFixed(3)} s\n`);
+  return seconds;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+try {
+  const waybillTimes = [];
+  const cyclonedxTimes = [];
+  // Alternate the two so background load on the machine hits both alike
+  for (let index = 0; index < runs; index++) {
+    waybillTimes.push(
+      await timed("waybill", process.execPath, ["--input-type=module", "-e", waybillScript, project, waybillOut]),
+    );
+    cyclonedxTimes.push(
+      await timed(
+        "cyclonedx-npm",
+        process.execPath,
+        [cyclonedxNpm, "--package-lock-only", "--flatten-components", "--spec-version", "1.6", "--output-file", cyclonedxOut],
+        { cwd: project },
+      ),
+    );
+  }
+  const purls = async (file) =>
+    new Set(JSON.parse(await readFile(file, "utf8")).components.map((component) => component.purl.split("?")[0]));
+  const ours = await purls(waybillOut);
+  const theirs = await purls(cyclonedxOut);
+  const samePurls = ours.size === theirs.size && [...ours].every((purl) => theirs.has(purl));
+  const waybill = median(waybillTimes);
+  const cyclonedx = median(cyclonedxTimes);
+  const ratio = cyclonedx / waybill;
+  process.stdout.write(
+    `sbom: waybill ${waybill.toFixed(2)} s vs cyclonedx-npm ${cyclonedx.toFixed(2)} s (median of ${runs}, ` +
+      `1,357-entry package-lock, ${ours.size} purls, same purl set: ${samePurls ? "yes" : "NO"}): ` +
+      `${ratio.toFixed(1)}× faster, goal ≥ ${goalRatio}× ${ratio >= goalRatio ? "met" : "NOT met"}\n`,
+  );
+  if (!samePurls) process.exitCode = 1;
+} finally {
+  await rm(workDir, { recursive: true, force: true });
+}

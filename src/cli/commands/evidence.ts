@@ -1,0 +1,77 @@
+import { writeFileSync } from "node:fs";
+import { readEnvelopes } from "../../evidence/attestation/files.js";
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { table } from "../views.js";
+
+interface EvidenceView {
+  artifact: { service: string; version: string; digest: string };
+  attestations: {
+    predicateType: string;
+    stage: string | null;
+    recordedAt: string;
+    valid: boolean;
+    reason: string;
+    signedBy: string[];
+    summary?: string;
+  }[];
+  deployments: { service: string; stage: string; target: string; from: string; until: string | null }[];
+}
+
+export const evidenceCommand: CliCommand = {
+  name: "evidence",
+  summary: "an artifact's whole waybill: its attestations, whether they verify, and where it has run",
+  configure: (command) =>
+    command
+      .argument("<artifact>", "service@version or sha256:<digest>")
+      .option(
+        "--add <file>",
+        "record the attestations in an envelope or .intoto.jsonl bundle for this artifact",
+      )
+      .option("--bundle <file>", "export every attestation of the artifact as an .intoto.jsonl bundle")
+      .option("--json", "print JSON"),
+  async run(args, options, context) {
+    const ref = encodeURIComponent(args[0] ?? "");
+    const client = await connect(context.stateDir);
+    if (typeof options.add === "string") {
+      for (const envelope of readEnvelopes(options.add)) {
+        const added = await client.post<{
+          predicateType: string;
+          recorded: { valid: boolean; reason: string }[];
+        }>("/v1/attestations", { envelope });
+        for (const result of added.recorded) {
+          context.stdout(
+            `recorded ${added.predicateType}: ${result.valid ? "verifies" : `does not verify: ${result.reason}`}\n`,
+          );
+        }
+      }
+    }
+    if (typeof options.bundle === "string") {
+      writeFileSync(options.bundle, await client.text(`/v1/evidence/${ref}?format=bundle`));
+      context.stdout(`wrote ${options.bundle}\n`);
+    }
+    const view = await client.get<EvidenceView>(`/v1/evidence/${ref}`);
+    if (options.json === true) {
+      context.stdout(`${JSON.stringify(view, null, 2)}\n`);
+      return 0;
+    }
+    const { artifact } = view;
+    context.stdout(`${artifact.service} ${artifact.version}  ${artifact.digest}\n\n`);
+    const rows = [["EVIDENCE", "STAGE", "VERIFIES", "SIGNED BY", "SAYS"]];
+    for (const a of view.attestations) {
+      rows.push([
+        a.predicateType.replace(/^https:\/\//, ""),
+        a.stage ?? "-",
+        a.valid ? "yes" : `no: ${a.reason}`,
+        a.signedBy.join(", ") || "-",
+        a.summary ?? "",
+      ]);
+    }
+    context.stdout(table(rows));
+    context.stdout("\n");
+    const deployments = [["STAGE", "TARGET", "FROM", "UNTIL"]];
+    for (const d of view.deployments) deployments.push([d.stage, d.target, d.from, d.until ?? "now"]);
+    context.stdout(view.deployments.length === 0 ? "never deployed\n" : table(deployments));
+    return 0;
+  },
+};
