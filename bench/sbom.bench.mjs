@@ -20,7 +20,14 @@ const run = promisify(execFile);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
 const entry = join(distDir, "evidence", "sbom", "index.js");
-const cyclonedxNpm = join(repoRoot, "node_modules", "@cyclonedx", "cyclonedx-npm", "bin", "cyclonedx-npm-cli.js");
+const cyclonedxNpm = join(
+  repoRoot,
+  "node_modules",
+  "@cyclonedx",
+  "cyclonedx-npm",
+  "bin",
+  "cyclonedx-npm-cli.js",
+);
 const fixture = join(repoRoot, "test", "fixtures", "sbom", "npm-big");
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const goalRatio = 10;
@@ -68,19 +75,35 @@ try {
   // Alternate the two so background load on the machine hits both alike
   for (let index = 0; index < runs; index++) {
     waybillTimes.push(
-      await timed("waybill", process.execPath, ["--input-type=module", "-e", waybillScript, project, waybillOut]),
+      await timed("waybill", process.execPath, [
+        "--input-type=module",
+        "-e",
+        waybillScript,
+        project,
+        waybillOut,
+      ]),
     );
     cyclonedxTimes.push(
       await timed(
         "cyclonedx-npm",
         process.execPath,
-        [cyclonedxNpm, "--package-lock-only", "--flatten-components", "--spec-version", "1.6", "--output-file", cyclonedxOut],
+        [
+          cyclonedxNpm,
+          "--package-lock-only",
+          "--flatten-components",
+          "--spec-version",
+          "1.6",
+          "--output-file",
+          cyclonedxOut,
+        ],
         { cwd: project },
       ),
     );
   }
   const purls = async (file) =>
-    new Set(JSON.parse(await readFile(file, "utf8")).components.map((component) => component.purl.split("?")[0]));
+    new Set(
+      JSON.parse(await readFile(file, "utf8")).components.map((component) => component.purl.split("?")[0]),
+    );
   const ours = await purls(waybillOut);
   const theirs = await purls(cyclonedxOut);
   const samePurls = ours.size === theirs.size && [...ours].every((purl) => theirs.has(purl));

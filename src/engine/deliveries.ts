@@ -15,7 +15,7 @@ import { generateSbom } from "../evidence/sbom/index.js";
 import { loadAdvisories, MemoryAdvisoryStore, scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
 import { serviceSpecSchema } from "../spec/schema.js";
 import { newEvent, type NewEvent } from "../store/events.js";
-import type { RunRecord, Store } from "../store/store.js";
+import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
 
 export interface ShipRequest {
@@ -125,6 +125,21 @@ export class Deliveries {
         envelope: this.evidence.sign(predicateType, predicate, subject),
       }),
     );
+  }
+
+  /** Ships an artifact that was recorded before again, from the first stage. */
+  async reship(artifact: ArtifactRecord): Promise<RunRecord> {
+    const spec = serviceSpecSchema.parse(artifact.spec);
+    const firstStage = spec.stages[0];
+    if (firstStage === undefined) throw new UserError("the service has no stages");
+    return this.engine.enqueue({
+      shipId: randomUUID(),
+      kind: "ship",
+      service: artifact.service,
+      stage: firstStage.name,
+      digest: artifact.digest,
+      version: artifact.version,
+    });
   }
 
   async rollback(service: string, stage: string): Promise<RunRecord> {

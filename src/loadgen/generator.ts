@@ -81,7 +81,6 @@ class LoadRun implements ConnectionListener {
   private readonly requests: PreparedRequest[];
   private readonly pickRequest: () => number;
 
-  private readonly total = new Tally();
   private readonly endpointTallies: Tally[];
   private readonly connections: HttpConnection[] = [];
   private readonly idle: HttpConnection[] = [];
@@ -179,13 +178,11 @@ class LoadRun implements ConnectionListener {
   }
 
   private recordAnswer(endpointIndex: number, latencyMs: number, isServerError: boolean, now: number): void {
-    this.total.recordAnswer(latencyMs, isServerError);
     this.endpointTallies[endpointIndex]?.recordAnswer(latencyMs, isServerError);
     this.lastMeasuredSettle = now;
   }
 
   private recordFailure(endpointIndex: number, now: number): void {
-    this.total.recordFailure();
     this.endpointTallies[endpointIndex]?.recordFailure();
     this.lastMeasuredSettle = now;
   }
@@ -310,12 +307,13 @@ class LoadRun implements ConnectionListener {
     const measuredUntil = stoppedByMaxRequests
       ? this.lastMeasuredSettle
       : Math.max(this.windowEnd, this.lastMeasuredSettle);
-    const measuredSeconds = this.total.requests === 0 ? 0 : (measuredUntil - this.measureFrom) / 1000;
+    const total = Tally.combined(this.endpointTallies);
+    const measuredSeconds = total.requests === 0 ? 0 : (measuredUntil - this.measureFrom) / 1000;
     const endpoints: LoadResult["endpoints"] = {};
     for (const request of this.requests) {
       const tally = this.endpointTallies[request.endpointIndex];
       if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
     }
-    return { ...this.total.summary(measuredSeconds), endpoints };
+    return { ...total.summary(measuredSeconds), endpoints };
   }
 }

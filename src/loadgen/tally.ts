@@ -28,6 +28,18 @@ export class Tally {
     this.errors++;
   }
 
+  /** The sum of several tallies; cheaper than recording every request twice */
+  static combined(tallies: Tally[]): Tally {
+    const sum = new Tally();
+    for (const tally of tallies) {
+      sum.requests += tally.requests;
+      sum.errors += tally.errors;
+      sum.answered += tally.answered;
+      sum.latencyMicros.add(tally.latencyMicros);
+    }
+    return sum;
+  }
+
   summary(measuredSeconds: number): EndpointResult {
     return {
       requests: this.requests,

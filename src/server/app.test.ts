@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
@@ -63,6 +64,7 @@ before(async () => {
   ({ app, routes } = await buildApp({
     store,
     evidence,
+    recall: new Recall(store, deliveries, join(stateDir, "advisories")),
     engine,
     deliveries,
     tokens: TokenRegistry.load(stateDir),

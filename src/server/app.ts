@@ -14,6 +14,7 @@ import { formatBundle } from "../evidence/attestation/bundle.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
 import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
+import type { Recall } from "../engine/recall.js";
 import { newEvent } from "../store/events.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
@@ -31,6 +32,7 @@ declare module "fastify" {
 export interface AppDependencies {
   store: Store;
   evidence: EvidenceService;
+  recall: Recall;
   engine: Engine;
   deliveries: Deliveries;
   tokens: TokenRegistry;
@@ -273,6 +275,19 @@ export async function buildApp(
         until: release.replacedAt,
       })),
     };
+  });
+
+  app.get("/v1/recall", viewer, async (request) => {
+    const { q } = z.strictObject({ q: z.string().min(1) }).parse(request.query);
+    return deps.recall.find(q);
+  });
+
+  app.get("/v1/drift", viewer, async () => ({ drift: await deps.recall.allDrift() }));
+
+  app.post("/v1/recall/redeploy", developer, async (request, reply) => {
+    const body = z.strictObject({ q: z.string().min(1), version: z.string().min(1) }).parse(request.body);
+    const runs = await deps.recall.redeploy(body.q, body.version);
+    return reply.code(201).send({ runs: runs.map(publicRun) });
   });
 
   app.get("/v1/signatures", viewer, async (request) => {

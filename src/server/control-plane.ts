@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { builtinTasks } from "../engine/tasks/index.js";
 import { UserError, errorMessage } from "../errors.js";
@@ -110,6 +111,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { app } = await buildApp({
     store,
     evidence,
+    recall: new Recall(store, deliveries, join(stateDir, "advisories")),
     engine,
     deliveries,
     tokens,

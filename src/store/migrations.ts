@@ -139,4 +139,26 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0004_component_inventory": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("components")
+        .addColumn("digest", "text", (c) => c.notNull())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("ecosystem", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("purl", "text", (c) => c.notNull())
+        .addColumn("hashes", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("components_by_package")
+        .on("components")
+        .columns(["ecosystem", "name"])
+        .execute();
+      await db.schema.createIndex("components_by_digest").on("components").columns(["digest"]).execute();
+      await db.schema.createIndex("components_by_purl").on("components").columns(["purl"]).execute();
+      await db.schema.createIndex("releases_by_digest").on("releases").columns(["digest"]).execute();
+    },
+  },
 };

@@ -4,6 +4,7 @@
  * function of the log.
  */
 import type { Transaction } from "kysely";
+import { normalisePackageName, packageFromPurl } from "../evidence/vulns/packages.js";
 import { shortType, type EventData, type StoredEvent } from "./events.js";
 import type { Database } from "./schema.js";
 
@@ -155,10 +156,55 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
           created_at: event.time,
         })
         .execute();
+      if (data.predicateType === SBOM_PREDICATE_TYPE) await projectInventory(trx, data);
       return;
     }
     default:
       return;
+  }
+}
+
+const SBOM_PREDICATE_TYPE = "https://cyclonedx.org/bom";
+
+/**
+ * The inventory: the components of each artifact, from its SBOM attestation (the newest one
+ * wins). Whether the attestation verifies is the policy's business, not the inventory's.
+ */
+async function projectInventory(
+  trx: Transaction<Database>,
+  data: Data<"attestation.recorded">,
+): Promise<void> {
+  let components: { purl?: string; version?: string; hashes?: { alg: string; content: string }[] }[];
+  try {
+    const statement = JSON.parse(Buffer.from(data.envelope.payload, "base64").toString("utf8")) as {
+      predicate?: { components?: typeof components };
+    };
+    components = statement.predicate?.components ?? [];
+  } catch {
+    return;
+  }
+  await trx.deleteFrom("components").where("digest", "=", data.digest).execute();
+  const rows = components.flatMap((component) => {
+    const parsed = component.purl === undefined ? undefined : packageFromPurl(component.purl);
+    if (parsed === undefined || !parsed.ok) return [];
+    const { ecosystem, name, version } = parsed.pkg;
+    return [
+      {
+        digest: data.digest,
+        service: data.service,
+        ecosystem,
+        name: normalisePackageName(ecosystem, name),
+        version,
+        purl: component.purl ?? "",
+        hashes: JSON.stringify(component.hashes ?? []),
+      },
+    ];
+  });
+  for (let start = 0; start < rows.length; start += 500) {
+    await trx
+      .insertInto("components")
+      .values(rows.slice(start, start + 500))
+      .execute();
   }
 }
 

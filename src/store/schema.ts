@@ -73,6 +73,15 @@ export interface Database {
     envelope: string;
     created_at: string;
   };
+  components: {
+    digest: string;
+    service: string;
+    ecosystem: string;
+    name: string;
+    version: string;
+    purl: string;
+    hashes: string;
+  };
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

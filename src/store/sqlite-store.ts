@@ -22,7 +22,9 @@ import type { Database as Tables } from "./schema.js";
 import type {
   ArtifactRecord,
   AttestationRecord,
+  DeployedComponent,
   EvaluationRecord,
+  InventoryRow,
   ReleaseRecord,
   RunFilter,
   RunRecord,
@@ -200,6 +202,44 @@ export class SqliteStore implements Store {
       .orderBy("id", "desc")
       .execute();
     return rows.map(toRelease);
+  }
+
+  async deployedComponents(ecosystem: string, name: string): Promise<DeployedComponent[]> {
+    const rows = await this.db
+      .selectFrom("components as c")
+      .innerJoin("releases as r", "r.digest", "c.digest")
+      .select(["c.purl", "c.ecosystem", "c.name", "c.version as componentVersion"])
+      .selectAll("r")
+      .where("c.ecosystem", "=", ecosystem)
+      .where("c.name", "=", name)
+      .whereRef("r.service", "=", "c.service")
+      .orderBy("r.id", "desc")
+      .execute();
+    return rows.map((row) => ({
+      purl: row.purl,
+      ecosystem: row.ecosystem,
+      name: row.name,
+      version: row.componentVersion,
+      release: toRelease(row),
+    }));
+  }
+
+  async driftCandidates(): Promise<InventoryRow[]> {
+    const rows = await this.db
+      .selectFrom("components")
+      .select(["digest", "service", "purl", "hashes"])
+      .where(
+        "purl",
+        "in",
+        this.db
+          .selectFrom("components")
+          .select("purl")
+          .where("hashes", "!=", "[]")
+          .groupBy("purl")
+          .having((eb) => eb.fn.count("hashes").distinct(), ">", 1),
+      )
+      .execute();
+    return rows.map((row) => ({ ...row, hashes: JSON.parse(row.hashes) as InventoryRow["hashes"] }));
   }
 
   async rebuildProjections(): Promise<void> {

@@ -76,6 +76,22 @@ export interface AttestationRecord {
   recordedAt: string;
 }
 
+/** A component of an artifact that has been deployed, with each deployment */
+export interface DeployedComponent {
+  purl: string;
+  ecosystem: string;
+  name: string;
+  version: string;
+  release: ReleaseRecord;
+}
+
+export interface InventoryRow {
+  digest: string;
+  service: string;
+  purl: string;
+  hashes: { alg: string; content: string }[];
+}
+
 export interface RunFilter {
   service?: string;
   shipId?: string;
@@ -109,6 +125,11 @@ export interface Store {
   artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined>;
   /** Every release of an artifact, in any stage and target, newest first */
   releasesOf(digest: string): Promise<ReleaseRecord[]>;
+
+  /** Every deployment, current and past, of artifacts containing the package, in any version */
+  deployedComponents(ecosystem: string, name: string): Promise<DeployedComponent[]>;
+  /** Inventory rows of the purls that carry more than one distinct hash across artifacts */
+  driftCandidates(): Promise<InventoryRow[]>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

@@ -9,11 +9,13 @@ import { judgeCommand } from "./judge.js";
 import { keysCommand } from "./keys.js";
 import { loadtestCommand } from "./loadtest.js";
 import { logsCommand } from "./logs.js";
+import { recallCommand } from "./recall.js";
 import { rejectCommand } from "./reject.js";
 import { renderCommand } from "./render.js";
 import { rollbackCommand } from "./rollback.js";
 import { runCommand } from "./run.js";
 import { runsCommand } from "./runs.js";
+import { sbomCommand } from "./sbom.js";
 import { serveCommand } from "./serve.js";
 import { shipCommand } from "./ship.js";
 import { signatureCommand } from "./signature.js";
@@ -43,8 +45,10 @@ export const commands: CliCommand[] = [
   keysCommand,
   attestCommand,
   verifyCommand,
+  sbomCommand,
   vulnsCommand,
   evidenceCommand,
+  recallCommand,
   renderCommand,
   upgradeCheckCommand,
 ];

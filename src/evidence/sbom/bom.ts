@@ -5,15 +5,29 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as Enums from "@cyclonedx/cyclonedx-library/Enums";
 import * as Models from "@cyclonedx/cyclonedx-library/Models";
-import * as Serialize from "@cyclonedx/cyclonedx-library/Serialize";
+import type * as Serialize from "@cyclonedx/cyclonedx-library/Serialize";
 import * as Spec from "@cyclonedx/cyclonedx-library/Spec";
 import type { FoundComponent } from "./types.js";
 
 export type CycloneDxBom = Serialize.JSON.Types.Normalized.Bom;
+
+/**
+ * The library's JSON normaliser, loaded from its own module: the public `Serialize` entry also
+ * loads the XML serialiser and probes for its optional plugins, which costs about 100 ms of
+ * start-up on every `waybill sbom` for nothing. The tests fail if an upgrade moves the file.
+ */
+function loadJsonNormalizer(): typeof Serialize.JSON.Normalize {
+  const require = createRequire(import.meta.url);
+  const libraryRoot = dirname(require.resolve("@cyclonedx/cyclonedx-library/package.json"));
+  return require(
+    join(libraryRoot, "dist.node", "serialize", "json", "normalize.js"),
+  ) as typeof Serialize.JSON.Normalize;
+}
 
 export interface SbomSubject {
   name: string;
@@ -61,7 +75,7 @@ export function buildBom(
     }
   }
 
-  const normalizer = new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6).makeForBom();
+  const normalizer = new (loadJsonNormalizer().Factory)(Spec.Spec1dot6).makeForBom();
   // A JSON round trip drops the normaliser's `undefined` members, as the serialiser would
   const normalized = JSON.parse(
     JSON.stringify(normalizer.normalize(bom, { sortLists: false })),

@@ -1,0 +1,79 @@
+import type { Drift } from "../../evidence/recall/drift.js";
+import type { CliCommand } from "../command.js";
+import { connect } from "../client.js";
+import { followShip } from "../follow.js";
+import { table, type RunView } from "../views.js";
+
+interface RecallView {
+  query: string;
+  advisory: { id: string; aliases: string[] } | null;
+  matches: {
+    service: string;
+    stage: string;
+    target: string;
+    digest: string;
+    version: string;
+    component: string;
+    from: string;
+    until: string | null;
+  }[];
+  drift: Drift[];
+}
+
+export const recallCommand: CliCommand = {
+  name: "recall",
+  summary: "which deployments, current and past, carry a package version range or an advisory's packages",
+  configure: (command) =>
+    command
+      .argument(
+        "<query>",
+        "pkg:npm/lodash@<4.17.21, pkg:pypi/django@>=4.0,<4.2.8, or an advisory id (GHSA-…, CVE-…)",
+      )
+      .option("--redeploy <version>", "ship this (fixed) version of every service found deployed now")
+      .option("--json", "print JSON"),
+  async run(args, options, context) {
+    const query = args[0] ?? "";
+    const client = await connect(context.stateDir);
+    const view = await client.get<RecallView>(`/v1/recall?q=${encodeURIComponent(query)}`);
+    if (options.json === true && typeof options.redeploy !== "string") {
+      context.stdout(`${JSON.stringify(view, null, 2)}\n`);
+      return 0;
+    }
+    if (options.json !== true) {
+      if (view.advisory)
+        context.stdout(`${view.advisory.id} (${view.advisory.aliases.join(", ") || "no aliases"})\n`);
+      if (view.matches.length === 0) context.stdout(`no deployment carries ${query}\n`);
+      else {
+        const rows = [["SERVICE", "STAGE", "TARGET", "VERSION", "COMPONENT", "FROM", "UNTIL"]];
+        for (const m of view.matches) {
+          rows.push([m.service, m.stage, m.target, m.version, m.component, m.from, m.until ?? "now"]);
+        }
+        context.stdout(table(rows));
+      }
+      for (const drift of view.drift) {
+        context.stdout(
+          `\nintegrity drift: ${drift.purl} has ${drift.variants.length} different ${drift.variants[0]?.alg ?? ""} hashes across artifacts\n`,
+        );
+      }
+    }
+    if (typeof options.redeploy !== "string") return 0;
+    const { runs } = await client.post<{ runs: RunView[] }>("/v1/recall/redeploy", {
+      q: query,
+      version: options.redeploy,
+    });
+    let failed = false;
+    const outcomes = [];
+    for (const run of runs) {
+      const outcome = await followShip(
+        client,
+        run.shipId,
+        options.json === true ? undefined : context.stdout,
+      );
+      failed ||= outcome.failed.length > 0;
+      outcomes.push(...outcome.runs);
+    }
+    if (options.json === true)
+      context.stdout(`${JSON.stringify({ ...view, redeployed: outcomes }, null, 2)}\n`);
+    return failed ? 1 : 0;
+  },
+};
