@@ -4,7 +4,6 @@
  * queues the first stage; a rollback queues the stage's previous release again.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { ContentStore } from "../artifact/content-store.js";
 import { ConflictError, NotFoundError, UserError } from "../errors.js";
@@ -12,7 +11,8 @@ import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
 import { buildProvenancePredicate, type ProvenanceInput } from "../evidence/attestation/provenance.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import { generateSbom } from "../evidence/sbom/index.js";
-import { loadAdvisories, MemoryAdvisoryStore, scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
+import { importAdvisories } from "../evidence/vulns/import.js";
+import { scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
 import { serviceSpecSchema } from "../spec/schema.js";
 import { newEvent, type NewEvent } from "../store/events.js";
 import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
@@ -83,7 +83,8 @@ export class Deliveries {
   /**
    * The SBOM comes from the artifact's own lockfiles and jars; an artifact that carries none
    * (a `dist/` folder) is described by the service folder's lockfiles it was built from.
-   * Advisories are read from `<state>/advisories` (OSV files, folders or all.zip).
+   * Advisories are imported from `<state>/advisories` (OSV files, folders or all.zip) into the
+   * store's index by package whenever that folder changed.
    */
   private async artifactEvidence(
     service: string,
@@ -97,10 +98,8 @@ export class Deliveries {
     if ((bom.components ?? []).length === 0 && storedPath !== request.serviceDir) {
       ({ bom } = await generateSbom(request.serviceDir, options));
     }
-    const advisories = new MemoryAdvisoryStore();
-    if (existsSync(this.advisoriesDir))
-      await advisories.put((await loadAdvisories(this.advisoriesDir)).advisories);
-    const scan = await scanBom(bom, advisories);
+    await importAdvisories(this.store, this.advisoriesDir);
+    const scan = await scanBom(bom, this.store);
     const vulns = vulnsPredicate(scan, {
       uri: "https://waybill.dev/scanner/osv",
       version: "0.1.0",

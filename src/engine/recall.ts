@@ -3,11 +3,11 @@
  * advisory's affected packages; and redeploying a fixed version through the stages. Like
  * tracing a car's VIN back to a faulty part.
  */
-import { existsSync } from "node:fs";
 import { NotFoundError } from "../errors.js";
 import { findDrift, type Drift } from "../evidence/recall/drift.js";
 import { parseRecallQuery, versionMatches } from "../evidence/recall/query.js";
-import { loadAdvisories, matchAdvisory, normalisePackageName, type Osv } from "../evidence/vulns/index.js";
+import { importAdvisories } from "../evidence/vulns/import.js";
+import { matchAdvisory, normalisePackageName, type Osv } from "../evidence/vulns/index.js";
 import type { DeployedComponent, RunRecord, Store } from "../store/store.js";
 import type { Deliveries } from "./deliveries.js";
 
@@ -100,14 +100,13 @@ export class Recall {
   }
 
   private async advisory(id: string): Promise<Osv> {
-    if (!existsSync(this.advisoriesDir)) {
+    await importAdvisories(this.store, this.advisoriesDir);
+    const osv = await this.store.advisoryById(id);
+    if (osv === undefined) {
       throw new NotFoundError(
-        `no advisories are loaded: put OSV files or an all.zip in ${this.advisoriesDir}`,
+        `advisory ${id} is not known: put its OSV record (or an all.zip) in ${this.advisoriesDir}`,
       );
     }
-    const { advisories } = await loadAdvisories(this.advisoriesDir);
-    const osv = advisories.find((candidate) => candidate.id === id || (candidate.aliases ?? []).includes(id));
-    if (osv === undefined) throw new NotFoundError(`advisory ${id} is not in ${this.advisoriesDir}`);
     return osv;
   }
 }

@@ -161,4 +161,31 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("releases_by_digest").on("releases").columns(["digest"]).execute();
     },
   },
+  "0005_advisories": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("advisories")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("modified", "text", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("advisory_packages")
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("package_key", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("advisory_packages_pk", ["package_key", "id"])
+        .execute();
+      await db.schema
+        .createTable("advisory_aliases")
+        .addColumn("alias", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("advisory_aliases_pk", ["alias", "id"])
+        .execute();
+      await db.schema
+        .createTable("advisory_imports")
+        .addColumn("source", "text", (c) => c.primaryKey())
+        .addColumn("fingerprint", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };

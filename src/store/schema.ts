@@ -82,6 +82,10 @@ export interface Database {
     purl: string;
     hashes: string;
   };
+  advisories: { id: string; modified: string; record: string };
+  advisory_packages: { id: string; package_key: string };
+  advisory_aliases: { alias: string; id: string };
+  advisory_imports: { source: string; fingerprint: string };
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

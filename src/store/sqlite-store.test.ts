@@ -118,3 +118,43 @@ describe("sqlite store", () => {
     await store.close();
   });
 });
+
+describe("advisory index", () => {
+  const advisory = (id: string, modified: string, name: string, aliases: string[] = []) => ({
+    schema_version: "1.6.0",
+    id,
+    modified,
+    aliases,
+    affected: [
+      {
+        package: { ecosystem: "PyPI", name },
+        ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }] }],
+      },
+    ],
+  });
+
+  test("finds advisories by package (names compared as the ecosystem does), by id and by alias", async () => {
+    const store = await openSqliteStore(join(dir, "advisories.db"));
+    await store.put([advisory("PYSEC-1", "2024-01-01T00:00:00Z", "Django_Rest", ["CVE-2024-1"])]);
+    assert.deepEqual(
+      (await store.byPackage("PyPI", "django-rest")).map((a) => a.id),
+      ["PYSEC-1"],
+    );
+    assert.equal((await store.advisoryById("PYSEC-1"))?.id, "PYSEC-1");
+    assert.equal((await store.advisoryById("CVE-2024-1"))?.id, "PYSEC-1");
+    assert.equal(await store.advisoryById("CVE-0000-0"), undefined);
+    await store.close();
+  });
+
+  test("keeps the newer revision of an advisory imported twice", async () => {
+    const store = await openSqliteStore(join(dir, "revisions.db"));
+    await store.put([advisory("GHSA-x", "2024-02-01T00:00:00Z", "newer")]);
+    await store.put([advisory("GHSA-x", "2024-01-01T00:00:00Z", "older")]);
+    assert.deepEqual(
+      (await store.byPackage("PyPI", "newer")).map((a) => a.id),
+      ["GHSA-x"],
+    );
+    assert.deepEqual(await store.byPackage("PyPI", "older"), []);
+    await store.close();
+  });
+});

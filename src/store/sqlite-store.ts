@@ -8,6 +8,8 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, SqliteDialect, type Selectable } from "kysely";
+import type { Osv } from "../evidence/vulns/osv.js";
+import { packageKey } from "../evidence/vulns/packages.js";
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
 import {
   EVENT_SOURCE,
@@ -240,6 +242,80 @@ export class SqliteStore implements Store {
       )
       .execute();
     return rows.map((row) => ({ ...row, hashes: JSON.parse(row.hashes) as InventoryRow["hashes"] }));
+  }
+
+  async put(advisories: Osv[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const advisory of advisories) {
+        const existing = await trx
+          .selectFrom("advisories")
+          .select("modified")
+          .where("id", "=", advisory.id)
+          .executeTakeFirst();
+        const modified = advisory.modified ?? "";
+        if (existing !== undefined && existing.modified > modified) continue;
+        const record = JSON.stringify(advisory);
+        await trx
+          .insertInto("advisories")
+          .values({ id: advisory.id, modified, record })
+          .onConflict((c) => c.column("id").doUpdateSet({ modified, record }))
+          .execute();
+        await trx.deleteFrom("advisory_packages").where("id", "=", advisory.id).execute();
+        await trx.deleteFrom("advisory_aliases").where("id", "=", advisory.id).execute();
+        const keys = new Set(
+          (advisory.affected ?? []).flatMap((entry) =>
+            entry.package === undefined ? [] : [packageKey(entry.package.ecosystem, entry.package.name)],
+          ),
+        );
+        for (const key of keys) {
+          await trx.insertInto("advisory_packages").values({ id: advisory.id, package_key: key }).execute();
+        }
+        for (const alias of new Set(advisory.aliases ?? [])) {
+          await trx.insertInto("advisory_aliases").values({ alias, id: advisory.id }).execute();
+        }
+      }
+    });
+  }
+
+  async byPackage(ecosystem: string, name: string): Promise<Osv[]> {
+    const rows = await this.db
+      .selectFrom("advisory_packages as p")
+      .innerJoin("advisories as a", "a.id", "p.id")
+      .select("a.record")
+      .where("p.package_key", "=", packageKey(ecosystem, name))
+      .execute();
+    return rows.map((row) => JSON.parse(row.record) as Osv);
+  }
+
+  async advisoryById(id: string): Promise<Osv | undefined> {
+    const row = await this.db
+      .selectFrom("advisories")
+      .select("record")
+      .where((eb) =>
+        eb.or([
+          eb("id", "=", id),
+          eb("id", "in", eb.selectFrom("advisory_aliases").select("id").where("alias", "=", id)),
+        ]),
+      )
+      .executeTakeFirst();
+    return row && (JSON.parse(row.record) as Osv);
+  }
+
+  async advisoryImportFingerprint(source: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("advisory_imports")
+      .select("fingerprint")
+      .where("source", "=", source)
+      .executeTakeFirst();
+    return row?.fingerprint;
+  }
+
+  async recordAdvisoryImport(source: string, fingerprint: string): Promise<void> {
+    await this.db
+      .insertInto("advisory_imports")
+      .values({ source, fingerprint })
+      .onConflict((c) => c.column("source").doUpdateSet({ fingerprint }))
+      .execute();
   }
 
   async rebuildProjections(): Promise<void> {

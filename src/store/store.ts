@@ -4,6 +4,8 @@
  * query layer). Appending is atomic: the events of one call and their projections commit
  * together or not at all.
  */
+import type { Osv } from "../evidence/vulns/osv.js";
+import type { AdvisoryStore } from "../evidence/vulns/store.js";
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
 import type {
   EvaluationRecordData,
@@ -99,7 +101,11 @@ export interface RunFilter {
   limit?: number;
 }
 
-export interface Store {
+/**
+ * The store also keeps the OSV advisories, indexed by package (the vulnerability scanner's
+ * AdvisoryStore port) and by id and alias (for recall).
+ */
+export interface Store extends AdvisoryStore {
   append(events: NewEvent[]): Promise<StoredEvent[]>;
   events(filter?: { run?: string; afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;
 
@@ -130,6 +136,12 @@ export interface Store {
   deployedComponents(ecosystem: string, name: string): Promise<DeployedComponent[]>;
   /** Inventory rows of the purls that carry more than one distinct hash across artifacts */
   driftCandidates(): Promise<InventoryRow[]>;
+
+  /** An advisory by its id or any of its aliases */
+  advisoryById(id: string): Promise<Osv | undefined>;
+  /** What a source of advisories looked like when it was last imported */
+  advisoryImportFingerprint(source: string): Promise<string | undefined>;
+  recordAdvisoryImport(source: string, fingerprint: string): Promise<void>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;
