@@ -49,8 +49,8 @@ function withoutGates(): void {
   writeFileSync(
     file,
     readFileSync(file, "utf8")
-      .replace(/^(  - name: (staging|production))$/gm, "$1\n    test: false\n    gate: false")
-      .replace(/^    requires: .*\n/m, ""),
+      .replace(/^( {2}- name: (staging|production))$/gm, "$1\n    test: false\n    gate: false")
+      .replace(/^ {4}requires: .*\n/m, ""),
   );
 }
 

@@ -18,6 +18,7 @@ import { LocalRuntime } from "../runtime/local-runtime.js";
 import type { RuntimeEvent } from "../runtime/types.js";
 import { newEvent, type NewEvent } from "../store/events.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
+import { KubeTarget } from "../targets/kube.js";
 import { LocalTarget, LOCAL_TARGET } from "../targets/local.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { buildApp } from "./app.js";
@@ -76,9 +77,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   await runtime.start();
 
   const local = new LocalTarget(runtime, store, stateDir);
+  const clusters = new Map<string, KubeTarget>();
   const targets: TargetResolver = {
     resolve(name: string): Target {
       if (name === LOCAL_TARGET) return local;
+      if (name.startsWith("kube:")) {
+        const cluster = clusters.get(name) ?? new KubeTarget(name, { artifacts: store });
+        clusters.set(name, cluster);
+        return cluster;
+      }
       throw new UserError(`target "${name}" is not available on this control plane`);
     },
   };

@@ -1,0 +1,336 @@
+/**
+ * The Kubernetes target, `kube:<context>[/<namespace>]`: the artifact is an image pinned by
+ * digest (run.image, else build.image), rendered by `renderStage` and put on the cluster by
+ * server-side apply, each step waiting for the rollout the way `kubectl rollout status` does.
+ *
+ * - direct: deploy makes the new version live; release re-applies the same (idempotent).
+ * - blue-green: deploy fills the slot the Service does not point at; release switches the
+ *   Service and scales the old slot to 0; rollback points it back and removes the new slot.
+ * - canary: deploy runs the canary at the first step's weight beside the stable track;
+ *   release applies the promoted state (stable runs the new version, canary at 0 replicas).
+ *
+ * Health is the rollout itself: pods pass their readiness probe (an HTTP GET of run.health)
+ * before they count as available. Waybill cannot measure pods or see their traffic from
+ * outside the cluster, so measurements are empty; load tests need a URL reachable from
+ * Waybill (an Ingress, a LoadBalancer or a port-forward) given as `testUrl`.
+ *
+ * With `gitops` on the stage, every set of manifests is committed before it is applied, or
+ * instead of being applied when `apply: false` (a GitOps controller then applies it, and
+ * Waybill does not wait for it).
+ */
+import type { KubeConfig, KubernetesObjectApi, V1Deployment, V1Service } from "@kubernetes/client-node";
+import { parseStoredSpec } from "../engine/engine.js";
+import {
+  applyAndWait,
+  deleteObjects,
+  kubeConfigForContext,
+  objectApi,
+  readObject,
+  waitForRollout,
+} from "../kube/apply.js";
+import { commitManifests } from "../kube/gitops.js";
+import {
+  manifestsYaml,
+  renderStage,
+  stageImage,
+  type K8sObject,
+  type LiveRelease,
+  type RenderOptions,
+  type Slot,
+} from "../kube/render.js";
+import { parseDuration } from "../spec/units.js";
+import type { Store } from "../store/store.js";
+import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
+
+/** On blue-green Deployments: the run whose release the slot holds, so retries find their slot. */
+export const runIdAnnotation = "waybill.dev/run-id";
+
+export interface KubeTargetOptions {
+  /** Where the previous release's image is found: the spec stored with its artifact */
+  artifacts: Pick<Store, "getArtifact">;
+  /** The client configuration for a kubeconfig context; default $KUBECONFIG / ~/.kube/config */
+  kubeConfig?: (context: string) => KubeConfig;
+  /** How long one rollout may take; default 10 minutes */
+  rolloutTimeoutMs?: number;
+  /** How often a rollout is polled; default 1 s */
+  pollIntervalMs?: number;
+  /** A URL reachable from Waybill that serves the stage's new version, for load tests */
+  testUrl?: (service: string, stage: string) => string | undefined;
+  /** Committer of GitOps commits; default the repository's git configuration */
+  gitIdentity?: { name: string; email: string };
+}
+
+/** `kube:<context>[/<namespace>]` split into its parts. */
+export function parseKubeTargetName(name: string): { context: string; namespace: string | undefined } {
+  const match = /^kube:([^/\s]+)(?:\/([a-z0-9]([-a-z0-9]*[a-z0-9])?))?$/.exec(name);
+  if (match?.[1] === undefined) throw new Error(`"${name}" is not a kube:<context>[/<namespace>] target`);
+  return { context: match[1], namespace: match[2] };
+}
+
+interface PreviousRelease extends LiveRelease {
+  runId: string;
+}
+
+function otherSlot(slot: Slot): Slot {
+  return slot === "blue" ? "green" : "blue";
+}
+
+export class KubeTarget implements Target {
+  private readonly context: string;
+  private readonly namespace: string | undefined;
+  private client: KubernetesObjectApi | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly options: KubeTargetOptions,
+  ) {
+    ({ context: this.context, namespace: this.namespace } = parseKubeTargetName(name));
+  }
+
+  async deploy(context: TargetContext): Promise<void> {
+    const previous = await this.previousRelease(context);
+    const restore = previous === undefined ? undefined : await this.previousManifests(context, previous);
+    await this.put(context, await this.deployedManifests(context, previous), restore);
+  }
+
+  async checkHealth(context: TargetContext): Promise<void> {
+    if (context.stage.gitops?.apply === false) return;
+    const objects = await this.deployedManifests(context, await this.previousRelease(context));
+    const outcome = await waitForRollout(this.api(), objects, {
+      timeoutMs: parseDuration(context.spec.run.healthTimeout),
+      pollIntervalMs: this.options.pollIntervalMs,
+      signal: context.signal,
+    });
+    if (outcome.state !== "done") throw new Error(`${this.name}: ${outcome.message}`);
+  }
+
+  async release(context: TargetContext): Promise<void> {
+    const previous = await this.previousRelease(context);
+    const strategy = context.stage.strategy;
+    if (strategy !== "blue-green") {
+      // direct: what deploy applied; canary: the promoted state, whose canary has 0 replicas.
+      await this.put(context, this.render(context, this.releaseImage(context), context.run.version, {}));
+      return;
+    }
+    const slot = await this.newSlot(context);
+    const objects = this.render(context, this.releaseImage(context), context.run.version, {
+      slot,
+      activeSlot: slot,
+      ...(previous === undefined ? {} : { previous }),
+    });
+    const retired = this.slotDeploymentName(context, otherSlot(slot));
+    for (const object of objects) {
+      if (object.kind === "Deployment" && object.metadata.name === retired) {
+        (object.spec as { replicas: number }).replicas = 0;
+      }
+    }
+    this.annotateSlots(context, objects, slot, previous);
+    await this.put(context, objects);
+  }
+
+  async rollback(context: TargetContext): Promise<void> {
+    const previous = await this.previousRelease(context);
+    const current = await this.deployedManifests(context, previous);
+    if (previous === undefined) {
+      await this.remove(context, current);
+      return;
+    }
+    const restored = await this.previousManifests(context, previous);
+    await this.put(context, restored);
+    const restoredNames = new Set(restored.map((object) => `${object.kind}/${object.metadata.name}`));
+    await this.remove(
+      context,
+      current.filter((object) => !restoredNames.has(`${object.kind}/${object.metadata.name}`)),
+    );
+  }
+
+  testEndpoint(context: TargetContext): { url: string; headers: Record<string, string> } {
+    const url = this.url(context.run.service, context.run.stage);
+    if (url === undefined) {
+      throw new Error(
+        `${this.name}: load tests against a cluster need a URL reachable from Waybill (an Ingress, a ` +
+          `LoadBalancer or a port-forward to the Service), and none is configured for ` +
+          `${context.run.service}/${context.run.stage}`,
+      );
+    }
+    return { url, headers: {} };
+  }
+
+  async startMeasurement(_context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }> {
+    return { stop: async () => ({ process: null, latencySamplesMs: [] }) };
+  }
+
+  async setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }> {
+    const previous = await this.previousRelease(context);
+    // Without a previous release there is no stable track to split with: deploy already
+    // gave the new version all the traffic.
+    if (previous !== undefined && context.stage.strategy === "canary") {
+      await this.put(
+        context,
+        this.render(context, this.releaseImage(context), context.run.version, {
+          canaryWeight: weight,
+          previous,
+        }),
+      );
+    }
+    return { observe: () => ({ stable: null, canary: null }) };
+  }
+
+  url(service: string, stage: string): string | undefined {
+    return this.options.testUrl?.(service, stage);
+  }
+
+  private api(): KubernetesObjectApi {
+    this.client ??= objectApi((this.options.kubeConfig ?? kubeConfigForContext)(this.context));
+    return this.client;
+  }
+
+  private releaseImage(context: TargetContext): string {
+    return stageImage(context.spec, undefined);
+  }
+
+  private render(
+    context: TargetContext,
+    image: string,
+    version: string,
+    options: Omit<RenderOptions, "image" | "version" | "namespace">,
+  ): K8sObject[] {
+    return renderStage(context.spec, context.stage.name, {
+      ...options,
+      image,
+      version,
+      ...(this.namespace === undefined ? {} : { namespace: this.namespace }),
+    }).objects;
+  }
+
+  /** The release live before this run, with the image its stored artifact names. */
+  private async previousRelease(context: TargetContext): Promise<PreviousRelease | undefined> {
+    const previous = context.previous;
+    if (previous === undefined) return undefined;
+    const artifact = await this.options.artifacts.getArtifact(previous.service, previous.digest);
+    if (artifact === undefined) return undefined;
+    return {
+      version: previous.version,
+      image: stageImage(parseStoredSpec(artifact), undefined),
+      runId: previous.runId,
+    };
+  }
+
+  /** What deploy applies: the new version beside the live one, as the strategy keeps them. */
+  private async deployedManifests(
+    context: TargetContext,
+    previous: PreviousRelease | undefined,
+  ): Promise<K8sObject[]> {
+    const image = this.releaseImage(context);
+    const version = context.run.version;
+    switch (context.stage.strategy) {
+      case "direct":
+        return this.render(context, image, version, {});
+      case "blue-green": {
+        const slot = await this.newSlot(context);
+        const objects = this.render(context, image, version, {
+          slot,
+          ...(previous === undefined ? {} : { activeSlot: otherSlot(slot), previous }),
+        });
+        this.annotateSlots(context, objects, slot, previous);
+        return objects;
+      }
+      case "canary": {
+        if (previous === undefined) return this.render(context, image, version, {});
+        const firstStep = context.stage.canary?.steps[0] ?? 10;
+        return this.render(context, image, version, { canaryWeight: firstStep, previous });
+      }
+    }
+  }
+
+  /** The previous release alone, serving all traffic, as it was before this run. */
+  private async previousManifests(context: TargetContext, previous: PreviousRelease): Promise<K8sObject[]> {
+    if (context.stage.strategy !== "blue-green") {
+      return this.render(context, previous.image, previous.version, {});
+    }
+    const slot = otherSlot(await this.newSlot(context));
+    const objects = this.render(context, previous.image, previous.version, { slot, activeSlot: slot });
+    for (const object of objects) {
+      if (object.kind === "Deployment") this.annotate(object, previous.runId);
+    }
+    return objects;
+  }
+
+  private slotDeploymentName(context: TargetContext, slot: Slot): string {
+    return `${context.spec.metadata.name}-${slot}`;
+  }
+
+  private annotate(object: K8sObject, runId: string): void {
+    object.metadata.annotations = { ...object.metadata.annotations, [runIdAnnotation]: runId };
+  }
+
+  private annotateSlots(
+    context: TargetContext,
+    objects: K8sObject[],
+    slot: Slot,
+    previous: PreviousRelease | undefined,
+  ): void {
+    for (const object of objects) {
+      if (object.kind !== "Deployment") continue;
+      if (object.metadata.name === this.slotDeploymentName(context, slot))
+        this.annotate(object, context.run.id);
+      else if (previous !== undefined) this.annotate(object, previous.runId);
+    }
+  }
+
+  /**
+   * The blue-green slot of this run: the one already holding it (a retried task), else the
+   * one the Service does not point at, else blue. Read from the cluster, so the answer is
+   * the same before and after a crash.
+   */
+  private async newSlot(context: TargetContext): Promise<Slot> {
+    const slots: Slot[] = ["blue", "green"];
+    for (const slot of slots) {
+      const deployment = await readObject<V1Deployment>(
+        this.api(),
+        this.objectRef(context, "apps/v1", "Deployment", this.slotDeploymentName(context, slot)),
+      );
+      if (deployment?.metadata?.annotations?.[runIdAnnotation] === context.run.id) return slot;
+    }
+    const service = await readObject<V1Service>(
+      this.api(),
+      this.objectRef(context, "v1", "Service", context.spec.metadata.name),
+    );
+    const active = service?.spec?.selector?.["waybill.dev/slot"];
+    return active === "blue" || active === "green" ? otherSlot(active) : "blue";
+  }
+
+  private objectRef(context: TargetContext, apiVersion: string, kind: string, name: string): K8sObject {
+    return {
+      apiVersion,
+      kind,
+      metadata: { name, ...(this.namespace === undefined ? {} : { namespace: this.namespace }) },
+    };
+  }
+
+  /** Commits (GitOps) and applies the manifests, waiting for their rollout. */
+  private async put(context: TargetContext, objects: K8sObject[], restore?: K8sObject[]): Promise<void> {
+    const gitops = context.stage.gitops;
+    if (gitops !== undefined) {
+      await commitManifests(gitops, {
+        stage: context.stage.name,
+        yaml: manifestsYaml(objects),
+        digest: context.artifact.digest,
+        runId: context.run.id,
+        ...(this.options.gitIdentity === undefined ? {} : { identity: this.options.gitIdentity }),
+      });
+      if (!gitops.apply) return;
+    }
+    await applyAndWait(this.api(), objects, {
+      timeoutMs: this.options.rolloutTimeoutMs ?? 600_000,
+      pollIntervalMs: this.options.pollIntervalMs,
+      signal: context.signal,
+      ...(restore === undefined ? {} : { previous: restore }),
+    });
+  }
+
+  private async remove(context: TargetContext, objects: K8sObject[]): Promise<void> {
+    if (context.stage.gitops?.apply === false) return;
+    await deleteObjects(this.api(), objects);
+  }
+}
