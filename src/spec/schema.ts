@@ -200,6 +200,13 @@ const stageSchema = z.strictObject({
           metrics: z.array(z.string().min(1)).default(["latency", "error"]),
           confidence: z.number().gt(0).lt(1).default(0.98),
           tolerance: z.number().min(0).default(0.25),
+          allowedIncrease: z
+            .number()
+            .min(1)
+            .default(1.1)
+            .describe(
+              "How much higher the canary's mean latency may be (a ratio) before a significant rise fails it",
+            ),
           passScore: z.number().min(0).max(100).default(95),
           marginalScore: z.number().min(0).max(100).default(75),
         })
@@ -207,6 +214,7 @@ const stageSchema = z.strictObject({
           metrics: ["latency", "error"],
           confidence: 0.98,
           tolerance: 0.25,
+          allowedIncrease: 1.1,
           passScore: 95,
           marginalScore: 75,
         }),

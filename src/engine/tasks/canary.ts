@@ -4,7 +4,10 @@
  * proxy sees both versions under the same load, and the canary judge (Mann-Whitney, as
  * Kayenta) compares the canary's latency and error rate with the stable version's. A step
  * that does not pass aborts the canary and the stage rolls back. A marginal score aborts too:
- * nobody is there to look at it.
+ * nobody is there to look at it. With thousands of samples a rise of a fraction of a percent
+ * is statistically significant, so latency also has to rise by more than
+ * `canary.judge.allowedIncrease` (mean ratio, default 1.1) to fail, as Kayenta's effect size
+ * threshold does.
  */
 import {
   judgeMetric,
@@ -97,6 +100,8 @@ export function judgeStep(
       {
         ...options,
         requireData: true,
+        effectSize: "mean-ratio",
+        allowedIncrease: settings.judge.allowedIncrease,
       },
     );
     judged.push({ ...metrics.latency, groups: ["latency"] });
@@ -136,6 +141,7 @@ function canarySettings(stage: StageSpec): NonNullable<StageSpec["canary"]> {
         tolerance: 0.25,
         passScore: 95,
         marginalScore: 75,
+        allowedIncrease: 1.1,
       },
     }
   );
