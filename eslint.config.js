@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist*/", "node_modules/", "examples/**/dist/", "**/.waybill/", "schema/"] },
+  { ignores: ["bench/.tools/", "dist*/", "node_modules/", "examples/**/dist/", "**/.waybill/", "schema/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,7 +8,7 @@
 //   BENCH_RUNS=5
 //
 // @cyclonedx/cdxgen is not run: it is not installed here (bench/README.md).
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,7 +28,11 @@ const cyclonedxNpm = join(
   "bin",
   "cyclonedx-npm-cli.js",
 );
-const cdxgen = join(repoRoot, "node_modules", "@cyclonedx", "cdxgen", "bin", "cdxgen.js");
+// cdxgen pulls a large tree with platform binaries, so it is not a project dependency: the bench
+// installs this exact version into bench/.tools (git-ignored) on first use.
+const cdxgenVersion = "12.8.4";
+const toolsDir = join(repoRoot, "bench", ".tools");
+const cdxgen = join(toolsDir, "node_modules", "@cyclonedx", "cdxgen", "bin", "cdxgen.js");
 const fixture = join(repoRoot, "test", "fixtures", "sbom", "npm-big");
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const goalRatio = 10;
@@ -41,7 +45,16 @@ function stop(message) {
 if (!Number.isInteger(runs) || runs < 1) stop("BENCH_RUNS must be a whole number above 0");
 if (!existsSync(entry)) stop(`${entry} is missing: build first (npm run build)`);
 if (!existsSync(cyclonedxNpm)) stop("@cyclonedx/cyclonedx-npm is not installed (npm install)");
-if (!existsSync(cdxgen)) stop("@cyclonedx/cdxgen is not installed (npm install)");
+if (!existsSync(cdxgen)) {
+  process.stderr.write(`installing @cyclonedx/cdxgen@${cdxgenVersion} into bench/.tools
+`);
+  const installed = spawnSync(
+    "npm",
+    ["install", "--prefix", toolsDir, "--no-save", "--ignore-scripts", `@cyclonedx/cdxgen@${cdxgenVersion}`],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  if (installed.status !== 0 || !existsSync(cdxgen)) stop("could not install @cyclonedx/cdxgen");
+}
 
 // A copy, so neither tool sees the other's output file in the folder it reads
 const workDir = await mkdtemp(join(tmpdir(), "waybill-sbom-bench-"));
