@@ -23,13 +23,18 @@ type Step = "deploy" | "checkHealth" | "release" | "rollback";
 
 /** Records what the engine asked of it; a step can be made to hang or fail. */
 class RecordingTarget implements Target {
-  readonly name = "local";
   readonly calls: string[] = [];
+
+  constructor(
+    readonly name = "local",
+    private readonly log: string[] = [],
+  ) {}
   hangOn: Step | undefined;
   failOn: Step | undefined;
 
   private async step(step: Step, context: TargetContext): Promise<void> {
     this.calls.push(`${step} ${context.run.stage} ${context.run.version}`);
+    this.log.push(`${step} ${this.name}`);
     if (this.failOn === step) throw new Error(`${step} broke`);
     if (this.hangOn === step) {
       await new Promise((_resolve, reject) => {
@@ -335,6 +340,62 @@ test("the gate takes SLIs from a command provider and fails the run naming the S
   const [latest] = await store.evaluations("shop", "dev");
   assert.deepEqual(latest?.values, { queue_depth: 42 });
   assert.deepEqual(latest?.baseline, [good.id]);
+  await engine.stop();
+  await store.close();
+});
+
+test("a stage of several clusters rolls out to one at a time, and a failure rolls back only those reached", async () => {
+  const image = `registry.example/shop@sha256:${"a".repeat(64)}`;
+  const { store, digest } = await setUp(
+    "clusters",
+    [{ name: "prod", targets: ["kube:a", "kube:b", "kube:c"] }],
+    { run: { command: "node server.js", image } },
+  );
+  const log: string[] = [];
+  const clusters = new Map(
+    ["kube:a", "kube:b", "kube:c"].map((name) => [name, new RecordingTarget(name, log)]),
+  );
+  const engine = new Engine({
+    store,
+    evidence,
+    tasks: builtinTasks(),
+    targets: { resolve: (name) => clusters.get(name) ?? new RecordingTarget(name, log) },
+    log: () => undefined,
+  });
+  await engine.start();
+  await engine.enqueue({ shipId: "s", kind: "ship", service: "shop", stage: "prod", digest, version: "1" });
+  await settle(store, (s) => s[0] === "prod:succeeded");
+  assert.deepEqual(log, [
+    "deploy kube:a",
+    "checkHealth kube:a",
+    "deploy kube:b",
+    "checkHealth kube:b",
+    "deploy kube:c",
+    "checkHealth kube:c",
+    "release kube:a",
+    "release kube:b",
+    "release kube:c",
+  ]);
+  const [run] = await store.listRuns();
+  const tasks = (await store.events({ run: run?.id ?? "" }))
+    .filter((event) => shortType(event) === "task.succeeded")
+    .map((event) => (event.data as { task: string }).task);
+  assert.deepEqual(tasks.slice(0, 4), ["verify-artifact", "deploy kube:a", "health kube:a", "test kube:a"]);
+  assert.equal((await store.currentReleases("shop", "prod")).length, 3, "the version per cluster");
+
+  log.length = 0;
+  const broken = clusters.get("kube:b");
+  if (broken) broken.failOn = "checkHealth";
+  await engine.enqueue({ shipId: "t", kind: "ship", service: "shop", stage: "prod", digest, version: "2" });
+  await settle(store, (s) => s[1] === "prod:failed");
+  assert.deepEqual(log, [
+    "deploy kube:a",
+    "checkHealth kube:a",
+    "deploy kube:b",
+    "checkHealth kube:b",
+    "rollback kube:b",
+    "rollback kube:a",
+  ]);
   await engine.stop();
   await store.close();
 });

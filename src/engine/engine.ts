@@ -16,7 +16,7 @@ import { newEvent, type NewEvent, type QueuedRun } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { foldRunProgress } from "./run-progress.js";
-import type { TaskContext, TaskHandler, TaskOutcome, TaskRegistry } from "./task.js";
+import type { PlannedTask, TaskContext, TaskHandler, TaskOutcome, TaskRegistry } from "./task.js";
 
 const ACTIVE_STATES = ["running", "waiting-approval", "rolling-back"] as const;
 
@@ -149,7 +149,7 @@ export class Engine {
       const progress = foldRunProgress(context.history);
       const task = this.options.tasks
         .tasksFor(run, context.stage)
-        .find((handler) => !progress.succeeded.has(handler.name));
+        .find((planned) => !progress.succeeded.has(planned.name));
       if (task === undefined) {
         await this.finish(run, context.spec);
         return;
@@ -158,13 +158,15 @@ export class Engine {
       await this.store.append([
         newEvent("task.started", `runs/${run.id}`, { task: task.name, attempt }, run.id),
       ]);
-      const outcome = await this.runTask(task, context);
+      const targets =
+        task.target === undefined ? context.targets : [this.options.targets.resolve(task.target)];
+      const outcome = await this.runTask(task, { ...context, targets });
       await this.record(run, task, outcome);
     }
   }
 
-  private async runTask(task: TaskHandler, context: TaskContext): Promise<TaskOutcome> {
-    const timeoutMs = stageTimeout(context.stage, task);
+  private async runTask(task: PlannedTask, context: TaskContext): Promise<TaskOutcome> {
+    const timeoutMs = stageTimeout(context.stage, task.handler);
     const controller = new AbortController();
     const onStop = () => controller.abort();
     this.abortController.signal.addEventListener("abort", onStop);
@@ -177,7 +179,7 @@ export class Engine {
     });
     try {
       return await Promise.race([
-        task
+        task.handler
           .run({ ...context, signal: controller.signal })
           .catch((error: unknown): TaskOutcome => ({ kind: "failed", reason: errorMessage(error) })),
         timeout,
@@ -188,7 +190,7 @@ export class Engine {
     }
   }
 
-  private async record(run: RunRecord, task: TaskHandler, outcome: TaskOutcome): Promise<void> {
+  private async record(run: RunRecord, task: PlannedTask, outcome: TaskOutcome): Promise<void> {
     const subject = `runs/${run.id}`;
     if (this.stopped) return;
     switch (outcome.kind) {
@@ -228,7 +230,7 @@ export class Engine {
     const reason = run.reason ?? "the run failed";
     const subject = `runs/${run.id}`;
     const failures: string[] = [];
-    for (const target of [...context.targets].reverse()) {
+    for (const target of [...touchedTargets(context)].reverse()) {
       try {
         await target.rollback({ ...context, previous: context.previous.get(target.name) });
       } catch (error) {
@@ -330,6 +332,16 @@ export class Engine {
 
 export function parseStoredSpec(artifact: ArtifactRecord): ServiceSpec {
   return serviceSpecSchema.parse(artifact.spec);
+}
+
+/**
+ * The targets a failed run must restore: all of them for a stage of one, and for a stage of
+ * several only those its rollout reached (the clusters after the failure were never touched).
+ */
+function touchedTargets(context: TaskContext): Target[] {
+  if (context.targets.length < 2) return context.targets;
+  const { attempts } = foldRunProgress(context.history);
+  return context.targets.filter((target) => attempts.has(`deploy ${target.name}`));
 }
 
 function stageTimeout(stage: StageSpec, task: TaskHandler): number {

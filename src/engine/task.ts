@@ -4,7 +4,7 @@
  * Handlers must be idempotent: after a crash the engine runs the interrupted task again.
  */
 import type { EvidenceService } from "../evidence/evidence-service.js";
-import type { ServiceSpec, StageSpec } from "../spec/schema.js";
+import { stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
 import type { GateResult, NewEvent, StoredEvent } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target } from "../targets/target.js";
@@ -36,6 +36,11 @@ export interface TaskHandler {
   name: string;
   /** Position in the run; built-ins use multiples of 10 */
   order: number;
+  /**
+   * Runs once for each target of the stage, in the stage's order: a stage of several clusters
+   * rolls out to one, gates it, and only then goes on to the next.
+   */
+  perTarget?: boolean;
   timeoutMs: number;
   appliesTo?(run: RunRecord, stage: StageSpec): boolean;
   run(context: TaskContext): Promise<TaskOutcome>;
@@ -53,7 +58,34 @@ export class TaskRegistry {
     return this;
   }
 
-  tasksFor(run: RunRecord, stage: StageSpec): TaskHandler[] {
-    return this.handlers.filter((handler) => handler.appliesTo?.(run, stage) ?? true);
+  /**
+   * The run's tasks in order. With several targets, the per-target tasks (deploy … gate) repeat
+   * for each target in turn, named `<task> <target>`; with one target every name stays plain.
+   */
+  tasksFor(run: RunRecord, stage: StageSpec): PlannedTask[] {
+    const applicable = this.handlers.filter((handler) => handler.appliesTo?.(run, stage) ?? true);
+    const targets = stageTargets(stage);
+    const perTarget = applicable.filter((handler) => handler.perTarget === true);
+    const firstPerTarget = perTarget[0];
+    if (targets.length < 2 || firstPerTarget === undefined) {
+      return applicable.map((handler) => ({ name: handler.name, handler }));
+    }
+    const plain = (handler: TaskHandler): PlannedTask => ({ name: handler.name, handler });
+    const shared = applicable.filter((handler) => handler.perTarget !== true);
+    return [
+      ...shared.filter((handler) => handler.order < firstPerTarget.order).map(plain),
+      ...targets.flatMap((target) =>
+        perTarget.map((handler) => ({ name: `${handler.name} ${target}`, handler, target })),
+      ),
+      ...shared.filter((handler) => handler.order >= firstPerTarget.order).map(plain),
+    ];
   }
+}
+
+export interface PlannedTask {
+  /** The name the run's events carry */
+  name: string;
+  handler: TaskHandler;
+  /** The one target a per-target task works on */
+  target?: string;
 }

@@ -34,6 +34,7 @@ const DEFAULT_LOAD: LoadSpec = {
 export const canaryTask: TaskHandler = {
   name: "canary",
   order: 65,
+  perTarget: true,
   timeoutMs: 30 * 60_000,
   appliesTo: (run, stage) => run.kind === "ship" && stage.strategy === "canary",
   async run(context) {

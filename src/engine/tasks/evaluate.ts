@@ -17,6 +17,7 @@ import { gatherSlis } from "../sli-sources.js";
 export const evaluateTask: TaskHandler = {
   name: "evaluate",
   order: 60,
+  perTarget: true,
   timeoutMs: 5 * 60_000,
   appliesTo: (run, stage) => run.kind === "ship" && stage.gate,
   async run(context) {

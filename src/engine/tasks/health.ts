@@ -4,6 +4,7 @@ import type { TaskHandler } from "../task.js";
 export const healthTask: TaskHandler = {
   name: "health",
   order: 40,
+  perTarget: true,
   timeoutMs: 60_000,
   async run(context) {
     for (const target of context.targets) {

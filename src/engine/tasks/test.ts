@@ -18,6 +18,7 @@ const MAX_STORED_SAMPLES = 2_000;
 export const testTask: TaskHandler = {
   name: "test",
   order: 50,
+  perTarget: true,
   timeoutMs: 30 * 60_000,
   appliesTo: (run, stage) => run.kind === "ship" && stage.test,
   async run(context) {
