@@ -53,18 +53,6 @@ export class Engine {
     await Promise.allSettled([...this.executing.values()]);
   }
 
-  /** Queues the first stage's run of a new ship. */
-  async enqueueShip(
-    service: string,
-    digest: string,
-    version: string,
-    firstStage: string,
-  ): Promise<RunRecord> {
-    const shipId = randomUUID();
-    const run = await this.enqueue({ shipId, kind: "ship", service, stage: firstStage, digest, version });
-    return run;
-  }
-
   async enqueue(request: Omit<QueuedRun, "stageIndex">): Promise<RunRecord> {
     const spec = await this.specFor(request.service, request.digest);
     const stageIndex = spec.stages.findIndex((stage) => stage.name === request.stage);

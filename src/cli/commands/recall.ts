@@ -1,24 +1,8 @@
-import type { Drift } from "../../evidence/recall/drift.js";
+import type { RecallResult } from "../../engine/recall.js";
 import type { CliCommand } from "../command.js";
 import { connect } from "../client.js";
 import { followShip } from "../follow.js";
 import { table, type RunView } from "../views.js";
-
-interface RecallView {
-  query: string;
-  advisory: { id: string; aliases: string[] } | null;
-  matches: {
-    service: string;
-    stage: string;
-    target: string;
-    digest: string;
-    version: string;
-    component: string;
-    from: string;
-    until: string | null;
-  }[];
-  drift: Drift[];
-}
 
 export const recallCommand: CliCommand = {
   name: "recall",
@@ -34,7 +18,7 @@ export const recallCommand: CliCommand = {
   async run(args, options, context) {
     const query = args[0] ?? "";
     const client = await connect(context.stateDir);
-    const view = await client.get<RecallView>(`/v1/recall?q=${encodeURIComponent(query)}`);
+    const view = await client.get<RecallResult>(`/v1/recall?q=${encodeURIComponent(query)}`);
     if (options.json === true && typeof options.redeploy !== "string") {
       context.stdout(`${JSON.stringify(view, null, 2)}\n`);
       return 0;
