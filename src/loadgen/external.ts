@@ -4,7 +4,7 @@
  * print exactly one JSON object of SLI values, `{"latency_p99": 12.5, "error_rate": 0}`, on
  * stdout (logs belong on stderr). Its output and its run time are bounded.
  */
-import { spawn } from "node:child_process";
+import { BoundedCommandError, describeFailure, runBoundedCommand } from "../exec/bounded-command.js";
 import { UserError } from "../errors.js";
 import type { SliValues } from "./slis.js";
 
@@ -18,87 +18,29 @@ export interface ExternalLoadOptions {
 }
 
 const defaultMaxOutputBytes = 1024 * 1024;
-const stderrTailBytes = 4096;
-/** Time between asking the command to stop and forcing it */
-const killGraceMs = 2000;
 
-export function runExternalLoad(
+export async function runExternalLoad(
   command: readonly string[],
   options: ExternalLoadOptions,
 ): Promise<SliValues> {
-  const [program, ...args] = command;
-  if (program === undefined || program === "") {
-    return Promise.reject(new UserError("external load command is empty"));
-  }
   const shown = command.join(" ");
-  const maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes;
-
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout also stops whatever a wrapper script started.
-    const child = spawn(program, args, {
+  if (shown.trim() === "") throw new UserError("external load command is empty");
+  let stdout: string;
+  try {
+    stdout = await runBoundedCommand(command, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes ?? defaultMaxOutputBytes,
     });
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderrTail = "";
-    let stopReason: string | null = null;
-    let spawnError: Error | null = null;
-    let forceTimer: NodeJS.Timeout | undefined;
-
-    const stop = (reason: string) => {
-      if (stopReason !== null) return;
-      stopReason = reason;
-      signalGroup("SIGTERM");
-      forceTimer = setTimeout(() => {
-        signalGroup("SIGKILL");
-        // A descendant that left the group could hold the pipes open; stop waiting for it.
-        child.stdout.destroy();
-        child.stderr.destroy();
-      }, killGraceMs);
-    };
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    const timeoutTimer = setTimeout(() => stop(`timed out after ${options.timeoutMs} ms`), options.timeoutMs);
-
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > maxOutputBytes) stop(`printed more than ${maxOutputBytes} bytes`);
-      else stdout.push(chunk);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-stderrTailBytes);
-    });
-    child.on("error", (error) => {
-      spawnError = error;
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timeoutTimer);
-      clearTimeout(forceTimer);
-      const stderrNote = stderrTail.trim() === "" ? "" : `\n${stderrTail.trim()}`;
-      if (spawnError !== null) {
-        reject(new UserError(`external load command ${shown} could not start: ${spawnError.message}`));
-      } else if (stopReason !== null) {
-        reject(new UserError(`external load command ${shown} ${stopReason}${stderrNote}`));
-      } else if (code !== 0) {
-        const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
-        reject(new UserError(`external load command ${shown} ${how}${stderrNote}`));
-      } else {
-        try {
-          resolve(parseSliJson(Buffer.concat(stdout).toString("utf8"), shown));
-        } catch (error) {
-          reject(error);
-        }
-      }
-    });
-  });
+  } catch (error) {
+    if (!(error instanceof BoundedCommandError)) throw error;
+    const stderrNote = error.stderrTail === "" ? "" : `\n${error.stderrTail}`;
+    throw new UserError(
+      `external load command ${shown} ${describeFailure(error.failure, (ms) => `${ms} ms`)}${stderrNote}`,
+    );
+  }
+  return parseSliJson(stdout, shown);
 }
 
 /** Parses `{"sli_name": number, …}`; `source` names where the text came from, for the message */

@@ -6,7 +6,7 @@
  * on stderr. Its run time and output are bounded; a timeout, a non-zero exit or unreadable
  * output rejects with the command's last stderr lines.
  */
-import { spawn } from "node:child_process";
+import { BoundedCommandError, describeFailure, runBoundedCommand } from "../exec/bounded-command.js";
 import { UserError } from "../errors.js";
 import { commandArgv } from "../spec/units.js";
 import type { NoValueReporter, SliProvider, SliQueryContext } from "./provider.js";
@@ -23,9 +23,6 @@ export interface CommandProviderOptions {
 }
 
 const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-const STDERR_TAIL_BYTES = 4096;
-/** Between asking the command's process group to stop and killing it */
-const KILL_GRACE_MS = 2000;
 
 /** `source` names the command in messages. Throws a UserError for anything but `{"name": number | null}`. */
 export function parseSliOutput(text: string, source: string): Record<string, number | null> {
@@ -71,81 +68,27 @@ function windowEnvironment(context: SliQueryContext): Record<string, string> {
 }
 
 /** Runs the command once and returns its stdout, or rejects saying why it failed. */
-function runCommand(
+async function runCommand(
   argv: readonly string[],
   options: CommandProviderOptions,
   env: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  const [program, ...args] = argv;
   const shown = `SLI command ${JSON.stringify(argv.join(" "))}`;
-  if (program === undefined) return Promise.reject(new UserError(`${shown} is empty`));
-  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  return new Promise((resolve, reject) => {
-    // Its own process group, so stopping it also stops whatever it started.
-    const child = spawn(program, args, {
+  if (argv.length === 0) throw new UserError(`${shown} is empty`);
+  try {
+    return await runBoundedCommand(argv, {
       cwd: options.cwd,
       env: { ...inheritedEnvironment(), ...options.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      ...(signal === undefined ? {} : { signal }),
     });
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderrTail = "";
-    let stopReason: string | null = null;
-    let spawnError: Error | null = null;
-    let killTimer: NodeJS.Timeout | undefined;
-
-    const signalGroup = (name: NodeJS.Signals): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, name);
-      } catch {
-        // Already gone.
-      }
-    };
-    const stop = (reason: string): void => {
-      if (stopReason !== null) return;
-      stopReason = reason;
-      signalGroup("SIGTERM");
-      killTimer = setTimeout(() => {
-        signalGroup("SIGKILL");
-        // A descendant that left the group may hold the pipes open; stop waiting for it.
-        child.stdout.destroy();
-        child.stderr.destroy();
-      }, KILL_GRACE_MS);
-    };
-    const timeoutTimer = setTimeout(
-      () => stop(`timed out after ${options.timeoutMs / 1000}s`),
-      options.timeoutMs,
-    );
-    const onAbort = (): void => stop("was aborted");
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > maxOutputBytes) stop(`printed more than ${maxOutputBytes} bytes`);
-      else stdout.push(chunk);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL_BYTES);
-    });
-    child.on("error", (error) => {
-      spawnError = error;
-    });
-    child.on("close", (code, exitSignal) => {
-      clearTimeout(timeoutTimer);
-      clearTimeout(killTimer);
-      signal?.removeEventListener("abort", onAbort);
-      const stderrNote = stderrTail.trim() === "" ? "" : `; its stderr ends with:\n${stderrTail.trim()}`;
-      if (spawnError !== null) reject(new UserError(`${shown} could not start: ${spawnError.message}`));
-      else if (stopReason !== null) reject(new UserError(`${shown} ${stopReason}${stderrNote}`));
-      else if (code !== 0) {
-        const how = exitSignal === null ? `exited with code ${code}` : `was killed by ${exitSignal}`;
-        reject(new UserError(`${shown} ${how}${stderrNote}`));
-      } else resolve(Buffer.concat(stdout).toString("utf8"));
-    });
-  });
+  } catch (error) {
+    if (!(error instanceof BoundedCommandError)) throw error;
+    const stderrNote = error.stderrTail === "" ? "" : `; its stderr ends with:\n${error.stderrTail}`;
+    throw new UserError(`${shown} ${describeFailure(error.failure, (ms) => `${ms / 1000}s`)}${stderrNote}`);
+  }
 }
 
 export function commandProvider(options: CommandProviderOptions): SliProvider {
