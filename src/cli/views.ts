@@ -52,6 +52,9 @@ export function statusTable(status: StatusView): string {
       const rows = [["STAGE", "STATE", "VERSION", "URL", "NOTE"]];
       for (const stage of service.stages) {
         rows.push([stage.name, stage.state, stage.version ?? "-", stage.url ?? "-", stage.reason ?? ""]);
+        if (stage.targets.some((target) => target.name !== "local")) {
+          for (const target of stage.targets) rows.push([`  ${target.name}`, "", target.version, "", ""]);
+        }
       }
       return `${service.name}\n${table(rows)}`;
     })

@@ -13,7 +13,8 @@ import type { EvidenceService } from "../evidence/evidence-service.js";
 import { generateSbom } from "../evidence/sbom/index.js";
 import { importAdvisories } from "../evidence/vulns/import.js";
 import { scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
-import { serviceSpecSchema } from "../spec/schema.js";
+import { pinnedDigest } from "../artifact/image.js";
+import { serviceSpecSchema, stageTargets, type ServiceSpec } from "../spec/schema.js";
 import { newEvent, type NewEvent } from "../store/events.js";
 import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
@@ -21,7 +22,10 @@ import type { Engine } from "./engine.js";
 export interface ShipRequest {
   spec: unknown;
   serviceDir: string;
-  artifactDir: string;
+  /** The artifact for local targets: a folder inside serviceDir, copied into the content store */
+  artifactDir?: string | undefined;
+  /** The artifact for Kubernetes targets: an image pinned by `digest` */
+  image?: string | undefined;
   digest: string;
   version: string;
   /** What the build came from, for SLSA provenance; absent outside a git repository */
@@ -43,12 +47,7 @@ export class Deliveries {
       throw new UserError(`the service spec is not valid: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     }
     const spec = parsed.data;
-    if (!isAbsolute(request.serviceDir) || !isAbsolute(request.artifactDir)) {
-      throw new UserError("serviceDir and artifactDir must be absolute paths");
-    }
-    const mountPath = relative(request.serviceDir, request.artifactDir) || ".";
-    if (mountPath.startsWith("..")) throw new UserError("the artifact must be inside the service folder");
-    const path = await this.artifacts.put(request.artifactDir, request.digest);
+    const { path, mountPath } = await this.placeArtifact(spec, request);
     const name = spec.metadata.name;
     const shipId = randomUUID();
     await this.store.append([
@@ -81,8 +80,44 @@ export class Deliveries {
   }
 
   /**
+   * A folder is copied into the content store under its digest; an image stays in its
+   * registry, and its pinned reference is the artifact's path.
+   */
+  private async placeArtifact(
+    spec: ServiceSpec,
+    request: ShipRequest,
+  ): Promise<{ path: string; mountPath: string }> {
+    if (!isAbsolute(request.serviceDir)) throw new UserError("serviceDir must be an absolute path");
+    const toKubernetes = spec.stages.some((stage) =>
+      stageTargets(stage).some((target) => target !== "local"),
+    );
+    if (request.image !== undefined) {
+      if (!toKubernetes) {
+        throw new UserError(
+          `the stages of ${spec.metadata.name} deploy to the local target, which runs a folder: ship artifactDir, not an image`,
+        );
+      }
+      if (pinnedDigest(request.image) !== request.digest) {
+        throw new UserError(`the image ${request.image} is not pinned to the digest ${request.digest}`);
+      }
+      return { path: request.image, mountPath: "." };
+    }
+    if (request.artifactDir === undefined) throw new UserError("give artifactDir or image");
+    if (toKubernetes) {
+      throw new UserError(
+        `the stages of ${spec.metadata.name} deploy to Kubernetes, which runs an image: ship image, not a folder`,
+      );
+    }
+    if (!isAbsolute(request.artifactDir)) throw new UserError("artifactDir must be an absolute path");
+    const mountPath = relative(request.serviceDir, request.artifactDir) || ".";
+    if (mountPath.startsWith("..")) throw new UserError("the artifact must be inside the service folder");
+    return { path: await this.artifacts.put(request.artifactDir, request.digest), mountPath };
+  }
+
+  /**
    * The SBOM comes from the artifact's own lockfiles and jars; an artifact that carries none
-   * (a `dist/` folder) is described by the service folder's lockfiles it was built from.
+   * (a `dist/` folder), and an image, which stays in its registry, are described by the
+   * service folder's lockfiles they were built from.
    * Advisories are imported from `<state>/advisories` (OSV files, folders or all.zip) into the
    * store's index by package whenever that folder changed.
    */
@@ -94,8 +129,9 @@ export class Deliveries {
   ): Promise<NewEvent[]> {
     const subject = { name: service, digest: request.digest };
     const options = { name: service, version: request.version, digest: request.digest };
-    let { bom } = await generateSbom(storedPath, options);
-    if ((bom.components ?? []).length === 0 && storedPath !== request.serviceDir) {
+    const source = request.image === undefined ? storedPath : request.serviceDir;
+    let { bom } = await generateSbom(source, options);
+    if ((bom.components ?? []).length === 0 && source !== request.serviceDir) {
       ({ bom } = await generateSbom(request.serviceDir, options));
     }
     await importAdvisories(this.store, this.advisoriesDir);

@@ -49,7 +49,9 @@ class RecordingTarget implements Target {
   url = () => undefined;
   testEndpoint = () => ({ url: "http://127.0.0.1:9", headers: {} });
   startMeasurement = async () => ({ stop: async () => ({ process: null, latencySamplesMs: [] }) });
-  setCanaryWeight = async () => ({ observe: () => ({ stable: null, canary: null }) });
+  setCanaryWeight = async (_context: TargetContext, _weight: number) => ({
+    observe: () => ({ stable: null, canary: null }),
+  });
 }
 
 async function setUp(
@@ -396,6 +398,41 @@ test("a stage of several clusters rolls out to one at a time, and a failure roll
     "rollback kube:b",
     "rollback kube:a",
   ]);
+  await engine.stop();
+  await store.close();
+});
+
+test("a canary on a target that cannot see each version's traffic holds every step unjudged", async () => {
+  const { store, digest } = await setUp("canary-unobserved", [
+    { name: "prod", strategy: "canary", canary: { steps: [10, 50, 100], stepDuration: "10ms" } },
+  ]);
+  const target = new RecordingTarget();
+  const weights: number[] = [];
+  target.setCanaryWeight = async (_context: TargetContext, weight: number) => {
+    weights.push(weight);
+    return { observe: () => ({ stable: null, canary: null }) };
+  };
+  const engine = engineOn(store, target);
+  await engine.start();
+  for (const version of ["1", "2"]) {
+    await engine.enqueue({ shipId: version, kind: "ship", service: "shop", stage: "prod", digest, version });
+  }
+  await settle(store, (s) => s.length === 2 && s.every((state) => state === "prod:succeeded"));
+  assert.deepEqual(weights, [10, 50], "the first release has no stable version; the second steps up");
+  const second = (await store.listRuns()).find((run) => run.version === "2");
+  const canary = (await store.events({ run: second?.id ?? "" })).find(
+    (event) => shortType(event) === "task.succeeded" && (event.data as { task: string }).task === "canary",
+  );
+  const steps = (canary?.data as { output: { steps: { weight: number; judged: boolean; reason: string }[] } })
+    .output.steps;
+  assert.deepEqual(
+    steps.map((step) => [step.weight, step.judged]),
+    [
+      [10, false],
+      [50, false],
+    ],
+  );
+  assert.match(steps[0]?.reason ?? "", /cannot see each version's traffic/);
   await engine.stop();
   await store.close();
 });

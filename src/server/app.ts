@@ -55,14 +55,19 @@ const buildFacts = z.strictObject({
   startedOn: z.string(),
   finishedOn: z.string(),
 });
-const shipBody = z.strictObject({
-  spec: z.unknown(),
-  serviceDir: z.string().min(1),
-  artifactDir: z.string().min(1),
-  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  version: z.string().min(1).max(128),
-  build: buildFacts.optional(),
-});
+const shipBody = z
+  .strictObject({
+    spec: z.unknown(),
+    serviceDir: z.string().min(1),
+    artifactDir: z.string().min(1).optional(),
+    image: z.string().min(1).optional(),
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    version: z.string().min(1).max(128),
+    build: buildFacts.optional(),
+  })
+  .refine((body) => (body.artifactDir === undefined) !== (body.image === undefined), {
+    message: "give artifactDir (a folder, for local targets) or image (for Kubernetes targets), exactly one",
+  });
 const envelopeBody = z.strictObject({
   envelope: z.strictObject({
     payloadType: z.string(),

@@ -246,6 +246,12 @@ const stageSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe("Evaluate the SLO in this stage; a failed gate rolls the stage back"),
+  testUrl: z
+    .union([z.url(), z.record(targetSchema, z.url())])
+    .optional()
+    .describe(
+      "Where Waybill reaches the new version on a Kubernetes target for the load test (an Ingress, a LoadBalancer or a port-forward; for blue-green, the <service>-preview Service); one URL, or one per target",
+    ),
   drain: durationSchema.default("2s"),
   timeouts: z.record(z.string(), durationSchema).default({}),
   gitops: z
@@ -332,8 +338,46 @@ export const serviceSpecSchema = z
           message: `run.image or build.image is required: stage "${stage.name}" deploys to Kubernetes`,
         });
       }
+      const kubeTargets = targets.filter((target) => target.startsWith("kube:"));
+      const runsLoad = stage.test && (spec.test.load !== undefined || spec.test.external !== undefined);
+      const withoutUrl = kubeTargets.filter((target) => testUrlFor(stage, target) === undefined);
+      if (runsLoad && withoutUrl.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stages", index, stage.testUrl === undefined ? "name" : "testUrl"],
+          message:
+            `stage "${stage.name}" runs the load test on ${withoutUrl.join(", ")}, which Waybill cannot reach by itself: ` +
+            "give testUrl (an Ingress, LoadBalancer or port-forward URL of the new version), or test: false",
+        });
+      }
     });
+    reportMixedTargets(spec.stages, ctx);
   });
+
+/**
+ * One ship carries one artifact through every stage, and its kind follows the target: a
+ * folder for the local runtime, an image for Kubernetes. A service mixing them would need
+ * two artifacts that nothing proves are the same build.
+ */
+function reportMixedTargets(stages: z.output<typeof stageSchema>[], ctx: z.RefinementCtx): void {
+  const kinds = stages.map((stage) =>
+    stageTargets(stage).map((target) => (target === "local" ? "local" : "kube")),
+  );
+  const firstLocal = kinds.findIndex((stageKinds) => stageKinds.includes("local"));
+  const firstKube = kinds.findIndex((stageKinds) => stageKinds.includes("kube"));
+  if (firstLocal === -1 || firstKube === -1) return;
+  const later = Math.max(firstLocal, firstKube);
+  const localStage = stages[firstLocal]?.name ?? "";
+  const kubeStage = stages[firstKube]?.name ?? "";
+  ctx.addIssue({
+    code: "custom",
+    path: ["stages", later, stages[later]?.targets === undefined ? "target" : "targets"],
+    message:
+      `stage "${kubeStage}" deploys to Kubernetes and stage "${localStage}" to the local target, but one ship carries ` +
+      "one artifact through every stage: a folder for local targets, an image for Kubernetes. Use one kind of target " +
+      "for all stages of a service",
+  });
+}
 
 export type ServiceSpec = z.output<typeof serviceSpecSchema>;
 export type StageSpec = ServiceSpec["stages"][number];
@@ -343,4 +387,9 @@ export type Requirement = z.output<typeof requirementSchema>;
 
 export function stageTargets(stage: Pick<StageSpec, "target" | "targets">): string[] {
   return stage.targets ?? [stage.target ?? "local"];
+}
+
+/** The stage's test URL for one of its targets, if it has one. */
+export function testUrlFor(stage: Pick<StageSpec, "testUrl">, target: string): string | undefined {
+  return typeof stage.testUrl === "string" ? stage.testUrl : stage.testUrl?.[target];
 }

@@ -228,14 +228,26 @@ describe("KubeTarget against the fake API server", () => {
     }
   });
 
-  it("measures nothing and needs a configured URL for load", async () => {
+  it("measures nothing and needs the stage's testUrl for load", async () => {
     const kube = target("shop-dev");
     const context = contextFor("dev", imageV1, "run-1");
     assert.deepEqual(await (await kube.startMeasurement(context)).stop(), {
       process: null,
       latencySamplesMs: [],
     });
-    assert.equal(kube.url("shop", "dev"), undefined);
-    assert.throws(() => kube.testEndpoint(context), /need a URL reachable from Waybill/);
+    assert.equal(kube.url(), undefined);
+    assert.throws(() => kube.testEndpoint(context), /set testUrl on stage dev/);
+  });
+
+  it("sends load to the stage's testUrl, or to the one given for this target", () => {
+    const kube = target("shop-dev");
+    const context = contextFor("dev", imageV1, "run-1");
+    const url = "http://shop-dev.example.test/";
+    assert.deepEqual(kube.testEndpoint({ ...context, stage: { ...context.stage, testUrl: url } }), {
+      url,
+      headers: {},
+    });
+    const perTarget = { [kube.name]: url, "kube:other/shop": "http://other.example.test/" };
+    assert.equal(kube.testEndpoint({ ...context, stage: { ...context.stage, testUrl: perTarget } }).url, url);
   });
 });

@@ -9,17 +9,19 @@
  * - canary: deploy runs the canary at the first step's weight beside the stable track;
  *   release applies the promoted state (stable runs the new version, canary at 0 replicas).
  *
+ * The artifact is the image itself: its pinned reference is the artifact's path, for this
+ * release and the previous one.
+ *
  * Health is the rollout itself: pods pass their readiness probe (an HTTP GET of run.health)
  * before they count as available. Waybill cannot measure pods or see their traffic from
- * outside the cluster, so measurements are empty; load tests need a URL reachable from
- * Waybill (an Ingress, a LoadBalancer or a port-forward) given as `testUrl`.
+ * outside the cluster, so measurements are empty and canary steps are not judged per version;
+ * load tests go to the stage's `testUrl` (an Ingress, a LoadBalancer or a port-forward).
  *
  * With `gitops` on the stage, every set of manifests is committed before it is applied, or
  * instead of being applied when `apply: false` (a GitOps controller then applies it, and
  * Waybill does not wait for it).
  */
 import type { KubeConfig, KubernetesObjectApi, V1Deployment, V1Service } from "@kubernetes/client-node";
-import { parseStoredSpec } from "../engine/engine.js";
 import {
   applyAndWait,
   deleteObjects,
@@ -32,12 +34,12 @@ import { commitManifests } from "../kube/gitops.js";
 import {
   manifestsYaml,
   renderStage,
-  stageImage,
   type K8sObject,
   type LiveRelease,
   type RenderOptions,
   type Slot,
 } from "../kube/render.js";
+import { testUrlFor } from "../spec/schema.js";
 import { parseDuration } from "../spec/units.js";
 import type { Store } from "../store/store.js";
 import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
@@ -54,8 +56,6 @@ export interface KubeTargetOptions {
   rolloutTimeoutMs?: number;
   /** How often a rollout is polled; default 1 s */
   pollIntervalMs?: number;
-  /** A URL reachable from Waybill that serves the stage's new version, for load tests */
-  testUrl?: (service: string, stage: string) => string | undefined;
   /** Committer of GitOps commits; default the repository's git configuration */
   gitIdentity?: { name: string; email: string };
 }
@@ -145,12 +145,11 @@ export class KubeTarget implements Target {
   }
 
   testEndpoint(context: TargetContext): { url: string; headers: Record<string, string> } {
-    const url = this.url(context.run.service, context.run.stage);
+    const url = testUrlFor(context.stage, this.name);
     if (url === undefined) {
       throw new Error(
         `${this.name}: load tests against a cluster need a URL reachable from Waybill (an Ingress, a ` +
-          `LoadBalancer or a port-forward to the Service), and none is configured for ` +
-          `${context.run.service}/${context.run.stage}`,
+          `LoadBalancer or a port-forward to the Service): set testUrl on stage ${context.stage.name}`,
       );
     }
     return { url, headers: {} };
@@ -176,8 +175,8 @@ export class KubeTarget implements Target {
     return { observe: () => ({ stable: null, canary: null }) };
   }
 
-  url(service: string, stage: string): string | undefined {
-    return this.options.testUrl?.(service, stage);
+  url(): string | undefined {
+    return undefined;
   }
 
   private api(): KubernetesObjectApi {
@@ -186,7 +185,7 @@ export class KubeTarget implements Target {
   }
 
   private releaseImage(context: TargetContext): string {
-    return stageImage(context.spec, undefined);
+    return context.artifact.path;
   }
 
   private render(
@@ -211,7 +210,7 @@ export class KubeTarget implements Target {
     if (artifact === undefined) return undefined;
     return {
       version: previous.version,
-      image: stageImage(parseStoredSpec(artifact), undefined),
+      image: artifact.path,
       runId: previous.runId,
     };
   }

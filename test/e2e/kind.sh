@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end check of Waybill's Kubernetes deploy on a real cluster: creates a kind cluster,
 # loads an image, renders a stage with `waybill render`, applies it with src/kube/apply.ts
-# (server-side apply as `waybill`, dry run first, rollout wait), and checks the result with
-# kubectl. Needs Docker, kind, kubectl, Node 20 and network access to pull the image.
+# (server-side apply as `waybill`, dry run first, rollout wait), checks the result with
+# kubectl, then ships the same service through dev and a blue-green production with
+# `waybill ship`. Needs Docker, kind, kubectl, Node 20 and network access to pull the image.
 # The cluster is deleted at the end unless WAYBILL_KEEP_CLUSTER=1.
 set -euo pipefail
 
@@ -74,4 +75,25 @@ case " $managers " in
 esac
 kubectl --context "$context" -n "$namespace" get service shop -o jsonpath='{.spec.selector}'
 echo
+
+# The whole delivery through the CLI and a control plane: dev (direct) in $namespace, then
+# production (blue-green) in $namespace-prod, the Service switched to the new slot.
+kubectl --context "$context" create namespace "$namespace-prod"
+cat >>"$work/waybill.yaml" <<YAML
+    test: false
+    gate: false
+  - name: production
+    target: kube:$context/$namespace-prod
+    strategy: blue-green
+    test: false
+    gate: false
+    approval: { pass: automatic, warning: automatic }
+YAML
+state="$work/state"
+node "$repo/bin/waybill.js" --state "$state" ship "$work" --version e2e
+node "$repo/bin/waybill.js" --state "$state" status
+kubectl --context "$context" -n "$namespace-prod" rollout status deployment/shop-blue --timeout=10s
+slot=$(kubectl --context "$context" -n "$namespace-prod" get service shop -o jsonpath='{.spec.selector.waybill\.dev/slot}')
+[ "$slot" = blue ] || { echo "expected production's Service on slot blue, got: $slot" >&2; exit 1; }
+node "$repo/bin/waybill.js" --state "$state" down
 echo "kind e2e passed"

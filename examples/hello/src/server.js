@@ -5,6 +5,8 @@ const build = JSON.parse(readFileSync(new URL("./build.json", import.meta.url), 
 const version = process.env.WAYBILL_VERSION ?? "dev";
 const stage = process.env.WAYBILL_STAGE ?? "local";
 const port = Number(process.env.PORT ?? 8080);
+// Loopback unless told otherwise: in a container (see Dockerfile) the pod's address is what counts.
+const host = process.env.HOST ?? "127.0.0.1";
 
 function respond(response, status, body) {
   response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
@@ -20,5 +22,5 @@ const server = createServer((request, response) => {
 });
 
 server.keepAliveTimeout = 65_000;
-server.listen(port, "127.0.0.1", () => console.log(`hello ${version} listening on ${port}`));
+server.listen(port, host, () => console.log(`hello ${version} listening on ${port}`));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -2,7 +2,9 @@ import { resolve } from "node:path";
 import { artifactDigest } from "../../artifact/digest.js";
 import { runBuild } from "../../artifact/build.js";
 import { lockfileDigests, sourceFacts } from "../../artifact/build-facts.js";
+import { imageArtifact } from "../../artifact/image.js";
 import { UserError } from "../../errors.js";
+import { stageTargets, type ServiceSpec } from "../../spec/schema.js";
 import { loadServiceSpec } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
 import { connect } from "../client.js";
@@ -30,22 +32,19 @@ export const shipCommand: CliCommand = {
     }
     const finishedOn = new Date().toISOString();
     const source = await sourceFacts(serviceDir);
-    const artifactDir = resolve(serviceDir, spec.build.artifact);
-    const digest = await artifactDigest(artifactDir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT")
-        throw new UserError(`build.artifact ${spec.build.artifact} does not exist in ${serviceDir}`);
-      throw error;
-    });
+    const artifact = deploysToKubernetes(spec)
+      ? imageArtifact(spec, serviceDir)
+      : await folderArtifact(resolve(serviceDir, spec.build.artifact), spec.build.artifact, serviceDir);
+    const { digest } = artifact;
     const version =
       typeof options.version === "string" ? options.version : digest.slice("sha256:".length, 19);
-    say(`artifact ${digest} (version ${version})\n`);
+    say(`artifact ${"image" in artifact ? artifact.image : digest} (version ${version})\n`);
 
     const client = await connect(context.stateDir);
     const shipped = await client.post<{ shipId: string; runs: RunView[] }>("/v1/ships", {
       spec,
       serviceDir,
-      artifactDir,
-      digest,
+      ...artifact,
       version,
       ...(source === undefined
         ? {}
@@ -73,6 +72,23 @@ export const shipCommand: CliCommand = {
     return outcome.failed.length > 0 ? 1 : 0;
   },
 };
+
+function deploysToKubernetes(spec: ServiceSpec): boolean {
+  return spec.stages.some((stage) => stageTargets(stage).some((target) => target.startsWith("kube:")));
+}
+
+async function folderArtifact(
+  artifactDir: string,
+  configured: string,
+  serviceDir: string,
+): Promise<{ artifactDir: string; digest: string }> {
+  const digest = await artifactDigest(artifactDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT")
+      throw new UserError(`build.artifact ${configured} does not exist in ${serviceDir}`);
+    throw error;
+  });
+  return { artifactDir, digest };
+}
 
 async function waitUntilStarted(
   client: Awaited<ReturnType<typeof connect>>,

@@ -8,7 +8,12 @@
  * is statistically significant, so latency also has to rise by more than
  * `canary.judge.allowedIncrease` (mean ratio, default 1.1) to fail, as Kayenta's effect size
  * threshold does.
+ *
+ * A target that cannot tell the versions' traffic apart (a cluster, seen from outside) gets
+ * no load and no judgement: each step holds its weight for `stepDuration` on the stage's own
+ * traffic, so the exposure still grows step by step, and the quality gate is what judged it.
  */
+import { setTimeout } from "node:timers/promises";
 import {
   judgeMetric,
   scoreGroups,
@@ -48,6 +53,10 @@ export const canaryTask: TaskHandler = {
       }
       for (const weight of canary.steps.filter((step) => step < 100)) {
         const traffic = await trafficAtStep(context, target, weight, parseDuration(canary.stepDuration));
+        if (traffic.stable === null && traffic.canary === null) {
+          steps.push({ target: target.name, weight, judged: false, reason: unobservedReason(target) });
+          continue;
+        }
         const verdict = judgeStep(traffic, canary);
         steps.push({ target: target.name, weight, ...verdict });
         if (verdict.classification !== "pass") {
@@ -70,12 +79,22 @@ async function trafficAtStep(
 ): Promise<CanaryTraffic> {
   const targetContext = { ...context, previous: context.previous.get(target.name) };
   const step = await target.setCanaryWeight(targetContext, weight);
-  const load = context.spec.test.load ?? DEFAULT_LOAD;
   const url = target.url(context.run.service, context.run.stage);
-  if (url === undefined) throw new Error(`${target.name} has no URL for the stage`);
+  if (url === undefined) {
+    await setTimeout(stepMs, undefined, { signal: context.signal });
+    return step.observe();
+  }
+  const load = context.spec.test.load ?? DEFAULT_LOAD;
   const options = loadOptionsFromSpec({ ...load, warmup: "0s" }, url);
   await runLoad({ ...options, durationMs: stepMs });
   return step.observe();
+}
+
+function unobservedReason(target: Target): string {
+  return (
+    `${target.name} cannot see each version's traffic, so the step held its weight on the stage's own ` +
+    "traffic without a judgement; the stage's quality gate judged the release"
+  );
 }
 
 export function judgeStep(
