@@ -150,6 +150,39 @@ describe("API input", () => {
     assert.match(response.json<{ error: string }>().error, /serviceDir|digest/);
   });
 
+  test("a ship names its artifact as a folder or an image, never both or neither", async () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const ship = (artifact: Record<string, string>, spec: unknown = { metadata: { name: "shop" } }) =>
+      app.inject({
+        method: "POST",
+        url: "/v1/ships",
+        headers: auth(),
+        payload: { spec, serviceDir: stateDir, digest, version: "1", ...artifact },
+      });
+    const neitherNorBoth: Record<string, string>[] = [{}, { artifactDir: stateDir, image: `shop@${digest}` }];
+    for (const artifact of neitherNorBoth) {
+      const response = await ship(artifact);
+      assert.equal(response.statusCode, 400);
+      assert.match(response.json<{ error: string }>().error, /artifactDir .* or image .*exactly one/);
+    }
+    const local = { metadata: { name: "shop" }, run: { command: "node server.js" } };
+    const imageToLocal = await ship({ image: `registry.example/shop@${digest}` }, local);
+    assert.equal(imageToLocal.statusCode, 400);
+    assert.match(imageToLocal.json<{ error: string }>().error, /runs a folder: ship artifactDir/);
+    const kube = {
+      metadata: { name: "shop" },
+      run: { image: `registry.example/shop@${digest}` },
+      stages: [{ name: "prod", target: "kube:prod" }],
+    };
+    const otherDigest = await ship({ image: `registry.example/shop@sha256:${"b".repeat(64)}` }, kube);
+    assert.equal(otherDigest.statusCode, 400);
+    assert.match(otherDigest.json<{ error: string }>().error, /is not pinned to the digest/);
+    const folderToKube = await ship({ artifactDir: stateDir }, kube);
+    assert.equal(folderToKube.statusCode, 400);
+    assert.match(folderToKube.json<{ error: string }>().error, /runs an image: ship image/);
+    assert.deepEqual(await store.listRuns(), [], "nothing was recorded");
+  });
+
   test("an unknown run gets 404 and approving a run that is not waiting gets 4xx", async () => {
     const response = await app.inject({ method: "POST", url: "/v1/runs/r-nope/approve", headers: auth() });
     assert.equal(response.statusCode, 404);
