@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import type { Entry } from "yauzl";
 import { mavenPurl } from "../purl.js";
 import type { ComponentHash, EcosystemReader, EcosystemReading, FoundComponent } from "../types.js";
 
@@ -30,7 +29,8 @@ export const mavenEcosystem: EcosystemReader = {
       directDependencies: [],
       warnings: [],
     };
-    await readArchive(await readFile(file), basename(file), 0, reading, true);
+    const zip = await import("fflate");
+    readArchive(zip, await readFile(file), basename(file), 0, reading, true);
     // Warnings are reported against the archive already; say only where inside it
     const prefix = `${basename(file)}!/`;
     reading.warnings = reading.warnings.map((warning) =>
@@ -40,89 +40,64 @@ export const mavenEcosystem: EcosystemReader = {
   },
 };
 
-interface ArchiveEntry {
-  name: string;
-  content: () => Promise<Buffer>;
-}
+type Zip = typeof import("fflate");
 
-async function archiveEntries(archive: Buffer): Promise<{ entries: ArchiveEntry[]; close: () => void }> {
-  // Lazy entries: otherwise they are emitted before the promise hands the zip over to listen
-  const { default: yauzl } = await import("yauzl");
-  const zip = await yauzl.fromBufferPromise(archive, { lazyEntries: true, autoClose: false });
-  const found: Entry[] = await new Promise((resolve, reject) => {
-    const list: Entry[] = [];
-    zip.on("entry", (entry: Entry) => {
-      list.push(entry);
-      zip.readEntry();
-    });
-    zip.on("end", () => resolve(list));
-    zip.on("error", reject);
-    zip.readEntry();
+/** Only the entries the reader looks at are inflated: a fat jar is mostly classes. */
+function archiveEntries(zip: Zip, archive: Uint8Array): [name: string, content: Uint8Array][] {
+  const wanted = zip.unzipSync(archive, {
+    filter: (file) => POM_PROPERTIES.test(file.name) || (ARCHIVE.test(file.name) && !file.name.endsWith("/")),
   });
-  const entries = found.map((entry) => ({
-    name: entry.fileName,
-    content: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
-    },
-  }));
-  return { entries, close: () => zip.close() };
+  return Object.entries(wanted);
 }
 
-async function readArchive(
-  archive: Buffer,
+function readArchive(
+  zip: Zip,
+  archive: Uint8Array,
   location: string,
   depth: number,
   reading: EcosystemReading,
   topLevel: boolean,
-): Promise<void> {
-  let listing: Awaited<ReturnType<typeof archiveEntries>>;
+): void {
+  let entries: [name: string, content: Uint8Array][];
   try {
-    listing = await archiveEntries(archive);
+    entries = archiveEntries(zip, archive);
   } catch (error) {
     reading.warnings.push(`${location} is not a readable zip (${(error as Error).message}), skipped`);
     return;
   }
-  try {
-    const coordinates: Array<{ groupId: string; artifactId: string; version: string }> = [];
-    for (const entry of listing.entries) {
-      if (POM_PROPERTIES.test(entry.name)) {
-        const properties = parseProperties((await entry.content()).toString("utf8"));
-        const { groupId, artifactId, version } = properties;
-        if (groupId !== undefined && artifactId !== undefined && version !== undefined) {
-          coordinates.push({ groupId, artifactId, version });
-        } else {
-          reading.warnings.push(`${location}!/${entry.name} lacks groupId, artifactId or version`);
-        }
-      } else if (ARCHIVE.test(entry.name) && !entry.name.endsWith("/")) {
-        if (depth >= MAX_NESTING) {
-          reading.warnings.push(`${location}!/${entry.name} is nested too deep, skipped`);
-        } else {
-          await readArchive(await entry.content(), `${location}!/${entry.name}`, depth + 1, reading, false);
-        }
+  const coordinates: Array<{ groupId: string; artifactId: string; version: string }> = [];
+  for (const [name, content] of entries) {
+    if (POM_PROPERTIES.test(name)) {
+      const properties = parseProperties(zip.strFromU8(content));
+      const { groupId, artifactId, version } = properties;
+      if (groupId !== undefined && artifactId !== undefined && version !== undefined) {
+        coordinates.push({ groupId, artifactId, version });
+      } else {
+        reading.warnings.push(`${location}!/${name} lacks groupId, artifactId or version`);
       }
+    } else if (depth >= MAX_NESTING) {
+      reading.warnings.push(`${location}!/${name} is nested too deep, skipped`);
+    } else {
+      readArchive(zip, content, `${location}!/${name}`, depth + 1, reading, false);
     }
-    const jarName = basename(location.split("!/").at(-1) ?? location).replace(ARCHIVE, "");
-    const own =
-      coordinates.length === 1
-        ? coordinates[0]
-        : coordinates.find(({ artifactId, version }) => jarName === `${artifactId}-${version}`);
-    if (coordinates.length === 0 && !/\.(war|ear)$/i.test(location)) {
-      reading.warnings.push(`${location} has no META-INF/maven pom.properties, not listed`);
-    }
-    for (const coordinate of coordinates) {
-      const isOwn = coordinate === own;
-      const found = mavenComponent(coordinate, isOwn ? jarHashes(archive) : [], location, !isOwn);
-      reading.components.push(found);
-      if (topLevel || depth === 1) reading.directDependencies.push(found.purl);
-    }
-  } finally {
-    listing.close();
+  }
+  const jarName = basename(location.split("!/").at(-1) ?? location).replace(ARCHIVE, "");
+  const own =
+    coordinates.length === 1
+      ? coordinates[0]
+      : coordinates.find(({ artifactId, version }) => jarName === `${artifactId}-${version}`);
+  if (coordinates.length === 0 && !/\.(war|ear)$/i.test(location)) {
+    reading.warnings.push(`${location} has no META-INF/maven pom.properties, not listed`);
+  }
+  for (const coordinate of coordinates) {
+    const isOwn = coordinate === own;
+    const found = mavenComponent(coordinate, isOwn ? jarHashes(archive) : [], location, !isOwn);
+    reading.components.push(found);
+    if (topLevel || depth === 1) reading.directDependencies.push(found.purl);
   }
 }
 
-function jarHashes(archive: Buffer): ComponentHash[] {
+function jarHashes(archive: Uint8Array): ComponentHash[] {
   return [
     { alg: "SHA-1", content: createHash("sha1").update(archive).digest("hex") },
     { alg: "SHA-256", content: createHash("sha256").update(archive).digest("hex") },
