@@ -281,4 +281,164 @@ describe("schemaProblems", () => {
       "Service/hello: /spec/ports/0/port: must be integer",
     ]);
   });
+
+  /** A copy of `object` with the value at each JSON pointer replaced, or removed for undefined. */
+  function changed(object: K8sObject, changes: [pointer: string, value: unknown][]): K8sObject {
+    const copy = structuredClone(object);
+    for (const [pointer, value] of changes) {
+      const keys = pointer.split("/").slice(1);
+      const last = keys.pop()!;
+      let parent: Record<string, unknown> = copy;
+      for (const key of keys) parent = parent[key] as Record<string, unknown>;
+      if (value === undefined) delete parent[last];
+      else parent[last] = value;
+    }
+    return copy;
+  }
+
+  const direct = renderStage(hello, "dev", release).objects;
+  const deployment = find(direct, "Deployment", "hello");
+  const service = find(direct, "Service", "hello");
+  const canary = { ...release, canaryWeight: 10, previous };
+  const route = find(
+    renderStage(canaryHello("gateway-api"), "production", canary).objects,
+    "HTTPRoute",
+    "hello",
+  );
+  const virtualService = find(
+    renderStage(canaryHello("istio"), "production", canary).objects,
+    "VirtualService",
+    "hello",
+  );
+  const firstContainer = "/spec/template/spec/containers/0";
+  const backendRef = "/spec/rules/0/backendRefs/0";
+  const destination = "/spec/http/0/route/0/destination";
+
+  // Rows whose expected list is empty are bad objects the official schemas let through: the API
+  // server checks those bounds in code, so they surface only at apply time (its dry run).
+  const badObjects: {
+    object: K8sObject;
+    problem: string;
+    changes: [string, unknown][];
+    expected: string[];
+  }[] = [
+    {
+      object: deployment,
+      problem: "wrong type",
+      changes: [["/spec/replicas", "two"]],
+      expected: ["Deployment/hello: /spec/replicas: must be integer"],
+    },
+    {
+      object: deployment,
+      problem: "container without name and image (the schema requires only the name)",
+      changes: [
+        [`${firstContainer}/name`, undefined],
+        [`${firstContainer}/image`, undefined],
+      ],
+      expected: [`Deployment/hello: ${firstContainer}: missing required field "name"`],
+    },
+    {
+      object: deployment,
+      problem: "containerPort out of range (not in the schema)",
+      changes: [[`${firstContainer}/ports/0/containerPort`, 70000]],
+      expected: [],
+    },
+    {
+      object: deployment,
+      problem: "misspelt fields",
+      changes: [
+        ["/spec/replica", 2],
+        [`${firstContainer}/imagePullPolicyy`, "Always"],
+        ["/spec/template/metadata/lables", {}],
+      ],
+      expected: [
+        'Deployment/hello: /spec: unknown field "replica"',
+        'Deployment/hello: /spec/template/metadata: unknown field "lables"',
+        `Deployment/hello: ${firstContainer}: unknown field "imagePullPolicyy"`,
+      ],
+    },
+    {
+      object: service,
+      problem: "wrong type",
+      changes: [["/spec/ports/0/port", "eighty"]],
+      expected: ["Service/hello: /spec/ports/0/port: must be integer"],
+    },
+    {
+      object: service,
+      problem: "port without its number",
+      changes: [["/spec/ports/0/port", undefined]],
+      expected: ['Service/hello: /spec/ports/0: missing required field "port"'],
+    },
+    {
+      object: service,
+      problem: "port out of range (not in the schema)",
+      changes: [["/spec/ports/0/port", 70000]],
+      expected: [],
+    },
+    {
+      object: service,
+      problem: "misspelt field",
+      changes: [["/spec/selectr", {}]],
+      expected: ['Service/hello: /spec: unknown field "selectr"'],
+    },
+    {
+      object: route,
+      problem: "wrong type",
+      changes: [[`${backendRef}/weight`, "ten"]],
+      expected: [`HTTPRoute/hello: ${backendRef}/weight: must be integer`],
+    },
+    {
+      object: route,
+      problem: "backendRef without name",
+      changes: [[`${backendRef}/name`, undefined]],
+      expected: [`HTTPRoute/hello: ${backendRef}: missing required field "name"`],
+    },
+    {
+      object: route,
+      problem: "port out of range",
+      changes: [[`${backendRef}/port`, 70000]],
+      expected: [`HTTPRoute/hello: ${backendRef}/port: must be <= 65535`],
+    },
+    {
+      object: route,
+      problem: "misspelt field",
+      changes: [[`${backendRef}/weigth`, 1]],
+      expected: [`HTTPRoute/hello: ${backendRef}: unknown field "weigth"`],
+    },
+    {
+      object: virtualService,
+      problem: "wrong type",
+      changes: [["/spec/http/0/route/0/weight", "ten"]],
+      expected: ["VirtualService/hello: /spec/http/0/route/0/weight: must be integer"],
+    },
+    {
+      object: virtualService,
+      problem: "destination without host",
+      changes: [[`${destination}/host`, undefined]],
+      expected: [`VirtualService/hello: ${destination}: missing required field "host"`],
+    },
+    {
+      object: virtualService,
+      problem: "port out of range (the schema bounds it as a uint32 only)",
+      changes: [[`${destination}/port/number`, 70000]],
+      expected: [],
+    },
+    {
+      object: virtualService,
+      problem: "misspelt field",
+      changes: [[`${destination}/hots`, "hello-canary"]],
+      expected: [`VirtualService/hello: ${destination}: unknown field "hots"`],
+    },
+  ];
+
+  for (const { object, problem, changes, expected } of badObjects) {
+    it(`${object.kind}: ${problem}`, () => {
+      assert.deepEqual(schemaProblems([changed(object, changes)]), expected);
+    });
+  }
+
+  it("skips an object of a kind without a schema", () => {
+    const configMap: K8sObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, dataa: 1 };
+    assert.deepEqual(schemaProblems([configMap]), []);
+  });
 });

@@ -82,7 +82,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     resolve(name: string): Target {
       if (name === LOCAL_TARGET) return local;
       if (name.startsWith("kube:")) {
-        const cluster = clusters.get(name) ?? new KubeTarget(name, { artifacts: store });
+        const cluster =
+          clusters.get(name) ??
+          new KubeTarget(name, { artifacts: store, gitopsCheckouts: join(stateDir, "gitops") });
         clusters.set(name, cluster);
         return cluster;
       }

@@ -96,6 +96,14 @@ describe("valid specs", () => {
     assert.deepEqual(loaded.spec.run.command, ["node", "dist/cart.js", "--workers", "4"]);
   });
 
+  it("finds a GitOps working copy named by a relative path next to the waybill.yaml, and leaves a URL alone", () => {
+    const { spec } = loadServiceSpec(join(validDir, "with-gitops", "waybill.yaml"));
+    assert.deepEqual(
+      spec.stages.map((stage) => stage.gitops?.repo),
+      [join(validDir, "fleet"), "git@github.com:acme/fleet.git"],
+    );
+  });
+
   it("resolves YAML anchors and merge keys", () => {
     const { spec } = loadServiceSpec(join(validDir, "anchors.yaml"));
     assert.deepEqual(

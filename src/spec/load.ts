@@ -20,7 +20,7 @@ import {
 } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { serviceSpecSchema, sloSchema, type ServiceSpec, type SloSpec } from "./schema.js";
+import { isGitUrl, serviceSpecSchema, sloSchema, type ServiceSpec, type SloSpec } from "./schema.js";
 
 export interface SpecIssue {
   file: string;
@@ -103,8 +103,8 @@ export function looksLikeKeptnSlo(value: Record<string, unknown>): boolean {
 }
 
 function loadServiceFromSource(source: YamlSource): LoadedServiceSpec {
-  const spec = validateSource(serviceSpecSchema, source);
   const file = resolve(source.file);
+  const spec = withGitopsReposResolved(validateSource(serviceSpecSchema, source), dirname(file));
   if (typeof spec.slo !== "string") return { spec, file, dir: dirname(file) };
 
   // Shown relative to the waybill.yaml as the user named it, so messages stay short.
@@ -121,6 +121,18 @@ function loadServiceFromSource(source: YamlSource): LoadedServiceSpec {
     file,
     dir: dirname(file),
     sloFile: resolve(sloFile),
+  };
+}
+
+/** A GitOps working copy named by a relative path is found next to the waybill.yaml, as slo: is. */
+function withGitopsReposResolved(spec: ServiceSpec, dir: string): ServiceSpec {
+  return {
+    ...spec,
+    stages: spec.stages.map((stage) =>
+      stage.gitops === undefined || isGitUrl(stage.gitops.repo) || isAbsolute(stage.gitops.repo)
+        ? stage
+        : { ...stage, gitops: { ...stage.gitops, repo: resolve(dir, stage.gitops.repo) } },
+    ),
   };
 }
 

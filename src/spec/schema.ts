@@ -256,7 +256,10 @@ const stageSchema = z.strictObject({
   timeouts: z.record(z.string(), durationSchema).default({}),
   gitops: z
     .strictObject({
-      repo: z.string().min(1),
+      repo: z
+        .string()
+        .min(1)
+        .describe("A git working copy (relative to this file) or a repository URL, cloned and pushed to"),
       path: z.string().min(1).default("."),
       branch: z.string().min(1).default("main"),
       apply: z.boolean().default(true),
@@ -387,6 +390,11 @@ export type Requirement = z.output<typeof requirementSchema>;
 
 export function stageTargets(stage: Pick<StageSpec, "target" | "targets">): string[] {
   return stage.targets ?? [stage.target ?? "local"];
+}
+
+/** True for a URL git clones from (scheme://… or scp-like user@host:path), false for a local path. */
+export function isGitUrl(repo: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s@]+@[^/\s:]+:/.test(repo);
 }
 
 /** The stage's test URL for one of its targets, if it has one. */

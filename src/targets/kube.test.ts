@@ -198,34 +198,90 @@ describe("KubeTarget against the fake API server", () => {
     assert.equal(replicas("shop-canary", "shop-prod"), 0);
   });
 
-  it("gitops with apply: false commits the manifests and leaves the cluster alone", async () => {
-    const repo = mkdtempSync(join(tmpdir(), "waybill-kube-gitops-"));
-    try {
-      execFileSync("git", ["-C", repo, "init", "--quiet", "-b", "main"]);
-      const kube = new KubeTarget("kube:fake/shop-gitops", {
+  describe("with gitops", () => {
+    let repo: string;
+    const gitLog = () =>
+      execFileSync("git", ["-C", repo, "log", "--format=%s"], { encoding: "utf8" }).trim().split("\n");
+    const gitopsTarget = (namespace: string) =>
+      new KubeTarget(`kube:fake/${namespace}`, {
         artifacts: { getArtifact: async (_service, digest) => artifacts.get(digest) },
         kubeConfig: () => kubeConfigForServer(server.url, server.token),
         gitIdentity: { name: "Waybill Test", email: "waybill-test@example.invalid" },
+        rolloutTimeoutMs: 5_000,
+        pollIntervalMs: 10,
       });
-      const context = contextFor("dev", imageV1, "git-1");
-      context.stage = { ...context.stage, gitops: { repo, path: "shop", branch: "main", apply: false } };
+    const withGitops = (context: TargetContext, apply: boolean): TargetContext => ({
+      ...context,
+      stage: { ...context.stage, gitops: { repo, path: "shop", branch: "main", apply } },
+    });
+
+    before(() => {
+      repo = mkdtempSync(join(tmpdir(), "waybill-kube-gitops-"));
+      execFileSync("git", ["-C", repo, "init", "--quiet", "-b", "main"]);
+      execFileSync("git", [
+        ...["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-C", repo],
+        ...["commit", "--quiet", "--allow-empty", "-m", "initial"],
+      ]);
+    });
+    after(() => rmSync(repo, { recursive: true, force: true }));
+
+    it("apply: false commits the release once and leaves the cluster alone", async () => {
+      const kube = gitopsTarget("shop-gitops");
+      const context = withGitops(contextFor("dev", imageV1, "git-1"), false);
       const appliesBefore = server.applies({ dryRun: false }).length;
       await kube.deploy(context);
       await kube.checkHealth(context);
+      assert.deepEqual(gitLog(), ["initial"], "nothing is committed before release");
       await kube.release(context);
       assert.equal(server.applies({ dryRun: false }).length, appliesBefore);
       assert.match(
         readFileSync(join(repo, "shop", "dev.yaml"), "utf8"),
         /image: registry.example.com\/shop@sha256:1{64}/,
       );
-      const log = execFileSync("git", ["-C", repo, "log", "--format=%s"], { encoding: "utf8" })
-        .trim()
-        .split("\n");
-      assert.equal(log.length, 1, "release wrote the same manifests as deploy, so one commit");
-      assert.match(log[0] ?? "", /dev → sha256:1{64}/);
-    } finally {
-      rmSync(repo, { recursive: true, force: true });
-    }
+      assert.deepEqual(gitLog(), [`waybill: dev → ${digestOf(imageV1)}`, "initial"]);
+    });
+
+    it("blue-green with apply: true leaves one commit per run: the switched Service, applied after", async () => {
+      const kube = gitopsTarget("shop-gitops-bg");
+      const first = withGitops(contextFor("staging", imageV1, "git-bg-1"), true);
+      await kube.deploy(first);
+      await kube.checkHealth(first);
+      await kube.release(first);
+      const second = withGitops(contextFor("staging", imageV2, "git-bg-2", releaseOf(first)), true);
+      await kube.deploy(second);
+      await kube.checkHealth(second);
+      const commits = gitLog().length;
+      await kube.release(second);
+      assert.equal(gitLog().length, commits + 1, "the new slot was applied, not committed");
+      assert.deepEqual(gitLog().slice(0, 2), [
+        `waybill: staging → ${digestOf(imageV2)}`,
+        `waybill: staging → ${digestOf(imageV1)}`,
+      ]);
+      const committed = readFileSync(join(repo, "shop", "staging.yaml"), "utf8");
+      assert.match(committed, /name: shop-green[\s\S]*image: registry.example.com\/shop@sha256:2{64}/);
+      assert.equal(selectedSlot("shop", "shop-gitops-bg"), "green", "and what was committed is live");
+    });
+
+    it("a run that fails after committing its release has the commit taken back", async () => {
+      const kube = gitopsTarget("shop-gitops-fail");
+      const context = withGitops(contextFor("dev", imageV1, "git-fail-1"), true);
+      await kube.deploy(context);
+      await kube.release(context);
+      assert.match(readFileSync(join(repo, "shop", "dev.yaml"), "utf8"), /namespace: shop-gitops-fail/);
+      await kube.rollback(context);
+      const [latest] = gitLog();
+      assert.equal(latest, "waybill: revert dev run git-fail-1");
+      assert.match(
+        readFileSync(join(repo, "shop", "dev.yaml"), "utf8"),
+        /sha256:1{64}/,
+        "dev.yaml as before the run",
+      );
+      assert.equal(
+        server.get("Deployment", "shop", "shop-gitops-fail"),
+        undefined,
+        "and the cluster as before",
+      );
+    });
   });
 
   it("measures nothing and needs the stage's testUrl for load", async () => {

@@ -17,10 +17,14 @@
  * outside the cluster, so measurements are empty and canary steps are not judged per version;
  * load tests go to the stage's `testUrl` (an Ingress, a LoadBalancer or a port-forward).
  *
- * With `gitops` on the stage, every set of manifests is committed before it is applied, or
- * instead of being applied when `apply: false` (a GitOps controller then applies it, and
- * Waybill does not wait for it).
+ * With `gitops` on the stage, git holds what each stage releases: one commit per run, the
+ * release's manifests, made before release applies them. The steps before (the new slot, the
+ * canary weights) are Waybill's own and are applied, not committed, so a run that fails its
+ * gate leaves no trace in git; one that fails after committing has its commit reverted. With
+ * `apply: false` Waybill commits and applies nothing: a GitOps controller syncs the commit.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { KubeConfig, KubernetesObjectApi, V1Deployment, V1Service } from "@kubernetes/client-node";
 import {
   applyAndWait,
@@ -30,7 +34,7 @@ import {
   readObject,
   waitForRollout,
 } from "../kube/apply.js";
-import { commitManifests } from "../kube/gitops.js";
+import { commitManifests, revertRunCommit } from "../kube/gitops.js";
 import {
   manifestsYaml,
   renderStage,
@@ -39,7 +43,7 @@ import {
   type RenderOptions,
   type Slot,
 } from "../kube/render.js";
-import { testUrlFor } from "../spec/schema.js";
+import { stageTargets, testUrlFor } from "../spec/schema.js";
 import { parseDuration } from "../spec/units.js";
 import type { Store } from "../store/store.js";
 import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
@@ -58,6 +62,8 @@ export interface KubeTargetOptions {
   pollIntervalMs?: number;
   /** Committer of GitOps commits; default the repository's git configuration */
   gitIdentity?: { name: string; email: string };
+  /** Where GitOps repositories given by URL are cloned; default a folder in the temp dir */
+  gitopsCheckouts?: string;
 }
 
 /** `kube:<context>[/<namespace>]` split into its parts. */
@@ -88,13 +94,14 @@ export class KubeTarget implements Target {
   }
 
   async deploy(context: TargetContext): Promise<void> {
+    if (!this.applies(context)) return;
     const previous = await this.previousRelease(context);
     const restore = previous === undefined ? undefined : await this.previousManifests(context, previous);
-    await this.put(context, await this.deployedManifests(context, previous), restore);
+    await this.apply(context, await this.deployedManifests(context, previous), restore);
   }
 
   async checkHealth(context: TargetContext): Promise<void> {
-    if (context.stage.gitops?.apply === false) return;
+    if (!this.applies(context)) return;
     const objects = await this.deployedManifests(context, await this.previousRelease(context));
     const outcome = await waitForRollout(this.api(), objects, {
       timeoutMs: parseDuration(context.spec.run.healthTimeout),
@@ -105,41 +112,47 @@ export class KubeTarget implements Target {
   }
 
   async release(context: TargetContext): Promise<void> {
-    const previous = await this.previousRelease(context);
-    const strategy = context.stage.strategy;
-    if (strategy !== "blue-green") {
-      // direct: what deploy applied; canary: the promoted state, whose canary has 0 replicas.
-      await this.put(context, this.render(context, this.releaseImage(context), context.run.version, {}));
-      return;
+    const objects = await this.releasedManifests(context);
+    const gitops = context.stage.gitops;
+    if (gitops !== undefined) {
+      await commitManifests(
+        gitops,
+        {
+          ...this.gitopsFile(context),
+          yaml: manifestsYaml(objects),
+          digest: context.artifact.digest,
+          runId: context.run.id,
+          ...(this.options.gitIdentity === undefined ? {} : { identity: this.options.gitIdentity }),
+        },
+        this.gitopsCheckouts(),
+      );
     }
-    const slot = await this.newSlot(context);
-    const objects = this.render(context, this.releaseImage(context), context.run.version, {
-      slot,
-      activeSlot: slot,
-      ...(previous === undefined ? {} : { previous }),
-    });
-    const retired = this.slotDeploymentName(context, otherSlot(slot));
-    for (const object of objects) {
-      if (object.kind === "Deployment" && object.metadata.name === retired) {
-        (object.spec as { replicas: number }).replicas = 0;
-      }
-    }
-    this.annotateSlots(context, objects, slot, previous);
-    await this.put(context, objects);
+    if (this.applies(context)) await this.apply(context, objects);
   }
 
   async rollback(context: TargetContext): Promise<void> {
+    const gitops = context.stage.gitops;
+    if (gitops !== undefined) {
+      await revertRunCommit(
+        gitops,
+        this.gitopsFile(context),
+        context.run.id,
+        this.options.gitIdentity,
+        this.gitopsCheckouts(),
+      );
+    }
+    if (!this.applies(context)) return;
     const previous = await this.previousRelease(context);
     const current = await this.deployedManifests(context, previous);
     if (previous === undefined) {
-      await this.remove(context, current);
+      await deleteObjects(this.api(), current);
       return;
     }
     const restored = await this.previousManifests(context, previous);
-    await this.put(context, restored);
+    await this.apply(context, restored);
     const restoredNames = new Set(restored.map((object) => `${object.kind}/${object.metadata.name}`));
-    await this.remove(
-      context,
+    await deleteObjects(
+      this.api(),
       current.filter((object) => !restoredNames.has(`${object.kind}/${object.metadata.name}`)),
     );
   }
@@ -163,8 +176,8 @@ export class KubeTarget implements Target {
     const previous = await this.previousRelease(context);
     // Without a previous release there is no stable track to split with: deploy already
     // gave the new version all the traffic.
-    if (previous !== undefined && context.stage.strategy === "canary") {
-      await this.put(
+    if (previous !== undefined && context.stage.strategy === "canary" && this.applies(context)) {
+      await this.apply(
         context,
         this.render(context, this.releaseImage(context), context.run.version, {
           canaryWeight: weight,
@@ -307,29 +320,53 @@ export class KubeTarget implements Target {
     };
   }
 
-  /** Commits (GitOps) and applies the manifests, waiting for their rollout. */
-  private async put(context: TargetContext, objects: K8sObject[], restore?: K8sObject[]): Promise<void> {
-    const gitops = context.stage.gitops;
-    if (gitops !== undefined) {
-      await commitManifests(gitops, {
-        stage: context.stage.name,
-        yaml: manifestsYaml(objects),
-        digest: context.artifact.digest,
-        runId: context.run.id,
-        ...(this.options.gitIdentity === undefined ? {} : { identity: this.options.gitIdentity }),
-      });
-      if (!gitops.apply) return;
+  /** False when a GitOps controller, not Waybill, applies the stage's manifests. */
+  private applies(context: TargetContext): boolean {
+    return context.stage.gitops?.apply !== false;
+  }
+
+  /** A stage of several clusters keeps one file per cluster, named by context and namespace. */
+  private gitopsFile(context: TargetContext): { stage: string; cluster?: string } {
+    if (stageTargets(context.stage).length < 2) return { stage: context.stage.name };
+    const cluster = this.namespace === undefined ? this.context : `${this.context}.${this.namespace}`;
+    return { stage: context.stage.name, cluster };
+  }
+
+  private gitopsCheckouts(): string {
+    return this.options.gitopsCheckouts ?? join(tmpdir(), "waybill-gitops");
+  }
+
+  /**
+   * What the stage runs once released: blue-green's Service on the new slot with the old
+   * slot scaled to 0; direct and canary the promoted state (the canary track at 0 replicas).
+   */
+  private async releasedManifests(context: TargetContext): Promise<K8sObject[]> {
+    const image = this.releaseImage(context);
+    if (context.stage.strategy !== "blue-green") return this.render(context, image, context.run.version, {});
+    const previous = await this.previousRelease(context);
+    const slot = await this.newSlot(context);
+    const objects = this.render(context, image, context.run.version, {
+      slot,
+      activeSlot: slot,
+      ...(previous === undefined ? {} : { previous }),
+    });
+    const retired = this.slotDeploymentName(context, otherSlot(slot));
+    for (const object of objects) {
+      if (object.kind === "Deployment" && object.metadata.name === retired) {
+        (object.spec as { replicas: number }).replicas = 0;
+      }
     }
+    this.annotateSlots(context, objects, slot, previous);
+    return objects;
+  }
+
+  /** Applies the manifests and waits for their rollout; `restore` is put back if it fails. */
+  private async apply(context: TargetContext, objects: K8sObject[], restore?: K8sObject[]): Promise<void> {
     await applyAndWait(this.api(), objects, {
       timeoutMs: this.options.rolloutTimeoutMs ?? 600_000,
       pollIntervalMs: this.options.pollIntervalMs,
       signal: context.signal,
       ...(restore === undefined ? {} : { previous: restore }),
     });
-  }
-
-  private async remove(context: TargetContext, objects: K8sObject[]): Promise<void> {
-    if (context.stage.gitops?.apply === false) return;
-    await deleteObjects(this.api(), objects);
   }
 }

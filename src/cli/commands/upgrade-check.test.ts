@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { parse, stringify } from "yaml";
 import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
+import { FakeApiServer, type SeedObject } from "../../kube/testing/fake-api-server.js";
+import { runCli } from "../../testing/cli.js";
 import { fixturesDir, repoRoot } from "../../testing/paths.js";
 import { upgradeCheckCommand } from "./upgrade-check.js";
 
@@ -124,7 +127,6 @@ describe("waybill upgrade-check bad input (exit 2)", () => {
     ["a YAML syntax error", [broken], { kubeVersion: "1.30" }, /broken\.yaml:\d+:\d+: YAML syntax error/],
     ["nothing to check", [], { kubeVersion: "1.30" }, /nothing to check/],
     ["an unknown stage", [], { kubeVersion: "1.30", stage: ["qa"], file: hello }, /no stage "qa"/],
-    ["--live", [corpus], { kubeVersion: "1.30", live: "prod" }, /--live is not available yet/],
   ];
   for (const [what, args, options, message] of cases) {
     it(`refuses ${what}`, () =>
@@ -132,5 +134,141 @@ describe("waybill upgrade-check bad input (exit 2)", () => {
         upgradeCheck(args, options),
         (error: unknown) => error instanceof UserError && error.exitCode === 2 && message.test(error.message),
       ));
+  }
+});
+
+describe("waybill upgrade-check --live against the fake API server", () => {
+  const liveFixtures = join(fixturesDir, "kube", "live");
+  const servedBy124 = (
+    JSON.parse(readFileSync(join(liveFixtures, "served-1.24.json"), "utf8")) as { groupVersions: string[] }
+  ).groupVersions;
+  const cluster124 = (
+    parse(readFileSync(join(liveFixtures, "cluster-1.24.yaml"), "utf8")) as { items: SeedObject[] }
+  ).items;
+  /** A 1.24 cluster holding objects written with APIs 1.25 and 1.29 remove */
+  const old = new FakeApiServer({ served: servedBy124 });
+  /** A 1.29 cluster holding only objects written with current APIs */
+  const clean = new FakeApiServer({
+    served: [
+      "v1",
+      "apps/v1",
+      "batch/v1",
+      "policy/v1",
+      "autoscaling/v2",
+      "autoscaling/v1",
+      "networking.k8s.io/v1",
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), "waybill-upgrade-check-live-"));
+  const env = { KUBECONFIG: join(dir, "kubeconfig") };
+  const webFile = join(corpus, "apps", "web.yaml");
+
+  before(async () => {
+    await Promise.all([old.start(), clean.start()]);
+    for (const object of cluster124) old.seed(object);
+    for (const object of cluster124.filter((item) => ["Deployment", "Ingress"].includes(item.kind))) {
+      clean.seed(object);
+    }
+    const contexts: [string, string, string][] = [
+      ["old", old.url, old.token],
+      ["clean", clean.url, clean.token],
+      ["stale-token", old.url, "expired"],
+      ["down", "http://127.0.0.1:1", old.token],
+    ];
+    writeFileSync(
+      env.KUBECONFIG,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        // Plain http to the fake: the client wants TLS verification off for it.
+        clusters: contexts.map(([name, server]) => ({
+          name,
+          cluster: { server, "insecure-skip-tls-verify": true },
+        })),
+        users: contexts.map(([name, , token]) => ({ name, user: { token } })),
+        contexts: contexts.map(([name]) => ({ name, context: { cluster: name, user: name } })),
+        "current-context": "clean",
+      }),
+    );
+  });
+  after(async () => {
+    await Promise.all([old.close(), clean.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const waybill = (...args: string[]) =>
+    runCli(["upgrade-check", ...args], { stateDir: join(dir, "state"), env, timeoutMs: 30_000 });
+
+  it("exits 1 and names the objects last applied or written with removed APIs, and how that is known", async () => {
+    const { code, stdout, stderr } = await waybill("--kube-version", "1.25", "--live", "old");
+    assert.equal(stderr, "");
+    assert.equal(code, 1);
+    assert.equal(
+      stdout,
+      "live:old: PodSecurityPolicy/restricted is served only as policy/v1beta1, removed in 1.25; no replacement API: migrate to Pod Security Admission or a third-party admission webhook\n" +
+        "live:old/shop: CronJob/nightly was last applied as batch/v1beta1, removed in 1.25; use apiVersion: batch/v1\n" +
+        'live:old/shop: PodDisruptionBudget/web was written as policy/v1beta1 by field manager "helm", removed in 1.25; use apiVersion: policy/v1\n' +
+        "3 objects would break on Kubernetes 1.25 (7 objects checked)\n",
+    );
+  });
+
+  it("prints live findings in the --json shape, with file live:<context>[/<namespace>] and line 0", async () => {
+    const { code, stdout } = await waybill("--kube-version", "1.29", "--live", "old", "--json", webFile);
+    assert.equal(code, 1);
+    const { findings } = JSON.parse(stdout) as { findings: FindingJson[] };
+    assert.deepEqual(
+      findings.map(({ file, line, kind, name }) => `${file}:${line} ${kind}/${name}`),
+      [
+        `${webFile}:2 Deployment/web`,
+        `${webFile}:14 Ingress/web`,
+        "live:old:0 PodSecurityPolicy/restricted",
+        "live:old/shop:0 CronJob/nightly",
+        "live:old/shop:0 PodDisruptionBudget/web",
+        "live:old:0 FlowSchema/batch-jobs",
+      ],
+    );
+    assert.deepEqual(findings.at(-1), {
+      file: "live:old",
+      line: 0,
+      apiVersion: "flowcontrol.apiserver.k8s.io/v1beta2",
+      kind: "FlowSchema",
+      name: "batch-jobs",
+      removedIn: "1.29",
+      replacement: "flowcontrol.apiserver.k8s.io/v1",
+    });
+  });
+
+  it("exits 0 for a cluster whose objects were all written with current APIs", async () => {
+    const { code, stdout } = await waybill("--kube-version", "1.32", "--live", "clean");
+    assert.equal(code, 0);
+    assert.equal(
+      stdout,
+      "ok: nothing uses an API removed in Kubernetes 1.32 or earlier (2 objects checked)\n",
+    );
+  });
+
+  const refusals: [string, string, RegExp][] = [
+    [
+      "an unknown context",
+      "prod",
+      /^error: --live: no kubeconfig context "prod"; the contexts are old, clean, stale-token, down \(kubeconfig: \$KUBECONFIG, else ~\/\.kube\/config\)\n$/,
+    ],
+    [
+      "credentials the API server refuses",
+      "stale-token",
+      /^error: the API server of kubeconfig context "stale-token" \(http:\/\/127\.0\.0\.1:\d+\) refused its credentials \(HTTP 401\) when asked to discover the API groups: log in again or fix the context's user\n$/,
+    ],
+    [
+      "a server nobody listens on",
+      "down",
+      /^error: cannot reach the API server of kubeconfig context "down" \(http:\/\/127\.0\.0\.1:1\): request to http:\/\/127\.0\.0\.1:1\/apis failed, reason: connect ECONNREFUSED 127\.0\.0\.1:1\n$/,
+    ],
+  ];
+  for (const [what, context, message] of refusals) {
+    it(`exits 2 with one line and no stack trace for ${what}`, async () => {
+      const { code, stdout, stderr } = await waybill("--kube-version", "1.25", "--live", context);
+      assert.equal(code, 2);
+      assert.equal(stdout, "");
+      assert.match(stderr, message);
+    });
   }
 });

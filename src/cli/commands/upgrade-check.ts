@@ -1,7 +1,9 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { CliCommand } from "../command.js";
-import { UserError } from "../../errors.js";
+import { UserError, errorMessage } from "../../errors.js";
+import { kubeConfigForContext } from "../../kube/apply.js";
+import { listLiveObjects, type LiveObject, type WrittenWith } from "../../kube/live-objects.js";
 import { renderStage } from "../../kube/render.js";
 import {
   manifestObjects,
@@ -30,7 +32,10 @@ export const upgradeCheckCommand: CliCommand = {
         [] as string[],
       )
       .option("--file <path>", "waybill.yaml for --stage, or a folder holding one", "waybill.yaml")
-      .option("--live <context>", "check the objects in a cluster (not available yet)")
+      .option(
+        "--live <context>",
+        "also check the objects in the cluster of this kubeconfig context, by the apiVersion they were last applied or written with",
+      )
       .option(
         "--json",
         'print {"findings": [{"file", "line", "apiVersion", "kind", "name", "removedIn", "replacement"}]}',
@@ -38,30 +43,51 @@ export const upgradeCheckCommand: CliCommand = {
   async run(args, options, context) {
     const kubeVersion = typeof options.kubeVersion === "string" ? options.kubeVersion : "";
     const target = parseKubeVersion(kubeVersion);
-    if (typeof options.live === "string") {
-      throw new UserError(
-        "--live is not available yet: check the manifests you apply instead, or export the live objects with `kubectl get <kinds> -A -o yaml > live.yaml` and check that file",
-      );
-    }
     const stages = Array.isArray(options.stage) ? options.stage.map(String) : [];
-    if (args.length === 0 && stages.length === 0) {
-      throw new UserError("nothing to check: give manifest files or folders, or --stage NAME");
+    const live = typeof options.live === "string" ? options.live : undefined;
+    if (args.length === 0 && stages.length === 0 && live === undefined) {
+      throw new UserError("nothing to check: give manifest files or folders, --stage NAME or --live CONTEXT");
     }
     const objects = [
       ...args.flatMap(objectsInPath),
       ...stages.flatMap((stage) => stageObjects(stage, options)),
     ];
-    const findings = upgradeFindings(objects, kubeVersion);
+    const inventory =
+      live === undefined
+        ? { objects: [], listed: 0 }
+        : await listLiveObjects(liveKubeConfig(live), kubeVersion);
+    const findings: Finding[] = [
+      ...upgradeFindings(objects, kubeVersion),
+      ...inventory.objects.flatMap((object) => liveFindings(object, kubeVersion)),
+    ];
     const release = `${target.major}.${target.minor}`;
     if (options.json === true) {
       context.stdout(`${JSON.stringify({ findings: findings.map(findingJson) }, null, 2)}\n`);
     } else {
       for (const finding of findings) context.stdout(`${describeFinding(finding)}\n`);
-      context.stdout(summary(findings, objects, release));
+      context.stdout(summary(findings, objects.length + inventory.listed, release));
     }
     return findings.length > 0 ? 1 : 0;
   },
 };
+
+/** A finding in a cluster also says how its version is known. */
+type Finding = UpgradeFinding & { writtenWith?: WrittenWith };
+
+function liveFindings(object: LiveObject, kubeVersion: string): Finding[] {
+  return upgradeFindings([object], kubeVersion).map((finding) => ({
+    ...finding,
+    writtenWith: object.writtenWith,
+  }));
+}
+
+function liveKubeConfig(context: string) {
+  try {
+    return kubeConfigForContext(context);
+  } catch (error) {
+    throw new UserError(`--live: ${errorMessage(error)} (kubeconfig: $KUBECONFIG, else ~/.kube/config)`);
+  }
+}
 
 function objectsInPath(path: string): ManifestObject[] {
   const stats = statSync(path, { throwIfNoEntry: false });
@@ -93,21 +119,40 @@ function stageObjects(stage: string, options: Record<string, unknown>): Manifest
   return manifestObjects(yaml, `${file}#${stage}`);
 }
 
-function findingJson(finding: UpgradeFinding) {
+function findingJson(finding: Finding) {
   const { file, line, apiVersion, kind, name, removedIn, replacement } = finding;
   return { file, line, apiVersion, kind, name, removedIn, replacement };
 }
 
-function describeFinding(finding: UpgradeFinding): string {
+function managerNames(managers: string[]): string {
+  const quoted = managers.map((manager) => JSON.stringify(manager)).join(", ");
+  return `${managers.length === 1 ? "field manager" : "field managers"} ${quoted}`;
+}
+
+function usage(finding: Finding): string {
+  switch (finding.writtenWith?.record) {
+    case undefined:
+      return `uses ${finding.apiVersion}`;
+    case "last-applied":
+      return `was last applied as ${finding.apiVersion}`;
+    case "field-managers":
+      return `was written as ${finding.apiVersion} by ${managerNames(finding.writtenWith.managers)}`;
+    case "listed":
+      return `is served only as ${finding.apiVersion}`;
+  }
+}
+
+function describeFinding(finding: Finding): string {
   const name = finding.name === "" ? finding.kind : `${finding.kind}/${finding.name}`;
   const fix = finding.replacementIsApiVersion
     ? `use apiVersion: ${finding.replacement}`
     : finding.replacement;
-  return `${finding.file}:${finding.line}: ${name} uses ${finding.apiVersion}, removed in ${finding.removedIn}; ${fix}`;
+  const where = finding.writtenWith === undefined ? `${finding.file}:${finding.line}` : finding.file;
+  return `${where}: ${name} ${usage(finding)}, removed in ${finding.removedIn}; ${fix}`;
 }
 
-function summary(findings: UpgradeFinding[], objects: ManifestObject[], release: string): string {
-  const checked = `${objects.length} ${objects.length === 1 ? "object" : "objects"} checked`;
+function summary(findings: Finding[], checkedCount: number, release: string): string {
+  const checked = `${checkedCount} ${checkedCount === 1 ? "object" : "objects"} checked`;
   if (findings.length === 0)
     return `ok: nothing uses an API removed in Kubernetes ${release} or earlier (${checked})\n`;
   const count = `${findings.length} ${findings.length === 1 ? "object" : "objects"}`;
