@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { parse } from "yaml";
 import { UserError } from "../errors.js";
-import { fixturesDir } from "../testing/paths.js";
 import { kubeConfigForServer } from "./apply.js";
 import {
   lastAppliedAnnotation,
@@ -14,7 +10,8 @@ import {
   type LiveObject,
   type ServedResource,
 } from "./live-objects.js";
-import { FakeApiServer, type SeedObject } from "./testing/fake-api-server.js";
+import { cluster124, servedBy124 } from "./testing/cluster-1.24.js";
+import { FakeApiServer } from "./testing/fake-api-server.js";
 import { upgradeFindings } from "./upgrade-check.js";
 
 const lastApplied = (apiVersion: string) => ({
@@ -205,15 +202,6 @@ describe("resourcesToList: one listable resource per kind that a release removes
     });
   }
 });
-
-const liveFixtures = join(fixturesDir, "kube", "live");
-/** A 1.24 cluster: what discovery shows and the objects it holds. */
-const servedBy124 = (
-  JSON.parse(readFileSync(join(liveFixtures, "served-1.24.json"), "utf8")) as { groupVersions: string[] }
-).groupVersions;
-const cluster124 = (
-  parse(readFileSync(join(liveFixtures, "cluster-1.24.yaml"), "utf8")) as { items: SeedObject[] }
-).items;
 
 describe("listLiveObjects against the fake API server", () => {
   const server = new FakeApiServer({ served: servedBy124 });

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
 import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
-import { FakeApiServer, type SeedObject } from "../../kube/testing/fake-api-server.js";
+import { cluster124, servedBy124 } from "../../kube/testing/cluster-1.24.js";
+import { FakeApiServer } from "../../kube/testing/fake-api-server.js";
 import { runCli } from "../../testing/cli.js";
 import { fixturesDir, repoRoot } from "../../testing/paths.js";
 import { upgradeCheckCommand } from "./upgrade-check.js";
@@ -138,13 +139,6 @@ describe("waybill upgrade-check bad input (exit 2)", () => {
 });
 
 describe("waybill upgrade-check --live against the fake API server", () => {
-  const liveFixtures = join(fixturesDir, "kube", "live");
-  const servedBy124 = (
-    JSON.parse(readFileSync(join(liveFixtures, "served-1.24.json"), "utf8")) as { groupVersions: string[] }
-  ).groupVersions;
-  const cluster124 = (
-    parse(readFileSync(join(liveFixtures, "cluster-1.24.yaml"), "utf8")) as { items: SeedObject[] }
-  ).items;
   /** A 1.24 cluster holding objects written with APIs 1.25 and 1.29 remove */
   const old = new FakeApiServer({ served: servedBy124 });
   /** A 1.29 cluster holding only objects written with current APIs */
