@@ -99,6 +99,14 @@ function engineOn(store: SqliteStore, target: RecordingTarget): Engine {
   });
 }
 
+/** Queues a ship run of the test's `shop` service. */
+function shipShop(
+  engine: Engine,
+  run: { shipId: string; stage: string; digest: string; version: string },
+): ReturnType<Engine["enqueue"]> {
+  return engine.enqueue({ ...run, kind: "ship", service: "shop" });
+}
+
 async function settle(store: SqliteStore, done: (states: string[]) => boolean): Promise<string[]> {
   for (let i = 0; i < 200; i++) {
     const states = (await store.listRuns()).map((run) => `${run.stage}:${run.state}`);
@@ -120,7 +128,7 @@ test("runs each stage in order and follows the stages automatically", async () =
   const target = new RecordingTarget();
   const engine = engineOn(store, target);
   await engine.start();
-  await engine.enqueue({ shipId: "s1", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+  await shipShop(engine, { shipId: "s1", stage: "dev", digest, version: "1" });
   assert.deepEqual(await settle(store, (s) => s.length === 2 && s.every((x) => x.endsWith("succeeded"))), [
     "dev:succeeded",
     "staging:succeeded",
@@ -159,7 +167,7 @@ test("rolls the stage back and stops the ship when a task fails", async () => {
   target.failOn = "checkHealth";
   const engine = engineOn(store, target);
   await engine.start();
-  await engine.enqueue({ shipId: "s1", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+  await shipShop(engine, { shipId: "s1", stage: "dev", digest, version: "1" });
   assert.deepEqual(await settle(store, (s) => s.includes("dev:failed")), ["dev:failed"]);
   assert.deepEqual(target.calls, ["deploy dev 1", "checkHealth dev 1", "rollback dev 1"]);
   const run = (await store.listRuns())[0];
@@ -173,14 +181,7 @@ test("waits for a person where approval is manual, and a rejection rolls back", 
   const target = new RecordingTarget();
   const engine = engineOn(store, target);
   await engine.start();
-  const run = await engine.enqueue({
-    shipId: "s1",
-    kind: "ship",
-    service: "shop",
-    stage: "prod",
-    digest,
-    version: "1",
-  });
+  const run = await shipShop(engine, { shipId: "s1", stage: "prod", digest, version: "1" });
   await settle(store, (s) => s.includes("prod:waiting-approval"));
   await engine.reject(run.id, "alice", "not now");
   await settle(store, (s) => s.includes("prod:failed"));
@@ -196,22 +197,8 @@ test("one run at a time per stage, the others queued first in first out", async 
   target.hangOn = "deploy";
   const engine = engineOn(store, target);
   await engine.start();
-  const first = await engine.enqueue({
-    shipId: "a",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "1",
-  });
-  const second = await engine.enqueue({
-    shipId: "b",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "2",
-  });
+  const first = await shipShop(engine, { shipId: "a", stage: "dev", digest, version: "1" });
+  const second = await shipShop(engine, { shipId: "b", stage: "dev", digest, version: "2" });
   await settle(store, (s) => s[0] === "dev:running");
   assert.equal((await store.getRun(second.id))?.state, "queued");
   target.hangOn = undefined;
@@ -233,7 +220,7 @@ for (const step of ["deploy", "checkHealth", "release"] as const) {
     target.hangOn = step;
     const crashed = engineOn(store, target);
     await crashed.start();
-    await crashed.enqueue({ shipId: "s", kind: "ship", service: "shop", stage: "dev", digest, version: "1" });
+    await shipShop(crashed, { shipId: "s", stage: "dev", digest, version: "1" });
     for (let i = 0; i < 200 && !target.calls.some((call) => call.startsWith(step)); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -262,14 +249,7 @@ test("a task that overruns its timeout fails the run and rolls the stage back", 
   target.hangOn = "deploy";
   const engine = engineOn(store, target);
   await engine.start();
-  const run = await engine.enqueue({
-    shipId: "s",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "1",
-  });
+  const run = await shipShop(engine, { shipId: "s", stage: "dev", digest, version: "1" });
   await settle(store, (s) => s[0] === "dev:failed");
   assert.equal((await store.getRun(run.id))?.reason, "deploy: task deploy timed out after 300ms");
   assert.deepEqual(target.calls, ["deploy dev 1", "rollback dev 1"]);
@@ -284,14 +264,7 @@ test("an artifact whose stored copy was altered is refused before deploy", async
   const target = new RecordingTarget();
   const engine = engineOn(store, target);
   await engine.start();
-  const run = await engine.enqueue({
-    shipId: "s",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "1",
-  });
+  const run = await shipShop(engine, { shipId: "s", stage: "dev", digest, version: "1" });
   await settle(store, (s) => s[0] === "dev:failed");
   assert.match(
     (await store.getRun(run.id))?.reason ?? "",
@@ -315,24 +288,10 @@ test("the gate takes SLIs from a command provider and fails the run naming the S
   const target = new RecordingTarget();
   const engine = engineOn(store, target);
   await engine.start();
-  const good = await engine.enqueue({
-    shipId: "a",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "3",
-  });
+  const good = await shipShop(engine, { shipId: "a", stage: "dev", digest, version: "3" });
   await settle(store, (s) => s[0] === "dev:succeeded");
   assert.equal((await store.getRun(good.id))?.result, "pass");
-  const bad = await engine.enqueue({
-    shipId: "b",
-    kind: "ship",
-    service: "shop",
-    stage: "dev",
-    digest,
-    version: "42",
-  });
+  const bad = await shipShop(engine, { shipId: "b", stage: "dev", digest, version: "42" });
   await settle(store, (s) => s[1] === "dev:failed");
   assert.equal((await store.getRun(bad.id))?.result, "fail");
   assert.match(
@@ -365,7 +324,7 @@ test("a stage of several clusters rolls out to one at a time, and a failure roll
     log: () => undefined,
   });
   await engine.start();
-  await engine.enqueue({ shipId: "s", kind: "ship", service: "shop", stage: "prod", digest, version: "1" });
+  await shipShop(engine, { shipId: "s", stage: "prod", digest, version: "1" });
   await settle(store, (s) => s[0] === "prod:succeeded");
   assert.deepEqual(log, [
     "deploy kube:a",
@@ -388,7 +347,7 @@ test("a stage of several clusters rolls out to one at a time, and a failure roll
   log.length = 0;
   const broken = clusters.get("kube:b");
   if (broken) broken.failOn = "checkHealth";
-  await engine.enqueue({ shipId: "t", kind: "ship", service: "shop", stage: "prod", digest, version: "2" });
+  await shipShop(engine, { shipId: "t", stage: "prod", digest, version: "2" });
   await settle(store, (s) => s[1] === "prod:failed");
   assert.deepEqual(log, [
     "deploy kube:a",
@@ -415,7 +374,7 @@ test("a canary on a target that cannot see each version's traffic holds every st
   const engine = engineOn(store, target);
   await engine.start();
   for (const version of ["1", "2"]) {
-    await engine.enqueue({ shipId: version, kind: "ship", service: "shop", stage: "prod", digest, version });
+    await shipShop(engine, { shipId: version, stage: "prod", digest, version: version });
   }
   await settle(store, (s) => s.length === 2 && s.every((state) => state === "prod:succeeded"));
   assert.deepEqual(weights, [10, 50], "the first release has no stable version; the second steps up");
