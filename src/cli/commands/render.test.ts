@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -53,6 +53,21 @@ describe("waybill render", () => {
       /^wrote .*staging\.yaml \(Deployment\/hello-blue, Service\/hello, Service\/hello-preview\)\n$/,
     );
     assert.equal(documents(readFileSync(join(out, "staging.yaml"), "utf8")).length, 3);
+  });
+
+  it("renders the image the last build pushed, as ship would deploy it", async () => {
+    const service = join(dir, "hello-kube");
+    cpSync(join(repoRoot, "examples", "hello-kube"), service, { recursive: true });
+    writeFileSync(join(service, "image.json"), JSON.stringify({ "containerimage.digest": digest }));
+    const { exitCode, stdout } = await render(["dev"], { file: service });
+    assert.equal(exitCode, 0);
+    assert.match(stdout, new RegExp(`image: localhost:5001/hello@${digest}\n`));
+    rmSync(join(service, "image.json"));
+    await assert.rejects(
+      render(["dev"], { file: service }),
+      (error: unknown) =>
+        error instanceof UserError && /or give --image repository@sha256/.test(error.message),
+    );
   });
 
   it("takes the namespace and image from waybill.yaml", async () => {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliCommand } from "../command.js";
+import { imageArtifact } from "../../artifact/image.js";
 import { UserError } from "../../errors.js";
 import {
   imageDigest,
@@ -12,6 +13,7 @@ import {
 } from "../../kube/render.js";
 import { schemaProblems } from "../../kube/schema-validation.js";
 import { isDirectory, loadServiceSpec } from "../../spec/load.js";
+import type { ServiceSpec } from "../../spec/schema.js";
 
 export const renderCommand: CliCommand = {
   name: "render",
@@ -20,7 +22,10 @@ export const renderCommand: CliCommand = {
     command
       .argument("<stage>", "the stage to render")
       .option("--file <path>", "waybill.yaml, or a folder holding one", "waybill.yaml")
-      .option("--image <ref>", "image reference with a digest (default: run.image, else build.image)")
+      .option(
+        "--image <ref>",
+        "image reference with a digest (default: run.image, else build.image pinned by the digest the build wrote)",
+      )
       .option("--version <label>", "version label (default: the first 12 hex digits of the digest)")
       .option("--namespace <name>", "namespace (default: the one in the stage's kube: target, else none)")
       .option("--slot <slot>", "blue-green: the slot this release goes to (blue or green)")
@@ -41,9 +46,9 @@ export const renderCommand: CliCommand = {
     if (stageName === undefined)
       throw new UserError("name the stage to render, e.g. waybill render production");
     const given = stringOption(options, "file") ?? "waybill.yaml";
-    const { spec } = loadServiceSpec(isDirectory(given) ? join(given, "waybill.yaml") : given);
+    const { spec, dir } = loadServiceSpec(isDirectory(given) ? join(given, "waybill.yaml") : given);
     const stage = spec.stages.find((candidate) => candidate.name === stageName);
-    const image = stageImage(spec, stringOption(options, "image"));
+    const image = stringOption(options, "image") ?? shippedImage(spec, dir);
     const renderOptions: RenderOptions = {
       version: stringOption(options, "version") ?? shortDigest(image),
       image,
@@ -75,6 +80,17 @@ export const renderCommand: CliCommand = {
     return 0;
   },
 };
+
+/** The image `waybill ship` would deploy, read from the last build's digest file if it pushed one. */
+function shippedImage(spec: ServiceSpec, dir: string): string {
+  if (spec.run.image === undefined && spec.build.image === undefined) return stageImage(spec, undefined);
+  try {
+    return imageArtifact(spec, dir).image;
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(`${error.message}; or give --image repository@sha256:<digest>`);
+  }
+}
 
 /** The default version label, as `waybill ship` makes it: the first 12 hex digits of the digest. */
 function shortDigest(image: string): string {
