@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CliCommand } from "../cli/command.js";
 import { cliEntry, repoRoot } from "./paths.js";
 
 export interface CliResult {
@@ -86,4 +87,21 @@ export function controlPlaneIdOf(stateDir: string): string {
 
 export function cleanUp(root: string): void {
   rmSync(root, { recursive: true, force: true });
+}
+
+/** Runs one command's `run` in this process, as the CLI does after parsing, capturing what it prints. */
+export async function runCommand(
+  command: CliCommand,
+  args: string[],
+  options: Record<string, unknown> = {},
+  stateDir = ".waybill",
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const exitCode = await command.run(args, options, {
+    stateDir,
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  });
+  return { exitCode, stdout, stderr };
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import { loadServiceSpec } from "../../spec/load.js";
 import { initCommand } from "./init.js";
 
@@ -12,10 +12,7 @@ const scratch = mkdtempSync(join(tmpdir(), "waybill-init-cli-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function runInit(dir: string) {
-  let stdout = "";
-  const context: CliContext = { stateDir: ".waybill", stdout: (text) => (stdout += text), stderr: () => {} };
-  const exitCode = await initCommand.run([dir], {}, context);
-  return { exitCode, stdout };
+  return runCommand(initCommand, [dir], {});
 }
 
 describe("waybill init", () => {

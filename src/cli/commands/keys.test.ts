@@ -3,22 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import { keysCommand } from "./keys.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "waybill-keys-cmd-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function runKeys(args: string[], options: Record<string, unknown> = {}) {
-  let stdout = "";
-  const context: CliContext = {
-    stateDir: join(scratch, "state"),
-    stdout: (text) => (stdout += text),
-    stderr: () => {},
-  };
-  const exitCode = await keysCommand.run(args, options, context);
-  return { exitCode, stdout };
+  return runCommand(keysCommand, args, options, join(scratch, "state"));
 }
 
 describe("waybill keys generate", () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
-import type { CliContext } from "../command.js";
+import { runCommand } from "../../testing/cli.js";
 import { loadtestCommand } from "./loadtest.js";
 
 interface Received {
@@ -36,10 +36,7 @@ after(() => {
 });
 
 async function loadtest(args: string[], options: Record<string, unknown>) {
-  let stdout = "";
-  const context: CliContext = { stateDir: ".waybill", stdout: (text) => (stdout += text), stderr: () => {} };
-  const exitCode = await loadtestCommand.run(args, options, context);
-  return { exitCode, stdout };
+  return runCommand(loadtestCommand, args, options);
 }
 
 /** What commander hands to run() for a command line, so flag spellings are checked too */

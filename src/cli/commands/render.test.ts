@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
-import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import { repoRoot } from "../../testing/paths.js";
 import { renderCommand } from "./render.js";
 
@@ -14,10 +14,7 @@ const digest = `sha256:${"ab".repeat(32)}`;
 const image = `registry.example.com/hello@${digest}`;
 
 async function render(args: string[], options: Record<string, unknown>) {
-  let stdout = "";
-  const context: CliContext = { stateDir: ".waybill", stdout: (text) => (stdout += text), stderr: () => {} };
-  const exitCode = await renderCommand.run(args, options, context);
-  return { exitCode, stdout };
+  return runCommand(renderCommand, args, options);
 }
 
 interface Rendered {

@@ -4,20 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import { fixturesDir } from "../../testing/paths.js";
-import type { CliContext } from "../command.js";
 import { sbomCommand } from "./sbom.js";
 
 async function runSbom(args: string[], options: Record<string, unknown> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const context: CliContext = {
-    stateDir: ".waybill",
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-  };
-  const exitCode = await sbomCommand.run(args, options, context);
-  return { exitCode, stdout, stderr };
+  return runCommand(sbomCommand, args, options);
 }
 
 const storefront = join(fixturesDir, "sbom", "storefront-npm");

@@ -4,11 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import type { CliContext } from "../command.js";
 import { UserError } from "../../errors.js";
 import { cluster124, servedBy124 } from "../../kube/testing/cluster-1.24.js";
 import { FakeApiServer } from "../../kube/testing/fake-api-server.js";
-import { runCli } from "../../testing/cli.js";
+import { runCli, runCommand } from "../../testing/cli.js";
 import { fixturesDir, repoRoot } from "../../testing/paths.js";
 import { upgradeCheckCommand } from "./upgrade-check.js";
 
@@ -16,10 +15,7 @@ const corpus = join(fixturesDir, "kube", "upgrade");
 const hello = join(repoRoot, "examples", "hello");
 
 async function upgradeCheck(args: string[], options: Record<string, unknown>) {
-  let stdout = "";
-  const context: CliContext = { stateDir: ".waybill", stdout: (text) => (stdout += text), stderr: () => {} };
-  const exitCode = await upgradeCheckCommand.run(args, { stage: [], ...options }, context);
-  return { exitCode, stdout };
+  return runCommand(upgradeCheckCommand, args, { stage: [], ...options });
 }
 
 interface FindingJson {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { CliContext } from "../command.js";
 import { SpecError } from "../../spec/load.js";
+import { runCommand } from "../../testing/cli.js";
 import { cliEntry, fixturesDir } from "../../testing/paths.js";
 import { commands } from "./index.js";
 import { validateCommand } from "./validate.js";
@@ -12,10 +12,7 @@ const validDir = join(fixturesDir, "spec", "valid");
 const malformedDir = join(fixturesDir, "spec", "malformed");
 
 async function runValidate(args: string[], options: Record<string, unknown> = {}) {
-  let stdout = "";
-  const context: CliContext = { stateDir: ".waybill", stdout: (text) => (stdout += text), stderr: () => {} };
-  const exitCode = await validateCommand.run(args, options, context);
-  return { exitCode, stdout };
+  return runCommand(validateCommand, args, options);
 }
 
 describe("waybill validate", () => {

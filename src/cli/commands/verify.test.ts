@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { CliContext } from "../command.js";
 import { artifactDigest } from "../../artifact/digest.js";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import type { Envelope } from "../../evidence/attestation/dsse.js";
 import { generateKeyPair } from "../../evidence/attestation/keys.js";
 import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
@@ -24,13 +24,7 @@ const sbomFile = join(scratch, "sbom.json");
 writeFileSync(sbomFile, JSON.stringify({ bomFormat: "CycloneDX", specVersion: "1.6" }));
 
 async function run(command: typeof verifyCommand, args: string[], options: Record<string, unknown>) {
-  let stdout = "";
-  const context: CliContext = {
-    stateDir: join(scratch, "state"),
-    stdout: (text) => (stdout += text),
-    stderr: () => {},
-  };
-  const exitCode = await command.run(args, options, context);
+  const { exitCode, stdout } = await runCommand(command, args, options, join(scratch, "state"));
   return { exitCode, stdout };
 }
 

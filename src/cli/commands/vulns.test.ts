@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { UserError } from "../../errors.js";
+import { runCommand } from "../../testing/cli.js";
 import { fixturesDir } from "../../testing/paths.js";
-import type { CliContext } from "../command.js";
 import { vulnsCommand } from "./vulns.js";
 
 const vulnsFixtures = join(fixturesDir, "vulns");
@@ -11,15 +11,7 @@ const db = join(vulnsFixtures, "advisories");
 const sbom = join(vulnsFixtures, "sbom", "app.cdx.json");
 
 async function runVulns(args: string[], options: Record<string, unknown>) {
-  let stdout = "";
-  let stderr = "";
-  const context: CliContext = {
-    stateDir: ".waybill",
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-  };
-  const exitCode = await vulnsCommand.run(args, options, context);
-  return { exitCode, stdout, stderr };
+  return runCommand(vulnsCommand, args, options);
 }
 
 describe("waybill vulns", () => {
