@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -194,7 +195,7 @@ async function publish(
 export function commitManifests(
   target: GitopsTarget,
   manifests: ManifestCommit,
-  checkouts = join(process.cwd(), ".waybill", "gitops"),
+  checkouts = join(tmpdir(), "waybill-gitops"),
 ): Promise<CommitResult> {
   const file = manifestFile(target, manifests.stage, manifests.cluster);
   return oneAtATime(target.repo, async () => ({
@@ -213,7 +214,7 @@ export function revertRunCommit(
   file: { stage: string; cluster?: string | undefined },
   runId: string,
   identity?: ManifestCommit["identity"],
-  checkouts = join(process.cwd(), ".waybill", "gitops"),
+  checkouts = join(tmpdir(), "waybill-gitops"),
 ): Promise<string | undefined> {
   const path = manifestFile(target, file.stage, file.cluster);
   return oneAtATime(target.repo, () =>

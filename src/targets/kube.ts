@@ -23,8 +23,6 @@
  * gate leaves no trace in git; one that fails after committing has its commit reverted. With
  * `apply: false` Waybill commits and applies nothing: a GitOps controller syncs the commit.
  */
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { KubeConfig, KubernetesObjectApi, V1Deployment, V1Service } from "@kubernetes/client-node";
 import {
   applyAndWait,
@@ -62,7 +60,7 @@ export interface KubeTargetOptions {
   pollIntervalMs?: number;
   /** Committer of GitOps commits; default the repository's git configuration */
   gitIdentity?: { name: string; email: string };
-  /** Where GitOps repositories given by URL are cloned; default a folder in the temp dir */
+  /** Where GitOps repositories given by URL are cloned; default gitops.ts's, in the temp dir */
   gitopsCheckouts?: string;
 }
 
@@ -124,7 +122,7 @@ export class KubeTarget implements Target {
           runId: context.run.id,
           ...(this.options.gitIdentity === undefined ? {} : { identity: this.options.gitIdentity }),
         },
-        this.gitopsCheckouts(),
+        this.options.gitopsCheckouts,
       );
     }
     if (this.applies(context)) await this.apply(context, objects);
@@ -138,7 +136,7 @@ export class KubeTarget implements Target {
         this.gitopsFile(context),
         context.run.id,
         this.options.gitIdentity,
-        this.gitopsCheckouts(),
+        this.options.gitopsCheckouts,
       );
     }
     if (!this.applies(context)) return;
@@ -330,10 +328,6 @@ export class KubeTarget implements Target {
     if (stageTargets(context.stage).length < 2) return { stage: context.stage.name };
     const cluster = this.namespace === undefined ? this.context : `${this.context}.${this.namespace}`;
     return { stage: context.stage.name, cluster };
-  }
-
-  private gitopsCheckouts(): string {
-    return this.options.gitopsCheckouts ?? join(tmpdir(), "waybill-gitops");
   }
 
   /**

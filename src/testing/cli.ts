@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CliCommand } from "../cli/command.js";
+import assert from "node:assert/strict";
+import type { CliCommand, CliContext } from "../cli/command.js";
+import { UserError } from "../errors.js";
 import { cliEntry, repoRoot } from "./paths.js";
 
 export interface CliResult {
@@ -89,6 +91,21 @@ export function cleanUp(root: string): void {
   rmSync(root, { recursive: true, force: true });
 }
 
+/** A CLI context that keeps what a command prints, for commands run in this process. */
+export function capture(stateDir = ".waybill"): {
+  context: CliContext;
+  out: () => string;
+  err: () => string;
+} {
+  let stdout = "";
+  let stderr = "";
+  return {
+    context: { stateDir, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) },
+    out: () => stdout,
+    err: () => stderr,
+  };
+}
+
 /** Runs one command's `run` in this process, as the CLI does after parsing, capturing what it prints. */
 export async function runCommand(
   command: CliCommand,
@@ -96,12 +113,18 @@ export async function runCommand(
   options: Record<string, unknown> = {},
   stateDir = ".waybill",
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const exitCode = await command.run(args, options, {
-    stateDir,
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-  });
-  return { exitCode, stdout, stderr };
+  const { context, out, err } = capture(stateDir);
+  const exitCode = await command.run(args, options, context);
+  return { exitCode, stdout: out(), stderr: err() };
+}
+
+/** The UserError `run` throws; anything else it throws, or nothing, fails the test. */
+export async function userErrorOf(run: () => Promise<unknown>): Promise<UserError> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof UserError) return error;
+    throw error;
+  }
+  assert.fail("expected a UserError");
 }

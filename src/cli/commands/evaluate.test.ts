@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Command } from "commander";
-import { UserError } from "../../errors.js";
-import type { CliContext } from "../command.js";
+import { capture, userErrorOf } from "../../testing/cli.js";
 import { evaluateCommand } from "./evaluate.js";
 
 const dir = mkdtempSync(join(tmpdir(), "waybill-evaluate-"));
@@ -16,24 +15,6 @@ function file(content: string, name = `input-${++fileCount}.json`): string {
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
-}
-
-function capture(): { context: CliContext; out: () => string } {
-  let stdout = "";
-  return {
-    context: { stateDir: join(dir, ".waybill"), stdout: (text) => (stdout += text), stderr: () => undefined },
-    out: () => stdout,
-  };
-}
-
-async function userError(run: () => Promise<unknown>): Promise<UserError> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof UserError) return error;
-    throw error;
-  }
-  assert.fail("expected a UserError");
 }
 
 const slo = file(
@@ -67,7 +48,7 @@ const previous = file(
 
 describe("waybill evaluate", () => {
   it("passes, exits 0 and prints a table of the objectives", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     const sli = file('{"latency_p95": 160, "error_rate": 0.2, "throughput": 95}');
     assert.equal(await evaluateCommand.run([], { slo, sli, previous }, context), 0);
     assert.match(out(), /^PASS {2}score 100 \(pass 90%, warning 50%\)/);
@@ -85,18 +66,21 @@ describe("waybill evaluate", () => {
 
   it("exits 3 on a warning", async () => {
     const sli = file('{"latency_p95": 190, "error_rate": 0.2}');
-    assert.equal(await evaluateCommand.run([], { slo, sli, previous }, capture().context), 3);
+    assert.equal(
+      await evaluateCommand.run([], { slo, sli, previous }, capture(join(dir, ".waybill")).context),
+      3,
+    );
   });
 
   it("fails the evaluation when a key SLI fails, and exits 1", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     const sli = file('{"latency_p95": 150, "error_rate": 3}');
     assert.equal(await evaluateCommand.run([], { slo, sli, previous }, context), 1);
     assert.match(out(), /key SLI error_rate failed/);
   });
 
   it("prints the evaluation as JSON with --json", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     const sli = file('{"latency_p95": 160, "error_rate": 0.2}');
     await evaluateCommand.run([], { slo, sli, previous, json: true }, context);
     const printed = JSON.parse(out()) as {
@@ -130,7 +114,7 @@ describe("waybill evaluate", () => {
   });
 
   it("reads Keptn's indicatorValues, where success false means no value", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     const sli = file(
       JSON.stringify([
         { metric: "latency_p95", value: 160, success: true },
@@ -143,7 +127,7 @@ describe("waybill evaluate", () => {
   });
 
   it("compares with nothing when no earlier evaluations are given", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     const sli = file('{"latency_p95": 199, "error_rate": 0}');
     assert.equal(await evaluateCommand.run([], { slo, sli }, context), 0);
     assert.match(out(), /<=\+10% \(no baseline\) ✓/);
@@ -152,7 +136,9 @@ describe("waybill evaluate", () => {
 
   it("names the file, line and column of bad JSON", async () => {
     const sli = file('{\n  "latency_p95": 160,\n  "error_rate": \n}');
-    const error = await userError(() => evaluateCommand.run([], { slo, sli }, capture().context));
+    const error = await userErrorOf(() =>
+      evaluateCommand.run([], { slo, sli }, capture(join(dir, ".waybill")).context),
+    );
     assert.equal(error.exitCode, 2);
     assert.equal(error.message, `${sli}:4:1: invalid JSON: Unexpected token '}'`);
   });
@@ -160,8 +146,8 @@ describe("waybill evaluate", () => {
   it("names the file and the entry of an earlier evaluation with a wrong shape", async () => {
     const sli = file('{"latency_p95": 160}');
     const badPrevious = file('[{"result": "pass", "values": {}}, {"result": "ok", "values": {}}]');
-    const error = await userError(() =>
-      evaluateCommand.run([], { slo, sli, previous: badPrevious }, capture().context),
+    const error = await userErrorOf(() =>
+      evaluateCommand.run([], { slo, sli, previous: badPrevious }, capture(join(dir, ".waybill")).context),
     );
     assert.equal(error.message, `${badPrevious}: [1].result: expected "pass", "warning" or "fail"`);
   });
@@ -172,20 +158,28 @@ describe("waybill evaluate", () => {
       "bad-criteria.yaml",
     );
     const sli = file('{"latency": 1}');
-    const error = await userError(() => evaluateCommand.run([], { slo: badSlo, sli }, capture().context));
+    const error = await userErrorOf(() =>
+      evaluateCommand.run([], { slo: badSlo, sli }, capture(join(dir, ".waybill")).context),
+    );
     assert.match(error.message, /bad-criteria\.yaml: objective "latency": invalid criteria "<=200ms"/);
   });
 
   it("reports an SLO file that does not validate with its line", async () => {
     const badSlo = file("objectives:\n  - sli: latency\n    pas: []\n", "typo.yaml");
     const sli = file('{"latency": 1}');
-    const error = await userError(() => evaluateCommand.run([], { slo: badSlo, sli }, capture().context));
+    const error = await userErrorOf(() =>
+      evaluateCommand.run([], { slo: badSlo, sli }, capture(join(dir, ".waybill")).context),
+    );
     assert.match(error.message, /typo\.yaml:3:/);
   });
 
   it("says when a file cannot be read", async () => {
-    const error = await userError(() =>
-      evaluateCommand.run([], { slo, sli: join(dir, "missing.json") }, capture().context),
+    const error = await userErrorOf(() =>
+      evaluateCommand.run(
+        [],
+        { slo, sli: join(dir, "missing.json") },
+        capture(join(dir, ".waybill")).context,
+      ),
     );
     assert.match(error.message, /^cannot read .*missing\.json/);
   });

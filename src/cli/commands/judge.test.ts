@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Command } from "commander";
-import { UserError } from "../../errors.js";
-import type { CliContext } from "../command.js";
+import { capture, userErrorOf } from "../../testing/cli.js";
 import { judgeCommand } from "./judge.js";
 
 const dir = mkdtempSync(join(tmpdir(), "waybill-judge-"));
@@ -16,24 +15,6 @@ function samples(content: string): string {
   const path = join(dir, `samples-${++fileCount}.json`);
   writeFileSync(path, content);
   return path;
-}
-
-function capture(): { context: CliContext; out: () => string } {
-  let stdout = "";
-  return {
-    context: { stateDir: join(dir, ".waybill"), stdout: (text) => (stdout += text), stderr: () => undefined },
-    out: () => stdout,
-  };
-}
-
-async function userError(run: () => Promise<unknown>): Promise<UserError> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof UserError) return error;
-    throw error;
-  }
-  assert.fail("expected a UserError");
 }
 
 interface PrintedJudgement {
@@ -48,7 +29,7 @@ interface PrintedJudgement {
 async function judgeJson(
   options: Record<string, unknown>,
 ): Promise<{ exit: number; printed: PrintedJudgement }> {
-  const { context, out } = capture();
+  const { context, out } = capture(join(dir, ".waybill"));
   const exit = await judgeCommand.run([], { ...options, json: true }, context);
   return { exit, printed: JSON.parse(out()) as PrintedJudgement };
 }
@@ -120,7 +101,7 @@ describe("waybill judge", () => {
   });
 
   it("prints a readable judgement without --json", async () => {
-    const { context, out } = capture();
+    const { context, out } = capture(join(dir, ".waybill"));
     await judgeCommand.run([], { baseline, canary: higher, confidence: "0.95" }, context);
     assert.match(out(), /^High\nthe canary is higher: the 95% interval \[17\.8, 27\.8\] lies above 5\n/);
     assert.match(out(), /95% interval +\[17\.8, 27\.8\]/);
@@ -129,15 +110,17 @@ describe("waybill judge", () => {
 
   it("names the file, line and column of bad JSON", async () => {
     const bad = samples("[1, 2,\n 3,, 4]");
-    const error = await userError(() => judgeCommand.run([], { baseline, canary: bad }, capture().context));
+    const error = await userErrorOf(() =>
+      judgeCommand.run([], { baseline, canary: bad }, capture(join(dir, ".waybill")).context),
+    );
     assert.equal(error.exitCode, 2);
     assert.equal(error.message, `${bad}:2:4: invalid JSON: Unexpected token ','`);
   });
 
   it("names the entry that is not a number", async () => {
     const bad = samples('[1, "NaN"]');
-    const error = await userError(() =>
-      judgeCommand.run([], { baseline: bad, canary: higher }, capture().context),
+    const error = await userErrorOf(() =>
+      judgeCommand.run([], { baseline: bad, canary: higher }, capture(join(dir, ".waybill")).context),
     );
     assert.equal(error.message, `${bad}: [1]: expected a number or null, got "NaN"`);
   });
@@ -151,8 +134,12 @@ describe("waybill judge", () => {
   ];
   for (const { options, says } of badOptions) {
     it(`refuses ${JSON.stringify(options)}`, async () => {
-      const error = await userError(() =>
-        judgeCommand.run([], { baseline, canary: higher, ...options }, capture().context),
+      const error = await userErrorOf(() =>
+        judgeCommand.run(
+          [],
+          { baseline, canary: higher, ...options },
+          capture(join(dir, ".waybill")).context,
+        ),
       );
       assert.equal(error.message, says);
     });
