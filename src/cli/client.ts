@@ -25,6 +25,10 @@ export class ApiClient {
     return this.request<T>("POST", path, body);
   }
 
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body);
+  }
+
   async text(path: string): Promise<string> {
     const response = await fetch(this.baseUrl + path, { headers: this.headers() });
     if (!response.ok) await raise(response);
@@ -68,7 +72,10 @@ export function readControlPlaneInfo(stateDir: string): ControlPlaneInfo | undef
   }
 }
 
+/** `WAYBILL_TOKEN` acts with that token's role; otherwise the local admin token is used. */
 function readToken(stateDir: string): string | undefined {
+  const presented = process.env.WAYBILL_TOKEN?.trim();
+  if (presented !== undefined && presented !== "") return presented;
   const file = join(stateDir, "token");
   return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
 }

@@ -18,6 +18,7 @@ import { serviceSpecSchema, stageTargets, type ServiceSpec } from "../spec/schem
 import { newEvent, type NewEvent } from "../store/events.js";
 import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
+import type { Actor, StagePolicies } from "./policies.js";
 
 export interface ShipRequest {
   spec: unknown;
@@ -39,14 +40,20 @@ export class Deliveries {
     private readonly artifacts: ContentStore,
     private readonly evidence: EvidenceService,
     private readonly advisoriesDir: string,
+    private readonly policies: StagePolicies,
   ) {}
 
-  async ship(request: ShipRequest): Promise<{ shipId: string; runs: RunRecord[] }> {
+  /**
+   * Records the artifact and queues its first stage. The stage policies are judged first, so a
+   * ship that would weaken one is refused before anything is written.
+   */
+  async ship(request: ShipRequest, actor: Actor): Promise<{ shipId: string; runs: RunRecord[] }> {
     const parsed = serviceSpecSchema.safeParse(request.spec);
     if (!parsed.success) {
       throw new UserError(`the service spec is not valid: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     }
     const spec = parsed.data;
+    const policyChanges = await this.policies.admit(spec, actor);
     const { path, mountPath } = await this.placeArtifact(spec, request);
     const name = spec.metadata.name;
     const shipId = randomUUID();
@@ -65,6 +72,7 @@ export class Deliveries {
         spec,
       }),
       ...(await this.artifactEvidence(name, request, path, shipId)),
+      ...policyChanges,
     ]);
     const firstStage = spec.stages[0];
     if (firstStage === undefined) throw new UserError("the service has no stages");

@@ -191,6 +191,44 @@ test("waits for a person where approval is manual, and a rejection rolls back", 
   await store.close();
 });
 
+test("the platform's policy holds a stage whose shipped spec asks for no approval and no evidence", async () => {
+  const { store, digest } = await setUp("policy-floor", [{ name: "prod" }]);
+  await store.append([
+    newEvent("policy.changed", "services/shop/stages/prod/policy", {
+      service: "shop",
+      stage: "prod",
+      by: "admin",
+      reason: "set",
+      previous: null,
+      policy: { approval: { pass: "manual", warning: "manual" }, requires: [], gate: true },
+    }),
+  ]);
+  const target = new RecordingTarget();
+  const engine = engineOn(store, target);
+  await engine.start();
+  const run = await shipShop(engine, { shipId: "s1", stage: "prod", digest, version: "1" });
+  await settle(store, (s) => s.includes("prod:waiting-approval"));
+  assert.deepEqual(target.calls, ["deploy prod 1", "checkHealth prod 1"], "nothing released before a person");
+  await engine.approve(run.id, "carol");
+  await settle(store, (s) => s.includes("prod:succeeded"));
+
+  await store.append([
+    newEvent("policy.changed", "services/shop/stages/prod/policy", {
+      service: "shop",
+      stage: "prod",
+      by: "admin",
+      reason: "set",
+      previous: null,
+      policy: { approval: { pass: "automatic", warning: "manual" }, requires: ["provenance"], gate: true },
+    }),
+  ]);
+  const second = await shipShop(engine, { shipId: "s2", stage: "prod", digest, version: "1" });
+  await settle(store, (s) => s.filter((x) => x.startsWith("prod:failed")).length === 1);
+  assert.match((await store.getRun(second.id))?.reason ?? "", /^verify-evidence: .*provenance/);
+  await engine.stop();
+  await store.close();
+});
+
 test("one run at a time per stage, the others queued first in first out", async () => {
   const { store, digest } = await setUp("queue", [{ name: "dev" }]);
   const target = new RecordingTarget();

@@ -15,6 +15,8 @@ import { serviceSpecSchema, stageTargets, type ServiceSpec, type StageSpec } fro
 import { newEvent, type NewEvent, type QueuedRun } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target, TargetResolver } from "../targets/target.js";
+import { enforcePolicy } from "../policy/protected-policy.js";
+import { StagePolicies } from "./policies.js";
 import { foldRunProgress } from "./run-progress.js";
 import type { PlannedTask, TaskContext, TaskHandler, TaskOutcome, TaskRegistry } from "./task.js";
 
@@ -34,8 +36,11 @@ export class Engine {
   private readonly abortController = new AbortController();
   private scheduling: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly policies: StagePolicies;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(private readonly options: EngineOptions) {
+    this.policies = new StagePolicies(options.store);
+  }
 
   private get store(): Store {
     return this.options.store;
@@ -278,9 +283,11 @@ export class Engine {
   private async contextFor(run: RunRecord): Promise<TaskContext> {
     const artifact = await this.artifactFor(run.service, run.digest);
     const spec = parseStoredSpec(artifact);
-    const stage = spec.stages[run.stageIndex];
-    if (stage === undefined)
+    const shipped = spec.stages[run.stageIndex];
+    if (shipped === undefined)
       throw new Error(`run ${run.id}: stage index ${run.stageIndex} is not in the spec`);
+    // The platform's policy is a floor under whatever spec the artifact was recorded with.
+    const stage = enforcePolicy(shipped, await this.policies.policyFor(run.service, run.stage));
     const targets: Target[] = stageTargets(stage).map((name) => this.options.targets.resolve(name));
     const previous = new Map<string, ReleaseRecord>();
     for (const release of await this.store.currentReleases(run.service, run.stage)) {

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { ContentStore } from "../artifact/content-store.js";
+import { artifactDigest } from "../artifact/digest.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { StagePolicies } from "../engine/policies.js";
 import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
@@ -60,6 +62,7 @@ before(async () => {
     new ContentStore(join(stateDir, "artifacts")),
     evidence,
     join(stateDir, "advisories"),
+    new StagePolicies(store),
   );
   ({ app, routes } = await buildApp({
     store,
@@ -67,12 +70,15 @@ before(async () => {
     recall: new Recall(store, deliveries, join(stateDir, "advisories")),
     engine,
     deliveries,
+    policies: new StagePolicies(store),
     tokens: TokenRegistry.load(stateDir),
     stageUrl: () => undefined,
     readLogs: async () => "",
     shutdown: (stopApps) => shutdowns.push(stopApps),
   }));
   await app.ready();
+  // These tests queue runs through the API; none is executed, there being no target here.
+  await engine.stop();
 });
 
 after(async () => {
@@ -200,5 +206,176 @@ describe("API input", () => {
   test("a bad query parameter gets 400", async () => {
     const response = await app.inject({ method: "GET", url: "/v1/runs?limit=zero", headers: auth() });
     assert.equal(response.statusCode, 400);
+  });
+});
+
+describe("stage policies", () => {
+  const as = (role: Role) => ({ authorization: `Bearer ${roleTokens[role]}` });
+  const serviceDir = join(stateDir, "svc");
+  let digest = "";
+  before(async () => {
+    mkdirSync(join(serviceDir, "app"), { recursive: true });
+    writeFileSync(join(serviceDir, "app", "server.js"), "// app");
+    digest = await artifactDigest(join(serviceDir, "app"));
+  });
+  const spec = (name: string, production: Record<string, unknown>) => ({
+    metadata: { name },
+    run: { command: "node server.js" },
+    stages: [{ name: "dev" }, { name: "production", ...production }],
+  });
+  const ship = (role: Role, body: unknown, version = "1") =>
+    app.inject({
+      method: "POST",
+      url: "/v1/ships",
+      headers: as(role),
+      payload: { spec: body, serviceDir, artifactDir: join(serviceDir, "app"), digest, version },
+    });
+  const setPolicy = (role: Role, service: string, stage: string, payload: Record<string, unknown>) =>
+    app.inject({ method: "PUT", url: `/v1/policies/${service}/${stage}`, headers: as(role), payload });
+  const policyChanges = async () =>
+    (await store.events()).filter((event) => event.type === "dev.waybill.policy.changed");
+
+  test("a developer cannot ship a production stage with no approver and no evidence", async () => {
+    assert.equal(
+      (await ship("developer", spec("cart", {}))).statusCode,
+      201,
+      "the first ship sets the policy",
+    );
+    const set = await setPolicy("admin", "cart", "production", {
+      approval: { pass: "manual" },
+      requires: ["sbom", "vulns"],
+    });
+    assert.equal(set.statusCode, 200);
+    const runsBefore = (await store.listRuns()).length;
+    const eventsBefore = (await store.events()).length;
+
+    const refused = await ship("developer", spec("cart", {}), "2");
+    assert.equal(refused.statusCode, 403);
+    const body = refused.json<{ error: string; weakened: { field: string }[] }>();
+    assert.match(body.error, /stages\.production\.approval\.pass: the stage policy requires manual/);
+    assert.match(body.error, /stages\.production\.requires: the stage policy requires sbom/);
+    assert.match(body.error, /waybill policy show cart/);
+    assert.deepEqual(
+      body.weakened.map((w) => w.field),
+      ["stages.production.approval.pass", "stages.production.requires", "stages.production.requires"],
+    );
+    assert.equal((await store.listRuns()).length, runsBefore, "no run was queued");
+    assert.equal((await store.events()).length, eventsBefore, "nothing was recorded");
+    assert.equal(await store.artifactByVersion("cart", "2"), undefined);
+  });
+
+  test("a developer may ship a stricter stage, and the policy stays the admin's", async () => {
+    const stricter = spec("cart", {
+      approval: { pass: "manual", warning: "manual" },
+      requires: ["provenance", "sbom", { vulns: { max_severity: "low" } }],
+    });
+    const before = (await policyChanges()).length;
+    assert.equal((await ship("developer", stricter, "3")).statusCode, 201);
+    assert.equal((await policyChanges()).length, before);
+  });
+
+  test("an admin's ship may weaken the policy, and the change is recorded with who, the old and the new", async () => {
+    assert.equal((await ship("admin", spec("cart", {}), "4")).statusCode, 201);
+    const [latest] = (await policyChanges()).slice(-1);
+    assert.equal(latest?.subject, "services/cart/stages/production/policy");
+    assert.deepEqual(
+      { ...(latest?.data as Record<string, unknown>) },
+      {
+        service: "cart",
+        stage: "production",
+        by: "admin",
+        reason: "admin ship",
+        previous: {
+          approval: { pass: "manual", warning: "manual" },
+          requires: ["sbom", "vulns"],
+          gate: true,
+          targets: ["local"],
+        },
+        policy: {
+          approval: { pass: "automatic", warning: "manual" },
+          requires: [],
+          gate: true,
+          targets: ["local"],
+        },
+      },
+    );
+  });
+
+  test("every policy change is an event, and the history shows who made it", async () => {
+    assert.equal((await setPolicy("admin", "cart", "production", { gate: true })).statusCode, 200);
+    const unchanged = await setPolicy("admin", "cart", "production", { gate: true });
+    assert.equal(
+      unchanged.json<{ changed: boolean }>().changed,
+      false,
+      "setting the same value is no change",
+    );
+    const response = await setPolicy("admin", "cart", "production", { approval: { warning: "automatic" } });
+    assert.equal(response.json<{ changed: boolean }>().changed, true);
+    const history = await app.inject({
+      method: "GET",
+      url: "/v1/policies/cart/production",
+      headers: as("viewer"),
+    });
+    const { current, history: changes } = history.json<{
+      current: { policy: { approval: { warning: string } }; changedBy: string };
+      history: { by: string; reason: string; changedAt: string; previous: unknown }[];
+    }>();
+    assert.equal(current.policy.approval.warning, "automatic");
+    assert.equal(current.changedBy, "admin");
+    assert.deepEqual(
+      changes.map((change) => change.reason),
+      ["set", "admin ship", "set", "first ship"],
+    );
+    assert.equal(changes.at(-1)?.by, "developer");
+    assert.ok(changes.every((change) => !Number.isNaN(Date.parse(change.changedAt))));
+  });
+
+  test("a default for every service holds a new service's first ship", async () => {
+    const set = await setPolicy("admin", "*", "production", { approval: { pass: "manual" } });
+    assert.equal(set.statusCode, 200);
+    const refused = await ship("developer", spec("payments", {}));
+    assert.equal(refused.statusCode, 403);
+    assert.match(refused.json<{ error: string }>().error, /stages\.production\.approval\.pass/);
+    const allowed = await ship("developer", spec("payments", { approval: { pass: "manual" } }));
+    assert.equal(allowed.statusCode, 201);
+    const listed = await app.inject({
+      method: "GET",
+      url: "/v1/policies?service=payments",
+      headers: as("viewer"),
+    });
+    const production = listed
+      .json<{ policies: { stage: string; inherited: boolean }[] }>()
+      .policies.find((policy) => policy.stage === "production");
+    assert.equal(production?.inherited, true);
+  });
+
+  test("a developer cannot drop a stage that has a policy", async () => {
+    const withoutProduction = {
+      metadata: { name: "cart" },
+      run: { command: "node server.js" },
+      stages: [{ name: "dev" }],
+    };
+    const refused = await ship("developer", withoutProduction, "5");
+    assert.equal(refused.statusCode, 403);
+    assert.match(
+      refused.json<{ error: string }>().error,
+      /stages\.production: the stage policy requires the stage/,
+    );
+  });
+
+  test("a policy change names a known service, a valid stage and known fields", async () => {
+    const cases: [string, string, Record<string, unknown>, number][] = [
+      ["nope", "production", { gate: true }, 404],
+      ["cart", "Prod!", { gate: true }, 400],
+      ["cart", "production", { gate: "yes" }, 400],
+      ["cart", "production", { approvals: { pass: "manual" } }, 400],
+      ["cart", "production", { requires: ["sboms"] }, 400],
+      ["cart", "production", { targets: ["kube:"] }, 400],
+    ];
+    for (const [service, stage, payload, status] of cases) {
+      const response = await setPolicy("admin", service, stage, payload);
+      assert.equal(response.statusCode, status, `${service}/${stage} ${JSON.stringify(payload)}`);
+      assert.ok(response.json<{ error: string }>().error.length > 0);
+    }
   });
 });

@@ -19,6 +19,13 @@ import { newEvent } from "../store/events.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
 import type { Deliveries } from "../engine/deliveries.js";
+import {
+  EVERY_SERVICE,
+  PolicyForbiddenError,
+  policyChangeSchema,
+  type Actor,
+  type StagePolicies,
+} from "../engine/policies.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -35,6 +42,7 @@ export interface AppDependencies {
   recall: Recall;
   engine: Engine;
   deliveries: Deliveries;
+  policies: StagePolicies;
   tokens: TokenRegistry;
   stageUrl(service: string, stage: string): string | undefined;
   readLogs(service: string, stage: string, stream: "stdout" | "stderr", tailBytes: number): Promise<string>;
@@ -87,6 +95,10 @@ const logsQuery = z.strictObject({
 });
 const signaturesQuery = z.strictObject({ service: z.string().optional(), stage: z.string().optional() });
 const signatureDiffQuery = signaturesQuery.extend({ a: z.string().min(1), b: z.string().min(1) });
+const policyParams = z.strictObject({
+  service: z.union([z.literal("*"), z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)]),
+  stage: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: "a stage name is a DNS label" }),
+});
 const shutdownBody = z.strictObject({ stopApps: z.boolean().default(true) }).optional();
 
 export function publicRun(run: RunRecord) {
@@ -149,6 +161,9 @@ export async function buildApp(
   });
 
   app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof PolicyForbiddenError) {
+      return reply.code(403).send({ error: error.message, weakened: error.weakenings });
+    }
     if (error instanceof UserError) return reply.code(error.httpStatus).send({ error: error.message });
     if (error instanceof z.ZodError) {
       const detail = error.issues
@@ -173,7 +188,7 @@ export async function buildApp(
 
   app.post("/v1/ships", developer, async (request, reply) => {
     const body = shipBody.parse(request.body);
-    const ship = await deps.deliveries.ship(body);
+    const ship = await deps.deliveries.ship(body, actorOf(request));
     return reply.code(201).send({ shipId: ship.shipId, runs: ship.runs.map(publicRun) });
   });
 
@@ -356,6 +371,40 @@ export async function buildApp(
     },
   );
 
+  app.get("/v1/policies", viewer, async (request) => {
+    const { service } = z.strictObject({ service: z.string().min(1).optional() }).parse(request.query);
+    if (service !== undefined && service !== EVERY_SERVICE) await serviceFor(deps.store, service);
+    return { policies: await deps.policies.list(service) };
+  });
+
+  app.get<{ Params: { service: string; stage: string } }>(
+    "/v1/policies/:service/:stage",
+    viewer,
+    async (request) => {
+      const { service, stage } = request.params;
+      const inForce = (await deps.policies.list(service)).find((policy) => policy.stage === stage);
+      const history = await deps.policies.history(service, stage);
+      if (inForce === undefined && history.length === 0) {
+        throw new NotFoundError(`no policy is kept for ${service}/${stage}`);
+      }
+      return { current: inForce ?? null, history };
+    },
+  );
+
+  app.put<{ Params: { service: string; stage: string } }>(
+    "/v1/policies/:service/:stage",
+    admin,
+    async (request) => {
+      const { service, stage } = policyParams.parse(request.params);
+      const requested = policyChangeSchema.parse(request.body ?? {});
+      if (service !== EVERY_SERVICE) await serviceFor(deps.store, service);
+      const event = await deps.policies.change(service, stage, requested, actorOf(request));
+      if (event !== undefined) await deps.store.append([event]);
+      const [current] = await deps.policies.history(service, stage);
+      return { changed: event !== undefined, current: current ?? null };
+    },
+  );
+
   app.post("/v1/shutdown", admin, async (request, reply) => {
     const body = shutdownBody.parse(request.body ?? undefined);
     await reply.code(202).send({ stopping: true });
@@ -363,6 +412,15 @@ export async function buildApp(
   });
 
   return { app, routes };
+}
+
+/** Only an admin may ship a spec that weakens a stage's protected policy. */
+function actorOf(request: FastifyRequest): Actor {
+  const principal = request.principal;
+  return {
+    name: principal?.name ?? "unknown",
+    mayChangePolicy: principal !== undefined && allows(principal.role, "admin"),
+  };
 }
 
 /** An artifact by `sha256:…` digest (a prefix will do) or `service@version`. */

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
+import { StagePolicies } from "../engine/policies.js";
 import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { builtinTasks } from "../engine/tasks/index.js";
@@ -93,12 +94,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   };
   const evidence = EvidenceService.open(stateDir);
   const engine = new Engine({ store, evidence, tasks: builtinTasks(), targets });
+  const policies = new StagePolicies(store);
   const deliveries = new Deliveries(
     store,
     engine,
     new ContentStore(join(stateDir, "artifacts")),
     evidence,
     join(stateDir, "advisories"),
+    policies,
   );
 
   let resolveClosed: () => void = () => undefined;
@@ -123,6 +126,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     recall: new Recall(store, deliveries, join(stateDir, "advisories")),
     engine,
     deliveries,
+    policies,
     tokens,
     stageUrl: (service, stage) => local.url(service, stage),
     readLogs: async (service, stage, stream, tailBytes) => {

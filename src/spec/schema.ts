@@ -165,7 +165,7 @@ const sliProviderSchema = z.discriminatedUnion("provider", [prometheusProviderSc
 
 export const evidenceNames = ["sbom", "provenance", "vulns", "test-result", "slo-evaluation"] as const;
 const severity = z.enum(["none", "low", "medium", "high", "critical"]);
-const requirementSchema = z.union([
+export const requirementSchema = z.union([
   z.enum(evidenceNames),
   z.strictObject({ sbom: z.strictObject({}) }),
   z.strictObject({ provenance: z.strictObject({}) }),

@@ -2,6 +2,8 @@
  * The event vocabulary. Every state change of a run is one of these, appended to the log as a
  * CloudEvents 1.0 record; run state and the other projections are folds over the log.
  */
+import type { ProtectedPolicy } from "../policy/protected-policy.js";
+
 export const EVENT_SOURCE = "/waybill/control-plane";
 export const EVENT_TYPE_PREFIX = "dev.waybill.";
 
@@ -96,6 +98,20 @@ export interface EventData {
   "instance.crashed": { instanceId: string; exitCode: number | null; signal: string | null };
   "instance.restarted": { instanceId: string; attempt: number; backoffMs: number };
   "orphan.killed": { instanceId: string; pid: number };
+  "policy.changed": PolicyChangeData;
+}
+
+/** Why a stage's protected policy changed: an admin set it, or a ship set or replaced it. */
+export type PolicyChangeReason = "set" | "first ship" | "admin ship";
+
+/** A change of one stage's protected policy; `service` "*" is the default for every service. */
+export interface PolicyChangeData {
+  service: string;
+  stage: string;
+  by: string;
+  reason: PolicyChangeReason;
+  previous: ProtectedPolicy | null;
+  policy: ProtectedPolicy;
 }
 
 /** A performance signature: what the gate measured and judged for one artifact in one stage. */

@@ -188,4 +188,24 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_stage_policies": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("policy_changes")
+        .addColumn("seq", "integer", (c) => c.primaryKey())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("changed_by", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("previous", "text")
+        .addColumn("policy", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("policy_changes_by_stage")
+        .on("policy_changes")
+        .columns(["service", "stage", "seq"])
+        .execute();
+    },
+  },
 };

@@ -97,6 +97,23 @@ export async function project(trx: Transaction<Database>, event: StoredEvent): P
         ...(data.reason === undefined ? {} : { reason: data.reason }),
       });
     }
+    case "policy.changed": {
+      const data = event.data as unknown as Data<"policy.changed">;
+      await trx
+        .insertInto("policy_changes")
+        .values({
+          seq: event.seq,
+          service: data.service,
+          stage: data.stage,
+          changed_by: data.by,
+          reason: data.reason,
+          previous: data.previous === null ? null : JSON.stringify(data.previous),
+          policy: JSON.stringify(data.policy),
+          created_at: event.time,
+        })
+        .execute();
+      return;
+    }
     case "release.recorded": {
       const data = event.data as Data<"release.recorded">;
       await trx

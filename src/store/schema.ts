@@ -86,6 +86,16 @@ export interface Database {
   advisory_packages: { id: string; package_key: string };
   advisory_aliases: { alias: string; id: string };
   advisory_imports: { source: string; fingerprint: string };
+  policy_changes: {
+    seq: number;
+    service: string;
+    stage: string;
+    changed_by: string;
+    reason: string;
+    previous: string | null;
+    policy: string;
+    created_at: string;
+  };
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

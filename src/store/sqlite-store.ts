@@ -16,8 +16,10 @@ import {
   EVENT_TYPE_PREFIX,
   type EvaluationRecordData,
   type NewEvent,
+  type PolicyChangeReason,
   type StoredEvent,
 } from "./events.js";
+import type { ProtectedPolicy } from "../policy/protected-policy.js";
 import { migrations } from "./migrations.js";
 import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
@@ -27,6 +29,7 @@ import type {
   DeployedComponent,
   EvaluationRecord,
   InventoryRow,
+  PolicyChangeRecord,
   ReleaseRecord,
   RunFilter,
   RunRecord,
@@ -327,12 +330,29 @@ export class SqliteStore implements Store {
         "releases",
         "evaluations",
         "attestations",
+        "policy_changes",
       ] as const) {
         await trx.deleteFrom(table).execute();
       }
       const rows = await trx.selectFrom("events").selectAll().orderBy("seq").execute();
       for (const row of rows) await project(trx, toCloudEvent(row));
     });
+  }
+
+  async policyChanges(filter: { service?: string; stage?: string } = {}): Promise<PolicyChangeRecord[]> {
+    let query = this.db.selectFrom("policy_changes").selectAll();
+    if (filter.service !== undefined) query = query.where("service", "=", filter.service);
+    if (filter.stage !== undefined) query = query.where("stage", "=", filter.stage);
+    const rows = await query.orderBy("seq", "desc").execute();
+    return rows.map((row) => ({
+      service: row.service,
+      stage: row.stage,
+      by: row.changed_by,
+      reason: row.reason as PolicyChangeReason,
+      previous: row.previous === null ? null : (JSON.parse(row.previous) as ProtectedPolicy),
+      policy: JSON.parse(row.policy) as ProtectedPolicy,
+      changedAt: row.created_at,
+    }));
   }
 
   async listInstances(): Promise<InstanceRecord[]> {

@@ -12,6 +12,7 @@ import type {
   EventData,
   GateResult,
   NewEvent,
+  PolicyChangeData,
   RunKind,
   RunState,
   StoredEvent,
@@ -94,6 +95,11 @@ export interface InventoryRow {
   hashes: { alg: string; content: string }[];
 }
 
+/** One change of a stage's protected policy, as the log recorded it */
+export interface PolicyChangeRecord extends PolicyChangeData {
+  changedAt: string;
+}
+
 export interface RunFilter {
   service?: string;
   shipId?: string;
@@ -142,6 +148,9 @@ export interface Store extends AdvisoryStore {
   /** What a source of advisories looked like when it was last imported */
   advisoryImportFingerprint(source: string): Promise<string | undefined>;
   recordAdvisoryImport(source: string, fingerprint: string): Promise<void>;
+
+  /** Changes of stage policies, newest first; `service` "*" holds the defaults for every service */
+  policyChanges(filter?: { service?: string; stage?: string }): Promise<PolicyChangeRecord[]>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

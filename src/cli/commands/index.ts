@@ -9,6 +9,7 @@ import { judgeCommand } from "./judge.js";
 import { keysCommand } from "./keys.js";
 import { loadtestCommand } from "./loadtest.js";
 import { logsCommand } from "./logs.js";
+import { policyCommand } from "./policy.js";
 import { recallCommand } from "./recall.js";
 import { rejectCommand } from "./reject.js";
 import { renderCommand } from "./render.js";
@@ -36,6 +37,7 @@ export const commands: CliCommand[] = [
   approveCommand,
   rejectCommand,
   rollbackCommand,
+  policyCommand,
   logsCommand,
   downCommand,
   loadtestCommand,
