@@ -95,7 +95,7 @@ test("unreadable output, a failing exit, a timeout and too much output are clear
         assert.match(error.message, /^SLI command ".*sli-command\.mjs/);
         return true;
       });
-      assert.ok(Date.now() - startedAt < 5000, `${mode} ended in time`);
+      assert.ok(Date.now() - startedAt < 30_000, `${mode} ended (a hang guard, not a timing test)`);
     }),
   );
   await assert.rejects(
