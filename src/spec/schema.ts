@@ -3,15 +3,22 @@
  * the published JSON Schema. Objects are strict: an unknown field is an error. Every field
  * has a default except `metadata.name` and `run`.
  */
+import { posix } from "node:path";
 import { z } from "zod";
+import { CriteriaSyntaxError, parseCriteria } from "../gate/criteria.js";
 import { commandProblem } from "./units.js";
 
-const durationPattern = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
-const durationMessage = "expected a duration such as 500ms, 30s, 5m or 1h30m";
+const durationPattern = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/;
+const durationMessage = "expected a duration such as 0, 500ms, 30s, 5m, 1h30m or 7d";
 // The type error repeats the format, so `timeout: 30` says what to write instead of "a string".
-export const durationSchema = z
-  .string({ error: durationMessage })
-  .regex(durationPattern, { message: durationMessage });
+// A bare 0 is no time at all, as "0s" is; YAML reads it as a number.
+export const durationSchema = z.union(
+  [
+    z.string({ error: durationMessage }).regex(durationPattern, { message: durationMessage }),
+    z.literal(0, { error: durationMessage }),
+  ],
+  { error: durationMessage },
+);
 
 export const cpuSchema = z.union([
   z.number().positive(),
@@ -25,6 +32,54 @@ const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
   message: "expected a lowercase DNS label: letters, digits and '-', at most 63 characters",
 });
 
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** Text that is printed back to people: control characters could fake lines in a terminal. */
+const printable = (what: string) =>
+  z.string().refine((text) => !controlCharacters.test(text), {
+    message: `${what} must not contain control characters (newlines, escapes, tabs)`,
+  });
+
+/** A path relative to the service folder that stays inside it. */
+const pathInsideService = (what: string) =>
+  printable(what)
+    .min(1)
+    .refine((path) => !posix.isAbsolute(path) && !/^[A-Za-z]:[\\/]/.test(path), {
+      message: `${what} must be relative to the service folder, not an absolute path`,
+    })
+    .refine((path) => !posix.normalize(path.replaceAll("\\", "/")).split("/").includes(".."), {
+      message: `${what} must stay inside the service folder: ".." leads out of it`,
+    });
+
+/** A URL path: starts with "/", no spaces or control characters. */
+const urlPath = z
+  .string()
+  .startsWith("/", { message: "expected a path starting with /" })
+  // eslint-disable-next-line no-control-regex
+  .regex(/^\/[^\s\u0000-\u001f\u007f]*$/, {
+    message: "expected a URL path without spaces or control characters",
+  });
+
+const percentage = (example: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?%?$/, { message: `expected a percentage such as "${example}"` })
+    .refine((text) => Number(text.replace("%", "")) <= 100, {
+      message: "a score percentage is between 0% and 100%",
+    });
+
+const criterionSchema = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    try {
+      parseCriteria(text);
+    } catch (error) {
+      if (!(error instanceof CriteriaSyntaxError)) throw error;
+      ctx.addIssue({ code: "custom", message: error.message });
+    }
+  });
+
 const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 /** A run command is started without a shell, so shell syntax in the string form is an error. */
 const runCommandSchema = commandSchema
@@ -35,7 +90,24 @@ const runCommandSchema = commandSchema
   .describe(
     "How to start the service, without a shell: a command line split into words, or an argument list. Gets $PORT in its environment.",
   );
-const envSchema = z.record(z.string(), z.string());
+const envSchema = z
+  .record(
+    z.string(),
+    z.string().refine((value) => !value.includes("\u0000"), {
+      message: "an environment value cannot hold a NUL byte",
+    }),
+  )
+  .superRefine((env, ctx) => {
+    for (const name of Object.keys(env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `"${name}" is not an environment variable name: use letters, digits and '_', not starting with a digit`,
+        });
+      }
+    }
+  });
 const httpMethod = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 export const runtimeNames = ["jvm", "go", "node", "python", "dotnet"] as const;
@@ -46,9 +118,7 @@ const buildSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Shell command that builds the artifact, run in the service folder"),
-  artifact: z
-    .string()
-    .min(1)
+  artifact: pathInsideService("build.artifact")
     .default(".")
     .describe("The file or folder the build produces, relative to the service folder"),
   image: z.string().min(1).optional(),
@@ -58,11 +128,7 @@ const buildSchema = z.strictObject({
 const runSchema = z.strictObject({
   command: runCommandSchema.optional(),
   port: z.number().int().min(1).max(65535).default(8080).describe("The port the service listens on ($PORT)"),
-  health: z
-    .string()
-    .startsWith("/", { message: "expected a path starting with /" })
-    .default("/")
-    .describe("HTTP path that answers 2xx once the service is ready"),
+  health: urlPath.default("/").describe("HTTP path that answers 2xx once the service is ready"),
   healthTimeout: durationSchema.default("30s"),
   runtime: z
     .enum(runtimeNames)
@@ -80,10 +146,17 @@ const resourcesSchema = z.strictObject({
 });
 
 const loadRequestSchema = z.strictObject({
-  name: z.string().min(1).optional(),
+  name: printable("a request name").min(1).max(200).optional(),
   method: httpMethod.default("GET"),
-  path: z.string().startsWith("/", { message: "expected a path starting with /" }),
-  headers: z.record(z.string(), z.string()).default({}),
+  path: urlPath,
+  headers: z
+    .record(
+      z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected an HTTP header name (a token)" }),
+      printable("an HTTP header value"),
+    )
+    .default({}),
   body: z.string().optional(),
   weight: z.number().positive().default(1),
 });
@@ -119,10 +192,10 @@ const testSchema = z.strictObject({
 
 /** Keptn slo.yaml, spec_version 1.0. Defaults are not filled in here: Keptn treats a
  * missing `comparison` block differently from a block with missing fields. */
-const criteriaSchema = z.strictObject({ criteria: z.array(z.string().min(1)).min(1) });
+const criteriaSchema = z.strictObject({ criteria: z.array(criterionSchema).min(1) });
 export const sloObjectiveSchema = z.strictObject({
-  sli: z.string().min(1),
-  displayName: z.string().optional(),
+  sli: printable("an SLI name").min(1).max(300),
+  displayName: printable("a display name").optional(),
   pass: z.array(criteriaSchema).optional(),
   warning: z.array(criteriaSchema).optional(),
   weight: z.number().int().min(0).optional(),
@@ -142,12 +215,15 @@ export const sloSchema = z.strictObject({
   objectives: z.array(sloObjectiveSchema).nullish(),
   total_score: z
     .strictObject({
-      pass: z.string().regex(/^\d+(\.\d+)?%?$/, { message: 'expected a percentage such as "90%"' }),
-      warning: z
-        .string()
-        .regex(/^\d+(\.\d+)?%?$/, { message: 'expected a percentage such as "75%"' })
-        .optional(),
+      pass: percentage("90%"),
+      warning: percentage("75%").optional(),
     })
+    .refine(
+      (score) =>
+        score.warning === undefined ||
+        Number(score.warning.replace("%", "")) <= Number(score.pass.replace("%", "")),
+      { message: "total_score.warning must not be above total_score.pass", path: ["warning"] },
+    )
     .optional(),
 });
 

@@ -13,11 +13,13 @@ describe("parseDuration", () => {
     ["2h", 7_200_000],
     ["1m30s500ms", 90_500],
     ["0s", 0],
+    ["0", 0],
+    ["7d", 604_800_000],
   ];
   for (const [text, ms] of valid) {
     it(`reads ${text} as ${ms} ms`, () => assert.equal(parseDuration(text), ms));
   }
-  for (const text of ["", "30", "30 s", "1d", "s", "-1s", "1h 30m", "30sec"]) {
+  for (const text of ["", "30", "30 s", "00", "1w", "s", "-1s", "1h 30m", "30sec"]) {
     it(`rejects ${JSON.stringify(text)}`, () => assert.throws(() => parseDuration(text), UserError));
   }
 });

@@ -5,11 +5,12 @@
 import { parse, type ParseEntry } from "shell-quote";
 import { UserError } from "../errors.js";
 
-const durationUnitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-const durationPart = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+const durationUnitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const durationPart = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
-/** "1h30m" → 5400000, "500ms" → 500, "1.5s" → 1500 */
-export function parseDuration(text: string): number {
+/** "1h30m" → 5400000, "500ms" → 500, "1.5s" → 1500, "7d" → 604800000; a bare "0" is no time at all */
+export function parseDuration(text: string | 0): number {
+  if (text === 0 || text === "0") return 0;
   let total = 0;
   let consumed = 0;
   for (const match of text.matchAll(durationPart)) {
@@ -17,7 +18,9 @@ export function parseDuration(text: string): number {
     consumed += match[0].length;
   }
   if (consumed === 0 || consumed !== text.length) {
-    throw new UserError(`invalid duration "${text}": expected a duration such as 500ms, 30s, 5m or 1h30m`);
+    throw new UserError(
+      `invalid duration "${text}": expected a duration such as 0, 500ms, 30s, 5m, 1h30m or 7d`,
+    );
   }
   return Math.round(total);
 }

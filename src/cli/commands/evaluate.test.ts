@@ -161,7 +161,10 @@ describe("waybill evaluate", () => {
     const error = await userErrorOf(() =>
       evaluateCommand.run([], { slo: badSlo, sli }, capture(join(dir, ".waybill")).context),
     );
-    assert.match(error.message, /bad-criteria\.yaml: objective "latency": invalid criteria "<=200ms"/);
+    assert.match(
+      error.message,
+      /bad-criteria\.yaml:3:24: objectives\[0\]\.pass\[0\]\.criteria\[0\]: invalid criteria "<=200ms": expected a number/,
+    );
   });
 
   it("reports an SLO file that does not validate with its line", async () => {
