@@ -3,7 +3,7 @@
  * of stage, task and state with the elapsed time, then where each stage stands.
  */
 import type { ApiClient } from "./client.js";
-import { statusTable, type RunView, type StatusView } from "./views.js";
+import { statusTable, visible, type RunView, type StatusView } from "./views.js";
 
 const POLL_MS = 250;
 const SETTLED = new Set(["succeeded", "failed", "waiting-approval"]);
@@ -42,7 +42,7 @@ export async function followShip(
 }
 
 function describe(run: RunView): string {
-  const where = `[${run.stage}] ${run.version}`;
+  const where = `[${run.stage}] ${visible(run.version)}`;
   switch (run.state) {
     case "queued":
       return `${where} queued`;

@@ -30,7 +30,19 @@ export interface StatusView {
   services: { name: string; stages: StageStatus[] }[];
 }
 
-export function table(rows: string[][]): string {
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text from the API as it may be printed: control characters (a newline or an escape in a
+ * version label or a reason) are shown escaped, so they cannot fake lines or colours.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (character) => JSON.stringify(character).slice(1, -1));
+}
+
+export function table(cells: string[][]): string {
+  const rows = cells.map((row) => row.map(visible));
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
   return (

@@ -4,7 +4,8 @@
  * queues the first stage; a rollback queues the stage's previous release again.
  */
 import { randomUUID } from "node:crypto";
-import { isAbsolute, relative } from "node:path";
+import { stat } from "node:fs/promises";
+import { isAbsolute, relative, sep } from "node:path";
 import type { ContentStore } from "../artifact/content-store.js";
 import { ConflictError, NotFoundError, UserError } from "../errors.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
@@ -96,6 +97,7 @@ export class Deliveries {
     request: ShipRequest,
   ): Promise<{ path: string; mountPath: string }> {
     if (!isAbsolute(request.serviceDir)) throw new UserError("serviceDir must be an absolute path");
+    await requireDirectory(request.serviceDir, "serviceDir");
     const toKubernetes = spec.stages.some((stage) =>
       stageTargets(stage).some((target) => target !== "local"),
     );
@@ -118,7 +120,10 @@ export class Deliveries {
     }
     if (!isAbsolute(request.artifactDir)) throw new UserError("artifactDir must be an absolute path");
     const mountPath = relative(request.serviceDir, request.artifactDir) || ".";
-    if (mountPath.startsWith("..")) throw new UserError("the artifact must be inside the service folder");
+    if (mountPath === ".." || mountPath.startsWith(`..${sep}`) || isAbsolute(mountPath)) {
+      throw new UserError("the artifact must be inside the service folder");
+    }
+    await requireDirectory(request.artifactDir, "artifactDir");
     return { path: await this.artifacts.put(request.artifactDir, request.digest), mountPath };
   }
 
@@ -212,4 +217,14 @@ export class Deliveries {
       );
     }
   }
+}
+
+/** A folder named in a request must be one: anything else is the caller's mistake, not ours. */
+async function requireDirectory(path: string, field: string): Promise<void> {
+  const found = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+    throw error;
+  });
+  if (found === undefined) throw new UserError(`${field} ${path} does not exist`);
+  if (!found.isDirectory()) throw new UserError(`${field} ${path} is not a folder`);
 }

@@ -13,7 +13,7 @@ import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
-import { buildApp, type RouteInfo } from "./app.js";
+import { buildApp, type AppDependencies, type RouteInfo } from "./app.js";
 import { TokenRegistry, adminToken, roles, type Role } from "./auth.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-api-"));
@@ -21,6 +21,7 @@ let store: SqliteStore;
 let engine: Engine;
 let app: FastifyInstance;
 let routes: RouteInfo[];
+let dependencies: AppDependencies;
 let admin: string;
 const roleTokens: Record<Role, string> = {
   viewer: "viewer-token-0123456789",
@@ -42,6 +43,7 @@ before(async () => {
         token: roleTokens[role],
       })),
     ),
+    { mode: 0o600 },
   );
   store = await openSqliteStore(join(stateDir, "waybill.db"));
   const evidence = EvidenceService.open(stateDir);
@@ -64,7 +66,7 @@ before(async () => {
     join(stateDir, "advisories"),
     new StagePolicies(store),
   );
-  ({ app, routes } = await buildApp({
+  dependencies = {
     store,
     evidence,
     recall: new Recall(store, deliveries, join(stateDir, "advisories")),
@@ -74,8 +76,9 @@ before(async () => {
     tokens: TokenRegistry.load(stateDir),
     stageUrl: () => undefined,
     readLogs: async () => "",
-    shutdown: (stopApps) => shutdowns.push(stopApps),
-  }));
+    shutdown: (stopApps) => void shutdowns.push(stopApps),
+  };
+  ({ app, routes } = await buildApp(dependencies));
   await app.ready();
   // These tests queue runs through the API; none is executed, there being no target here.
   await engine.stop();
@@ -201,6 +204,125 @@ describe("API input", () => {
       headers: auth(),
     });
     assert.equal(response.statusCode, 404);
+  });
+
+  test("every malformed request gets a 4xx that says what is wrong, never a 500", async () => {
+    const digest = `sha256:${"c".repeat(64)}`;
+    const aFile = join(stateDir, "token");
+    const shipWith = (fields: Record<string, unknown>) => ({
+      spec: { metadata: { name: "shop" }, run: { command: "node server.js" } },
+      serviceDir: stateDir,
+      artifactDir: stateDir,
+      digest,
+      version: "1",
+      ...fields,
+    });
+    const cases: {
+      method: "GET" | "POST";
+      url: string;
+      payload?: Record<string, unknown>;
+      status: number;
+      error: RegExp;
+    }[] = [
+      {
+        method: "POST",
+        url: "/v1/ships",
+        payload: shipWith({ artifactDir: join(stateDir, "nope") }),
+        status: 400,
+        error: /artifactDir .*nope does not exist/,
+      },
+      {
+        method: "POST",
+        url: "/v1/ships",
+        payload: shipWith({ artifactDir: aFile }),
+        status: 400,
+        error: /artifactDir .*token is not a folder/,
+      },
+      {
+        method: "POST",
+        url: "/v1/ships",
+        payload: shipWith({ serviceDir: join(stateDir, "nope") }),
+        status: 400,
+        error: /serviceDir .*nope does not exist/,
+      },
+      {
+        method: "POST",
+        url: "/v1/ships",
+        payload: shipWith({ version: "1.0\n2.0 released" }),
+        status: 400,
+        error: /version label/,
+      },
+      {
+        method: "POST",
+        url: "/v1/ships",
+        payload: shipWith({ version: "\u001b[31mred" }),
+        status: 400,
+        error: /version label/,
+      },
+      { method: "GET", url: "/v1/evidence/sha256:", status: 400, error: /sha256: followed by 7 to 64/ },
+      { method: "GET", url: "/v1/evidence/abc", status: 400, error: /7 to 64 lowercase hex digits/ },
+      { method: "GET", url: `/v1/evidence/sha256:${"Z".repeat(64)}`, status: 400, error: /hex digits/ },
+      {
+        method: "GET",
+        url: `/v1/evidence/sha256:${"d".repeat(12)}`,
+        status: 404,
+        error: /no artifact matches/,
+      },
+      {
+        method: "GET",
+        url: "/v1/recall?q=pkg:npm/lodash@garbage!!",
+        status: 400,
+        error: /is not a npm version/,
+      },
+      { method: "GET", url: "/v1/recall?q=", status: 400, error: /q/ },
+      {
+        method: "POST",
+        url: "/v1/recall/redeploy",
+        payload: { q: "pkg:npm/lodash@<1", version: "a b" },
+        status: 400,
+        error: /version label/,
+      },
+      {
+        method: "POST",
+        url: "/v1/runs/r-1/reject",
+        payload: { reason: "no\nfake: line" },
+        status: 400,
+        error: /one line of text/,
+      },
+      { method: "GET", url: "/v1/no-such-route", status: 404, error: /there is no GET \/v1\/no-such-route/ },
+    ];
+    for (const { method, url, payload, status, error } of cases) {
+      const response = await app.inject({
+        method,
+        url,
+        headers: auth(),
+        ...(payload === undefined ? {} : { payload }),
+      });
+      assert.equal(response.statusCode, status, `${method} ${url}: ${response.body}`);
+      assert.match(response.json<{ error: string }>().error, error, `${method} ${url}`);
+    }
+    assert.deepEqual(await store.listRuns(), [], "nothing was recorded");
+  });
+
+  test("a body over the limit gets a readable 413, not a reset connection", async () => {
+    const server = await buildApp({ ...dependencies });
+    await server.app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const address = server.app.server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      const response = await fetch(`http://127.0.0.1:${port}/v1/ships`, {
+        method: "POST",
+        headers: { ...auth(), "content-type": "application/json" },
+        body: "a".repeat(10_000_000),
+      });
+      assert.equal(response.status, 413);
+      assert.match(
+        ((await response.json()) as { error: string }).error,
+        /larger than the API takes \(1 MiB\)/,
+      );
+    } finally {
+      await server.app.close();
+    }
   });
 
   test("a bad query parameter gets 400", async () => {

@@ -3,8 +3,9 @@
  * gets 401, too small a role 403. Request bodies are parsed once, here, into types.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { IncomingMessage } from "node:http";
 import { z } from "zod";
-import { NotFoundError, UserError, errorMessage } from "../errors.js";
+import { ConflictError, NotFoundError, UserError, errorMessage } from "../errors.js";
 import type { Engine } from "../engine/engine.js";
 import { stageStatus } from "../engine/status.js";
 import { diffSignatures } from "../gate/signature-diff.js";
@@ -15,6 +16,7 @@ import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
 import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import type { Recall } from "../engine/recall.js";
+import { versionLabelSchema } from "../spec/version-label.js";
 import { newEvent } from "../store/events.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
@@ -70,7 +72,7 @@ const shipBody = z
     artifactDir: z.string().min(1).optional(),
     image: z.string().min(1).optional(),
     digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-    version: z.string().min(1).max(128),
+    version: versionLabelSchema,
     build: buildFacts.optional(),
   })
   .refine((body) => (body.artifactDir === undefined) !== (body.image === undefined), {
@@ -83,7 +85,18 @@ const envelopeBody = z.strictObject({
     signatures: z.array(z.strictObject({ keyid: z.string().optional(), sig: z.string() })).min(1),
   }),
 });
-const rejectBody = z.strictObject({ reason: z.string().max(2000).optional() }).optional();
+const rejectBody = z
+  .strictObject({
+    reason: z
+      .string()
+      .max(2000)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f]*$/, {
+        message: "a reason is one line of text, without control characters",
+      })
+      .optional(),
+  })
+  .optional();
 const runsQuery = z.strictObject({
   service: z.string().optional(),
   ship: z.string().optional(),
@@ -134,7 +147,7 @@ export interface RouteInfo {
 export async function buildApp(
   deps: AppDependencies,
 ): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576 });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
   const routes: RouteInfo[] = [];
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -160,7 +173,13 @@ export async function buildApp(
     request.principal = principal;
   });
 
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
+    if ((error as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      await drainBody(request.raw);
+      return reply.code(413).send({
+        error: `the request body is larger than the API takes (${BODY_LIMIT_BYTES / 1_048_576} MiB)`,
+      });
+    }
     if (error instanceof PolicyForbiddenError) {
       return reply.code(403).send({ error: error.message, weakened: error.weakenings });
     }
@@ -178,6 +197,12 @@ export async function buildApp(
     process.stderr.write(`waybill api: ${errorMessage(error)}\n`);
     return reply.code(500).send({ error: "internal error; see the control plane's log" });
   });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: `there is no ${request.method} ${request.url.split("?")[0] ?? ""} in this API` }),
+  );
 
   const viewer = { config: { role: "viewer" as Role } };
   const developer = { config: { role: "developer" as Role } };
@@ -305,7 +330,7 @@ export async function buildApp(
   app.get("/v1/drift", viewer, async () => ({ drift: await deps.recall.allDrift() }));
 
   app.post("/v1/recall/redeploy", developer, async (request, reply) => {
-    const body = z.strictObject({ q: z.string().min(1), version: z.string().min(1) }).parse(request.body);
+    const body = z.strictObject({ q: z.string().min(1), version: versionLabelSchema }).parse(request.body);
     const runs = await deps.recall.redeploy(body.q, body.version);
     return reply.code(201).send({ runs: runs.map(publicRun) });
   });
@@ -414,6 +439,36 @@ export async function buildApp(
   return { app, routes };
 }
 
+const BODY_LIMIT_BYTES = 1_048_576;
+const DRAIN_LIMIT_BYTES = 64 * 1_048_576;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads and discards what is left of a refused body, so the client gets to read the 413
+ * instead of a reset connection; bounded in bytes and time, past which the connection goes.
+ */
+function drainBody(body: IncomingMessage): Promise<void> {
+  if (body.readableEnded || body.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let drained = 0;
+    const done = () => {
+      clearTimeout(timer);
+      body.off("data", count);
+      resolve();
+    };
+    const count = (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > DRAIN_LIMIT_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    body.on("data", count);
+    body.once("end", done);
+    body.once("error", done);
+    body.once("close", done);
+    body.resume();
+  });
+}
+
 /** Only an admin may ship a spec that weakens a stage's protected policy. */
 function actorOf(request: FastifyRequest): Actor {
   const principal = request.principal;
@@ -423,7 +478,9 @@ function actorOf(request: FastifyRequest): Actor {
   };
 }
 
-/** An artifact by `sha256:…` digest (a prefix will do) or `service@version`. */
+const MIN_DIGEST_PREFIX = 7;
+
+/** An artifact by `service@version`, or by `sha256:…` digest (a prefix of 7 or more hex digits will do). */
 async function findArtifact(store: Store, ref: string): Promise<ArtifactRecord> {
   const at = ref.lastIndexOf("@");
   if (!ref.startsWith("sha256:") && at > 0) {
@@ -431,21 +488,24 @@ async function findArtifact(store: Store, ref: string): Promise<ArtifactRecord> 
     if (found === undefined) throw new NotFoundError(`no artifact ${ref}`);
     return found;
   }
-  for (const service of await store.listServices()) {
-    const matches = (await store.evaluations(service.name)).map((e) => e.digest);
-    const digest = [
-      ...matches,
-      ...(await store.releaseHistory(service.name, service.stages[0] ?? "")).map((r) => r.digest),
-    ].find(
-      (candidate) => candidate === ref || candidate.startsWith(ref) || candidate.startsWith(`sha256:${ref}`),
+  const hex = ref.startsWith("sha256:") ? ref.slice("sha256:".length) : ref;
+  if (!new RegExp(`^[0-9a-f]{${MIN_DIGEST_PREFIX},64}$`).test(hex)) {
+    throw new UserError(
+      `"${ref}" names no artifact: give service@version, or sha256: followed by ${MIN_DIGEST_PREFIX} to 64 lowercase hex digits`,
     );
-    const exact = ref.startsWith("sha256:") && ref.length === 71 ? ref : digest;
-    if (exact !== undefined) {
-      const artifact = await store.getArtifact(service.name, exact);
-      if (artifact !== undefined) return artifact;
-    }
   }
-  throw new NotFoundError(`no artifact matches "${ref}" (give sha256:<digest> or service@version)`);
+  const digests = await store.digestsWithPrefix(`sha256:${hex}`);
+  if (digests.length > 1) {
+    throw new ConflictError(
+      `"${ref}" matches ${digests.length} artifacts (${digests.map((d) => d.slice(0, 19)).join(", ")}): give more digits`,
+    );
+  }
+  const [digest] = digests;
+  const [artifact] = digest === undefined ? [] : await store.artifactsByDigest(digest);
+  if (artifact === undefined) {
+    throw new NotFoundError(`no artifact matches "${ref}" (give sha256:<digest> or service@version)`);
+  }
+  return artifact;
 }
 
 /** A line of what a predicate says, so a person sees the evidence without decoding it. */

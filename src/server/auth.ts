@@ -4,15 +4,24 @@
  * Roles are ordered: each one may do what the roles before it may.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { UserError } from "../errors.js";
 
 export const roles = ["viewer", "developer", "approver", "admin"] as const;
 export type Role = (typeof roles)[number];
 
 const tokensFileSchema = z.array(
-  z.strictObject({ name: z.string().min(1), role: z.enum(roles), token: z.string().min(16) }),
+  z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, {
+      message: "a name is letters, digits and . _ @ -, at most 64 characters",
+    }),
+    role: z.enum(roles),
+    token: z.string().regex(/^[\x21-\x7e]{16,512}$/, {
+      message: "a token is 16 to 512 printable characters without spaces",
+    }),
+  }),
 );
 
 export interface Principal {
@@ -29,7 +38,17 @@ export class TokenRegistry {
     ];
     const extra = join(stateDir, "tokens.json");
     if (existsSync(extra)) {
-      for (const entry of tokensFileSchema.parse(JSON.parse(readFileSync(extra, "utf8")))) {
+      for (const entry of readTokensFile(extra)) {
+        if (entries.some((known) => known.principal.name === entry.name)) {
+          throw new UserError(
+            `${extra}: the name "${entry.name}" is given twice; each token needs a name of its own`,
+          );
+        }
+        if (entries.some((known) => known.token.equals(Buffer.from(entry.token)))) {
+          throw new UserError(
+            `${extra}: the token of "${entry.name}" is also another's; give each one its own`,
+          );
+        }
         entries.push({ principal: { name: entry.name, role: entry.role }, token: Buffer.from(entry.token) });
       }
     }
@@ -61,4 +80,46 @@ export function adminToken(stateDir: string): string {
     }
   }
   return readFileSync(file, "utf8").trim();
+}
+
+/**
+ * The tokens file holds secrets: one others may read hands out their roles, so it is refused
+ * until only its owner can read it. Every mistake in it names the file and where.
+ */
+function readTokensFile(file: string): z.infer<typeof tokensFileSchema> {
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new UserError(
+      `${file} is open to other users (mode ${mode.toString(8).padStart(4, "0")}), and it holds tokens: ` +
+        `anyone who reads it gets their roles. Make it readable by its owner only (chmod 600 ${file}) and start again.`,
+    );
+  }
+  const text = readFileSync(file, "utf8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const where = jsonErrorPosition((error as Error).message);
+    throw new UserError(
+      `${file}${where}: not valid JSON (${(error as Error).message}). It is a list such as ` +
+        `[{"name": "ci", "role": "developer", "token": "<at least 16 characters>"}].`,
+    );
+  }
+  const result = tokensFileSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const [index, field] = issue?.path ?? [];
+    const entry = typeof index === "number" ? `entry ${index + 1}` : "the file";
+    throw new UserError(
+      `${file}: ${entry}${field === undefined ? "" : `, ${String(field)}`}: ${issue?.message ?? "invalid"}. ` +
+        `Each entry is {"name", "role" (${roles.join(", ")}), "token"}.`,
+    );
+  }
+  return result.data;
+}
+
+/** ":line:col" of a JSON syntax error, where the runtime tells (Node 22 names them; Node 20 quotes the spot). */
+function jsonErrorPosition(message: string): string {
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  return lineColumn ? `:${lineColumn[1]}:${lineColumn[2]}` : "";
 }

@@ -220,7 +220,10 @@ test("a rejected query, a server error, a timeout and an unreachable server are 
     assert.match(reasons[0] ?? "", /larger than 1048576 bytes/);
     const startedAt = Date.now();
     await assert.rejects(ask("silence", 300), /got no answer within 0.3s/);
-    assert.ok(Date.now() - startedAt < 30_000, "a hang guard only: the message above proves the timeout fired");
+    assert.ok(
+      Date.now() - startedAt < 30_000,
+      "a hang guard only: the message above proves the timeout fired",
+    );
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     await assert.rejects(

@@ -188,6 +188,20 @@ export class SqliteStore implements Store {
     return found.filter((artifact): artifact is ArtifactRecord => artifact !== undefined);
   }
 
+  async digestsWithPrefix(prefix: string): Promise<string[]> {
+    if (!/^sha256:[0-9a-f]+$/.test(prefix)) return [];
+    const rows = await this.db
+      .selectFrom("artifacts")
+      .select("digest")
+      .distinct()
+      .where("digest", ">=", prefix)
+      .where("digest", "<", `${prefix}g`)
+      .orderBy("digest")
+      .limit(20)
+      .execute();
+    return rows.map((row) => row.digest);
+  }
+
   async artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined> {
     const row = await this.db
       .selectFrom("artifacts")

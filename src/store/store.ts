@@ -133,6 +133,8 @@ export interface Store extends AdvisoryStore {
   attestations(digest: string, predicateType?: string): Promise<AttestationRecord[]>;
   /** Artifacts recorded under a digest (one per service that shipped it) */
   artifactsByDigest(digest: string): Promise<ArtifactRecord[]>;
+  /** The distinct artifact digests that start with `sha256:<hex prefix>`, at most 20 */
+  digestsWithPrefix(prefix: string): Promise<string[]>;
   /** The newest artifact of a service with this version label */
   artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined>;
   /** Every release of an artifact, in any stage and target, newest first */

@@ -1,6 +1,13 @@
 import type { CliCommand } from "../command.js";
 import { connect } from "../client.js";
-import { evaluationTable, table, type EvaluationView, type EventView, type RunView } from "../views.js";
+import {
+  evaluationTable,
+  table,
+  visible,
+  type EvaluationView,
+  type EventView,
+  type RunView,
+} from "../views.js";
 
 export const runCommand: CliCommand = {
   name: "run",
@@ -16,7 +23,7 @@ export const runCommand: CliCommand = {
       return 0;
     }
     context.stdout(
-      `run ${run.id}: ${run.service} ${run.version} → ${run.stage} (${run.kind})\n` +
+      `run ${run.id}: ${run.service} ${visible(run.version)} → ${run.stage} (${run.kind})\n` +
         `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
     );
     if (run.evaluation) context.stdout(`${evaluationTable(run.evaluation)}\n`);

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { checkVersionLabel } from "../../spec/version-label.js";
 import { artifactDigest } from "../../artifact/digest.js";
 import { runBuild } from "../../artifact/build.js";
 import { lockfileDigests, sourceFacts } from "../../artifact/build-facts.js";
@@ -23,6 +24,7 @@ export const shipCommand: CliCommand = {
   async run(args, options, context) {
     const dir = resolve(args[0] ?? ".");
     const { spec, dir: serviceDir } = loadServiceSpec(resolve(dir, "waybill.yaml"));
+    if (typeof options.version === "string") checkVersionLabel(options.version, "--version");
     const json = options.json === true;
     const say = json ? () => undefined : context.stderr;
     const startedOn = new Date().toISOString();

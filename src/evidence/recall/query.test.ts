@@ -59,6 +59,29 @@ test("anything else is a user error", () => {
   assert.throws(() => parseRecallQuery("lodash"), /neither a package URL/);
 });
 
+const garbageRanges: [string, RegExp][] = [
+  ["pkg:npm/lodash@garbage!!", /"garbage!!" is not a npm version/],
+  ["pkg:npm/lodash@<<4.17.21", /"<4\.17\.21" is not a npm version/],
+  ["pkg:npm/lodash@>=1.0.0,,<2.0.0", /cannot read the version range/],
+  ["pkg:npm/lodash@<4.17.21 and more", /cannot read the version range/],
+  ["pkg:pypi/django@<not.a.version!", /is not a PyPI version/],
+  ["pkg:generic/thing@<1.0", /unsupported package type "generic"/],
+];
+for (const [query, message] of garbageRanges) {
+  test(`a range that cannot be read is refused, never an empty answer: ${query}`, () => {
+    assert.throws(() => parseRecallQuery(query), message);
+  });
+}
+
+test("a partial npm bound reads as npm reads it: <2 is <2.0.0", () => {
+  const query = parseRecallQuery("pkg:npm/lodash@>=1.4,<2");
+  assert.ok(query.kind === "package");
+  assert.deepEqual(query.constraints, [
+    { operator: ">=", version: "1.4.0" },
+    { operator: "<", version: "2.0.0" },
+  ]);
+});
+
 const versions: [string, string, string, boolean][] = [
   ["npm", "4.17.20", "<4.17.21", true],
   ["npm", "4.17.21", "<4.17.21", false],

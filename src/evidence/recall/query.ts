@@ -41,22 +41,39 @@ export function parseRecallQuery(text: string): RecallQuery {
     kind: "package",
     ecosystem,
     name: normalisePackageName(ecosystem, name),
-    constraints: range === "" || range === "*" ? [] : parseRange(range, text),
+    constraints: range === "" || range === "*" ? [] : parseRange(ecosystem, range, text),
     text: query,
   };
 }
 
-function parseRange(range: string, text: string): VersionConstraint[] {
+/** Every bound must be a version the ecosystem can order, or the query could match nothing silently. */
+function parseRange(ecosystem: string, range: string, text: string): VersionConstraint[] {
+  const scheme = versionSchemeFor(ecosystem);
   return range
     .split(/[,|]/)
     .map((part) => part.trim())
-    .filter((part) => part !== "")
     .map((part) => {
-      const match = /^(<=|>=|!=|<|>|=)?\s*(.+)$/.exec(part);
-      if (match === null || match[2] === undefined)
-        throw new UserError(`cannot read the version range in "${text}"`);
-      return { operator: (match[1] ?? "=") as Operator, version: match[2] };
+      const match = /^(<=|>=|!=|<|>|=)?\s*(\S+)$/.exec(part);
+      if (match === null || match[2] === undefined) {
+        throw new UserError(
+          `cannot read the version range "${range}" in "${text}": write bounds such as <4.17.21 or >=4.0,<4.2.8`,
+        );
+      }
+      const constraint = {
+        operator: (match[1] ?? "=") as Operator,
+        version: completeSemver(ecosystem, match[2]),
+      };
+      if (scheme === undefined || !compareVersionTexts(scheme, constraint.version, constraint.version).ok) {
+        throw new UserError(`"${text}": "${constraint.version}" is not a ${ecosystem} version`);
+      }
+      return constraint;
     });
+}
+
+/** In an npm range, as npm reads one, `<2` means `<2.0.0` and `>=1.4` means `>=1.4.0`. */
+function completeSemver(ecosystem: string, version: string): string {
+  if (ecosystem !== "npm" || !/^\d+(\.\d+)?$/.test(version)) return version;
+  return version.split(".").length === 1 ? `${version}.0.0` : `${version}.0`;
 }
 
 /** True when `version` meets every constraint; a version the ecosystem cannot read never matches. */
