@@ -2,10 +2,12 @@
  * Content-addressed copies of artifacts under the state dir, so a rollback or a redeploy runs
  * exactly the bytes that were shipped, whatever happens to the working tree afterwards.
  * A copy is made in a temporary folder, verified, then renamed into place: a crash never
- * leaves a half-copied artifact under its digest.
+ * leaves a half-copied artifact under its digest. The copy is made read-only before it is
+ * renamed into place, so the app that runs it cannot change it (with a control plane running
+ * as root, apps run as another user and cannot even restore the write bits).
  */
 import { randomUUID } from "node:crypto";
-import { cp, mkdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, cp, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { artifactDigest } from "./digest.js";
@@ -44,13 +46,35 @@ export class ContentStore {
           `the artifact at ${source} changed while it was being recorded: expected ${expectedDigest}, got ${actual}`,
         );
       }
+      await makeReadOnly(staging);
       await mkdir(join(this.root, "sha256"), { recursive: true });
       await rename(staging, destination).catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
       });
       return destination;
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      await removeReadOnlyTree(staging);
     }
   }
+}
+
+/** Write bits off everywhere below `path`; symlinks are left as they are (their mode is not used). */
+async function makeReadOnly(path: string): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  if (info.isDirectory()) {
+    for (const entry of await readdir(path)) await makeReadOnly(join(path, entry));
+  }
+  await chmod(path, info.mode & 0o555);
+}
+
+/** A read-only copy left behind (another put won the rename) needs its folders writable to go. */
+async function removeReadOnlyTree(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info === undefined) return;
+  if (info.isDirectory()) {
+    await chmod(path, info.mode | 0o700);
+    for (const entry of await readdir(path)) await removeReadOnlyTree(join(path, entry));
+  }
+  await rm(path, { recursive: true, force: true });
 }

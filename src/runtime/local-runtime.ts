@@ -18,6 +18,7 @@ import {
   removeInstanceCgroup,
 } from "./cgroups.js";
 import { type HealthWait, describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
+import { type AppUser, commandAsUser } from "./app-user.js";
 import { instanceEnvironment } from "./identity-env.js";
 import {
   AdoptedProcess,
@@ -88,6 +89,14 @@ export interface LocalRuntimeOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Time between SIGTERM and SIGKILL when stopping; default 5 s */
   stopGraceMs?: number;
+  /** Apps run as this user (see app-user.ts); undefined runs them as this process's user */
+  appUser?: AppUser;
+  /**
+   * Checks an instance's files before every start and restart; a problem (the artifact no
+   * longer matches its digest) fails the start with an `instance.tampered` event, never a
+   * silent restart of altered code.
+   */
+  verifyArtifact?: (record: InstanceRecord) => Promise<string | undefined>;
   /**
    * Serves the proxies' series at http://127.0.0.1:PORT/metrics (Prometheus text format) when
    * set; 0 picks a free port (see metricsUrl()). Not on the stage ports: those are the apps'.
@@ -117,7 +126,8 @@ interface ManagedInstance {
 
 type LaunchOutcome =
   | { ok: true; process: SpawnedProcess }
-  | { ok: false; why: string; exit: ExitStatus | null; stderrTail: string[] };
+  /** `final`: trying again cannot help (the artifact was altered) */
+  | { ok: false; why: string; exit: ExitStatus | null; stderrTail: string[]; final?: boolean };
 
 const keyOf = (key: StageKey): string => `${key.service}\u0000${key.stage}`;
 
@@ -441,6 +451,11 @@ export class LocalRuntime {
     const { record } = managed;
     const logs = instanceLogPaths(this.options.stateDir, record.id);
     const stderrOffset = await sizeOf(logs.stderr);
+    const tampered = await this.options.verifyArtifact?.(record);
+    if (tampered !== undefined) {
+      this.emit({ type: "instance.tampered", instance: structuredClone(record), reason: tampered });
+      return { ok: false, why: tampered, exit: null, stderrTail: [], final: true };
+    }
     let spawned: SpawnedProcess;
     try {
       spawned = await spawnInstanceProcess({
@@ -506,9 +521,14 @@ export class LocalRuntime {
     await this.options.store.deleteInstance(managed.record.id);
   }
 
-  /** The launch command, made to join a cgroup with the instance's limits where the host allows. */
+  /**
+   * The launch command, run as the app user, made to join a cgroup with the instance's limits
+   * where the host allows: the join needs this process's rights, so it comes before the drop.
+   */
   private async commandWithLimits(record: InstanceRecord): Promise<string[]> {
-    const { limits, command } = record.launch;
+    const { limits } = record.launch;
+    const user = this.options.appUser;
+    const command = user === undefined ? record.launch.command : commandAsUser(user, record.launch.command);
     if (limits === undefined) return command;
     const placement = await this.preparedCgroups();
     if (placement === null) return command;
@@ -603,7 +623,7 @@ export class LocalRuntime {
     if (!outcome.ok) {
       record.state = "stopped";
       await this.options.store.putInstance(record);
-      return { ok: false, exit: outcome.exit };
+      return { ok: false, exit: outcome.exit, final: outcome.final === true };
     }
     record.state = "running";
     // The app is back either way; a failed write leaves the record "starting" with its pid,

@@ -23,7 +23,9 @@ export function restartDelayMs(attempt: number, policy: BackoffPolicy): number {
   return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1));
 }
 
-export type RestartOutcome = { ok: true; process: InstanceProcess } | { ok: false; exit: ExitStatus | null };
+/** `final`: no later attempt can succeed (the artifact was altered), so the loop stops */
+export type RestartOutcome =
+  { ok: true; process: InstanceProcess } | { ok: false; exit: ExitStatus | null; final?: boolean };
 
 export interface SupervisorHooks {
   /** A watched process died, or a restart attempt failed. */
@@ -163,6 +165,7 @@ export class Supervisor {
         entry.healthySince = Date.now();
         return;
       }
+      if (outcome.final === true) return;
       crash = { exit: outcome.exit };
     }
   }

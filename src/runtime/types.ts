@@ -73,6 +73,7 @@ export type RuntimeEvent =
   | { type: "instance.started" | "instance.adopted" | "instance.stopped"; instance: InstanceRecord }
   | { type: "instance.crashed"; instance: InstanceRecord; exitCode: number | null; signal: string | null }
   | { type: "instance.restarted"; instance: InstanceRecord; attempt: number; backoffMs: number }
+  | { type: "instance.tampered"; instance: InstanceRecord; reason: string }
   | { type: "orphan.killed"; pid: number; instanceId: string };
 
 export interface RequestStats {

@@ -8,6 +8,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { ContentStore } from "../artifact/content-store.js";
+import { artifactDigest } from "../artifact/digest.js";
+import { appRootFor, resolveAppUser } from "../runtime/app-user.js";
+import type { Store } from "../store/store.js";
+import { protectStateDir, stateEnvSealer } from "./state-protection.js";
 import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
 import { StagePolicies } from "../engine/policies.js";
@@ -60,7 +64,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   claimStateDir(stateDir);
   adminToken(stateDir);
   const tokens = TokenRegistry.load(stateDir);
-  const store = await openSqliteStore(join(stateDir, "waybill.db"));
+  const store = await openSqliteStore(join(stateDir, "waybill.db"), { sealer: stateEnvSealer(stateDir) });
+  protectStateDir(stateDir);
+  const appUser = resolveAppUser(process.env.WAYBILL_APP_USER);
+  if (appUser === undefined) {
+    process.stderr.write(
+      "waybill: the control plane runs as a normal user, so apps run as that user too: file modes keep " +
+        "them from its secrets only as far as that user's own programs are kept (run as root for a user per app)\n",
+    );
+  }
+  const appRoot = appRootFor(stateDir, controlPlaneId(stateDir), appUser);
+  const artifacts = new ContentStore(join(appRoot, "artifacts"));
 
   const runtime = new LocalRuntime({
     stateDir,
@@ -68,6 +82,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     controlPlaneId: controlPlaneId(stateDir),
     ...(options.proxyPorts === undefined ? {} : { portRange: options.proxyPorts }),
     metricsPort: options.metricsPort ?? 0,
+    ...(appUser === undefined ? {} : { appUser }),
+    verifyArtifact: (record) => artifactProblem(store, record.service, record.digest),
     onError: (error) => process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`),
     onEvent: (event) => {
       store.append([runtimeEvent(event)]).catch((error: unknown) => {
@@ -77,7 +93,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   });
   await runtime.start();
 
-  const local = new LocalTarget(runtime, store, stateDir);
+  const local = new LocalTarget(runtime, store, appRoot);
   const clusters = new Map<string, KubeTarget>();
   const targets: TargetResolver = {
     resolve(name: string): Target {
@@ -98,7 +114,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const deliveries = new Deliveries(
     store,
     engine,
-    new ContentStore(join(stateDir, "artifacts")),
+    artifacts,
     evidence,
     join(stateDir, "advisories"),
     policies,
@@ -153,6 +169,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   return { info, closed, close };
 }
 
+/** Why an instance must not start from its stored artifact, if it must not: its files changed. */
+async function artifactProblem(store: Store, service: string, digest: string): Promise<string | undefined> {
+  const artifact = await store.getArtifact(service, digest);
+  if (artifact === undefined) return `no artifact ${digest} is recorded for ${service}`;
+  const found = await artifactDigest(artifact.path).catch(
+    (error: unknown) => `unreadable (${errorMessage(error)})`,
+  );
+  if (found === digest) return undefined;
+  return `the stored artifact at ${artifact.path} no longer matches ${digest} (it is now ${found}): it was altered, so it is not started`;
+}
+
 function liveInstance(runtime: LocalRuntime, service: string, stage: string): string | undefined {
   const routes = runtime.getProxy({ service, stage })?.routes;
   if (routes?.stable) return routes.stable;
@@ -201,6 +228,8 @@ function runtimeEvent(event: RuntimeEvent): NewEvent {
       });
     case "orphan.killed":
       return newEvent(event.type, subject, { instanceId: event.instanceId, pid: event.pid });
+    case "instance.tampered":
+      return newEvent(event.type, subject, { instanceId: event.instance.id, reason: event.reason });
   }
 }
 

@@ -98,6 +98,7 @@ export interface EventData {
   "instance.crashed": { instanceId: string; exitCode: number | null; signal: string | null };
   "instance.restarted": { instanceId: string; attempt: number; backoffMs: number };
   "orphan.killed": { instanceId: string; pid: number };
+  "instance.tampered": { instanceId: string; reason: string };
   "policy.changed": PolicyChangeData;
 }
 

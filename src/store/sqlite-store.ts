@@ -15,11 +15,13 @@ import {
   EVENT_SOURCE,
   EVENT_TYPE_PREFIX,
   type EvaluationRecordData,
+  type EventData,
   type NewEvent,
   type PolicyChangeReason,
   type StoredEvent,
 } from "./events.js";
 import type { ProtectedPolicy } from "../policy/protected-policy.js";
+import type { EnvSealer } from "./env-sealer.js";
 import { migrations } from "./migrations.js";
 import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
@@ -37,7 +39,12 @@ import type {
   Store,
 } from "./store.js";
 
-export async function openSqliteStore(file: string): Promise<SqliteStore> {
+export interface SqliteStoreOptions {
+  /** Seals environment values at rest; without it they are stored as given (tests) */
+  sealer?: EnvSealer;
+}
+
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
   mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
   database.pragma("journal_mode = WAL");
@@ -50,11 +57,14 @@ export async function openSqliteStore(file: string): Promise<SqliteStore> {
     await db.destroy();
     throw error;
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, options.sealer);
 }
 
 export class SqliteStore implements Store {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly sealer: EnvSealer | undefined,
+  ) {}
 
   async append(events: NewEvent[]): Promise<StoredEvent[]> {
     return this.db.transaction().execute(async (trx) => {
@@ -67,12 +77,12 @@ export class SqliteStore implements Store {
           time: new Date().toISOString(),
           subject: event.subject,
           run_id: event.run ?? null,
-          data: JSON.stringify(event.data),
+          data: JSON.stringify(this.sealed(event)),
         };
         const { seq } = await trx.insertInto("events").values(row).returning("seq").executeTakeFirstOrThrow();
         const cloudEvent = toCloudEvent({ ...row, seq });
         await project(trx, cloudEvent);
-        stored.push(cloudEvent);
+        stored.push(this.opened(cloudEvent));
       }
       return stored;
     });
@@ -83,7 +93,19 @@ export class SqliteStore implements Store {
     if (filter.run !== undefined) query = query.where("run_id", "=", filter.run);
     if (filter.afterSeq !== undefined) query = query.where("seq", ">", filter.afterSeq);
     if (filter.limit !== undefined) query = query.limit(filter.limit);
-    return (await query.execute()).map(toCloudEvent);
+    return (await query.execute()).map((row) => this.opened(toCloudEvent(row)));
+  }
+
+  /** An artifact's spec is stored with its environment values sealed. */
+  private sealed(event: NewEvent): NewEvent["data"] {
+    if (this.sealer === undefined || event.type !== "artifact.recorded") return event.data;
+    const data = event.data as EventData["artifact.recorded"];
+    return { ...data, spec: this.sealer.sealSpec(data.spec) };
+  }
+
+  private opened(event: StoredEvent): StoredEvent {
+    if (this.sealer === undefined || event.type !== EVENT_TYPE_PREFIX + "artifact.recorded") return event;
+    return { ...event, data: { ...event.data, spec: this.sealer.openSpec(event.data.spec) } };
   }
 
   async getService(name: string): Promise<ServiceRecord | undefined> {
@@ -109,7 +131,10 @@ export class SqliteStore implements Store {
         version: row.version,
         path: row.path,
         mountPath: row.mount_path,
-        spec: JSON.parse(row.spec) as unknown,
+        spec:
+          this.sealer === undefined
+            ? (JSON.parse(row.spec) as unknown)
+            : this.sealer.openSpec(JSON.parse(row.spec)),
         createdAt: row.created_at,
       }
     );
@@ -371,11 +396,19 @@ export class SqliteStore implements Store {
 
   async listInstances(): Promise<InstanceRecord[]> {
     const rows = await this.db.selectFrom("instances").select("record").orderBy("id").execute();
-    return rows.map((row) => JSON.parse(row.record) as InstanceRecord);
+    return rows.map((row) => {
+      const record = JSON.parse(row.record) as InstanceRecord;
+      if (this.sealer === undefined) return record;
+      return { ...record, launch: { ...record.launch, env: this.sealer.openEnv(record.launch.env) } };
+    });
   }
 
   async putInstance(record: InstanceRecord): Promise<void> {
-    const json = JSON.stringify(record);
+    const stored =
+      this.sealer === undefined
+        ? record
+        : { ...record, launch: { ...record.launch, env: this.sealer.sealEnv(record.launch.env) } };
+    const json = JSON.stringify(stored);
     await this.db
       .insertInto("instances")
       .values({ id: record.id, record: json })

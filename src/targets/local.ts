@@ -30,7 +30,8 @@ export class LocalTarget implements Target {
   constructor(
     private readonly runtime: LocalRuntime,
     private readonly store: Store,
-    private readonly stateDir: string,
+    /** Where instances get their working folders; apps must be able to reach it */
+    private readonly appRoot: string,
   ) {}
 
   async deploy(context: TargetContext): Promise<void> {
@@ -193,7 +194,7 @@ export class LocalTarget implements Target {
   }
 
   private instanceDir(instanceId: string): string {
-    return join(this.stateDir, "instances", instanceId);
+    return join(this.appRoot, "instances", instanceId);
   }
 
   private async retireAllBut(key: StageKey, keep: string, drainMs: number): Promise<void> {

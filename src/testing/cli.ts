@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -59,6 +59,8 @@ function proxyPortsFor(stateDir: string): string {
 /** A scratch folder with a copy of examples/<name> and an empty state dir. */
 export function scratchExample(name: string): { root: string; serviceDir: string; stateDir: string } {
   const root = mkdtempSync(join(tmpdir(), `waybill-${name}-`));
+  // Passable, as a project folder is, so apps running as the app user reach their artifacts here.
+  chmodSync(root, 0o711);
   const serviceDir = join(root, name);
   cpSync(join(repoRoot, "examples", name), serviceDir, {
     recursive: true,
