@@ -17,9 +17,17 @@ import { UserError } from "../errors.js";
 import { HttpConnection, type ConnectionListener, type ServerAddress } from "./connection.js";
 import { prepareRequests, seededRandom, weightedPicker, type PreparedRequest } from "./request-mix.js";
 import { Tally } from "./tally.js";
-import type { LoadOptions, LoadResult } from "./types.js";
+import type { GeneratorTiming, LoadOptions, LoadResult } from "./types.js";
 
 const defaults = { model: "open", rate: 50, warmupMs: 0, connections: 10, timeoutMs: 5000, seed: 1 } as const;
+const HEARTBEAT_MS = 10;
+/** A heartbeat later than this counts as a stall; a busy 2-core machine gives a few ms */
+const STALL_THRESHOLD_MS = 20;
+/** Past these the generator, not the service, would decide the latency and the errors */
+const MAX_STALLED_SHARE = 0.05;
+/** A short window still allows this much in all, or one hiccup would decide it */
+const MIN_STALL_ALLOWANCE_MS = 100;
+const MAX_SINGLE_STALL_MS = 250;
 /** Slack past the last possible deadline before the run is cut off regardless */
 const hardStopGraceMs = 1000;
 
@@ -96,6 +104,10 @@ class LoadRun implements ConnectionListener {
   private due = 0;
   private scheduled = 0;
 
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastHeartbeat = 0;
+  private stalledMs = 0;
+  private maxStallMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private hardStopTimer: NodeJS.Timeout | undefined;
@@ -138,6 +150,8 @@ class LoadRun implements ConnectionListener {
     this.startedAt = performance.now();
     this.measureFrom = this.startedAt + this.warmupMs;
     this.windowEnd = this.measureFrom + this.durationMs;
+    this.lastHeartbeat = this.startedAt;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     const sweepEveryMs = Math.min(100, Math.max(5, this.timeoutMs / 4));
     this.sweepTimer = setInterval(() => this.sweepTimedOut(), sweepEveryMs);
     this.hardStopTimer = setTimeout(
@@ -159,6 +173,16 @@ class LoadRun implements ConnectionListener {
       this.finishIfDone();
     }
     return done;
+  }
+
+  /** Counts the time the event loop held the generator up, while the measured window is open */
+  private heartbeat(): void {
+    const now = performance.now();
+    const late = now - this.lastHeartbeat - HEARTBEAT_MS;
+    this.lastHeartbeat = now;
+    if (now < this.measureFrom || late <= STALL_THRESHOLD_MS) return;
+    this.stalledMs += late;
+    this.maxStallMs = Math.max(this.maxStallMs, late);
   }
 
   answered(connection: HttpConnection, request: PreparedRequest, status: number): void {
@@ -282,6 +306,8 @@ class LoadRun implements ConnectionListener {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.heartbeat();
+    clearInterval(this.heartbeatTimer);
     clearTimeout(this.tickTimer);
     clearInterval(this.sweepTimer);
     clearTimeout(this.hardStopTimer);
@@ -314,6 +340,21 @@ class LoadRun implements ConnectionListener {
       const tally = this.endpointTallies[request.endpointIndex];
       if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
     }
-    return { ...total.summary(measuredSeconds), endpoints };
+    return {
+      ...total.summary(measuredSeconds),
+      endpoints,
+      generator: generatorTiming(this.stalledMs, this.maxStallMs, this.durationMs),
+    };
   }
+}
+
+/** The verdict on the generator's own timing (pure, so its bounds are tested with vectors). */
+export function generatorTiming(stalledMs: number, maxStallMs: number, windowMs: number): GeneratorTiming {
+  const figures = `held up ${Math.round(stalledMs)} ms of the ${Math.round(windowMs)} ms window, longest ${Math.round(maxStallMs)} ms`;
+  const inconclusive =
+    stalledMs > Math.max(MAX_STALLED_SHARE * windowMs, MIN_STALL_ALLOWANCE_MS) ||
+    maxStallMs > MAX_SINGLE_STALL_MS
+      ? `inconclusive: the load generator could not keep its rate (${figures}); re-run when the machine is less busy, or lower test.load.rate`
+      : null;
+  return { stalledMs: Math.round(stalledMs), maxStallMs: Math.round(maxStallMs), inconclusive };
 }

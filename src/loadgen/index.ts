@@ -1,6 +1,13 @@
 /** The load generator's public surface; other modules import from here. */
-export { runLoad } from "./generator.js";
+export { runLoad } from "./isolated.js";
 export { loadOptionsFromSpec } from "./from-spec.js";
 export { loadResultToSlis, type SliValues } from "./slis.js";
 export { runExternalLoad, parseSliJson, type ExternalLoadOptions } from "./external.js";
-export type { LoadOptions, LoadRequest, LoadResult, EndpointResult, LatencySummary } from "./types.js";
+export type {
+  LoadOptions,
+  LoadRequest,
+  LoadResult,
+  EndpointResult,
+  GeneratorTiming,
+  LatencySummary,
+} from "./types.js";

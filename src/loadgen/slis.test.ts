@@ -4,6 +4,7 @@ import { loadResultToSlis } from "./slis.js";
 import type { LoadResult } from "./types.js";
 
 const latency = { p50: 1.5, p90: 3, p95: 4, p99: 9.25, max: 20 };
+const generator = { stalledMs: 0, maxStallMs: 0, inconclusive: null };
 
 describe("load result as SLIs", () => {
   it("names totals and per-endpoint values as the built-in SLIs", () => {
@@ -13,6 +14,7 @@ describe("load result as SLIs", () => {
       throughput: 99.5,
       latency,
       endpoints: { "GET /": { requests: 200, errors: 5, throughput: 99.5, latency } },
+      generator,
     };
     assert.deepEqual(loadResultToSlis(result), {
       throughput: 99.5,
@@ -43,6 +45,7 @@ describe("load result as SLIs", () => {
         "GET /down": { requests: 10, errors: 10, throughput: 0, latency: noLatency },
         "GET /never": { requests: 0, errors: 0, throughput: 0, latency: noLatency },
       },
+      generator,
     };
     assert.deepEqual(loadResultToSlis(result), {
       throughput: 0,

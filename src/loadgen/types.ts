@@ -59,4 +59,21 @@ export interface EndpointResult {
 export interface LoadResult extends EndpointResult {
   /** Keyed "<METHOD> <path>" */
   endpoints: Record<string, EndpointResult>;
+  /** How well the generator itself kept time; a late generator makes the result say nothing */
+  generator: GeneratorTiming;
+}
+
+/**
+ * The generator's own lateness, apart from the service's: how long its event loop was held up
+ * (a heartbeat firing late) during the measured window. Time the generator was stalled turns
+ * into latency and timeouts it would charge to the service, so past a bound the result is
+ * inconclusive rather than the service's.
+ */
+export interface GeneratorTiming {
+  /** Sum of the heartbeat's lateness beyond the stall threshold, in ms */
+  stalledMs: number;
+  /** The longest single stall, in ms */
+  maxStallMs: number;
+  /** Why the result cannot be charged to the service; null when the generator kept its rate */
+  inconclusive: string | null;
 }

@@ -98,13 +98,14 @@ describe("waybill loadtest", () => {
     });
     assert.equal(exitCode, 0);
     const lines = stdout.trimEnd().split("\n");
-    assert.equal(lines.length, 3);
+    assert.equal(lines.length, 4);
     assert.match(
       lines[0] ?? "",
       /^GET http:\/\/127\.0\.0\.1:\d+\/: closed model, 2 connections back to back, 200ms measured/,
     );
     assert.match(lines[1] ?? "", /^requests 30 {2}errors 0 \(0\.00%\) {2}throughput \d+\.\d req\/s$/);
     assert.match(lines[2] ?? "", /^latency ms {2}p50 \d+\.\d\d {2}p90 .* p99 \d+\.\d\d {2}max \d+\.\d\d$/);
+    assert.match(lines[3] ?? "", /^generator kept its rate \(held up \d+ ms in all, longest \d+ ms\)$/);
   });
 
   it("says so when nothing answered", async () => {

@@ -35,14 +35,16 @@ export const loadtestCommand: CliCommand = {
       .addHelpText(
         "after",
         "\nThe open model measures latency from each request's scheduled time, so waiting behind a\n" +
-          "stalled server counts. Errors are failed connections, timeouts and 5xx answers.",
+          "stalled server counts. Errors are failed connections, timeouts and 5xx answers.\n" +
+          "The generator runs on a thread of its own and watches its own timing: when it was held up\n" +
+          "too long to keep its rate (a busy machine), the result is inconclusive and the exit code 1.",
       ),
   async run(args, options, context) {
     const load = loadOptionsFromFlags(args[0], options);
     const result = await runLoad(load);
     if (options.json === true) context.stdout(`${JSON.stringify(result)}\n`);
     else context.stdout(summarize(args[0] ?? "", load, result));
-    return 0;
+    return result.generator.inconclusive === null ? 0 : 1;
   },
 };
 
@@ -156,6 +158,10 @@ function summarize(url: string, load: LoadOptions, result: LoadResult): string {
     `requests ${result.requests}  errors ${result.errors} (${errorPercent.toFixed(2)}%)  throughput ${result.throughput.toFixed(1)} req/s`,
     `latency ms  p50 ${p50.toFixed(2)}  p90 ${p90.toFixed(2)}  p95 ${p95.toFixed(2)}  p99 ${p99.toFixed(2)}  max ${max.toFixed(2)}`,
   ];
+  const { stalledMs, maxStallMs, inconclusive } = result.generator;
+  lines.push(
+    inconclusive ?? `generator kept its rate (held up ${stalledMs} ms in all, longest ${maxStallMs} ms)`,
+  );
   // Any answer has a latency, so a zero maximum means nothing answered at all.
   if (result.requests > 0 && max === 0)
     lines.push(`nothing answered: is a server listening at ${load.target}?`);

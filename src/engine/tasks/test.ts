@@ -27,19 +27,27 @@ export const testTask: TaskHandler = {
       return { kind: "succeeded", output: { skipped: "waybill.yaml has no test.load or test.external" } };
     }
     const events: NewEvent[] = [];
-    for (const target of context.targets) events.push(await measure(context, target));
+    for (const target of context.targets) {
+      const measured = await measure(context, target);
+      // Fail closed, and never as the service's fault: no SLI from a late generator is recorded.
+      if ("inconclusive" in measured) return { kind: "failed", reason: measured.inconclusive };
+      events.push(measured.event);
+    }
     events.push(attestTestResult(context, events));
     return { kind: "succeeded", events };
   },
 };
 
-async function measure(context: TaskContext, target: Target): Promise<NewEvent> {
+async function measure(
+  context: TaskContext,
+  target: Target,
+): Promise<{ event: NewEvent } | { inconclusive: string }> {
   const { run } = context;
   const targetContext = { ...context, previous: context.previous.get(target.name) };
   const endpoint = target.testEndpoint(targetContext);
   const measurement = await target.startMeasurement(targetContext);
   const start = new Date();
-  let driven: { slis: Record<string, number>; tool: string };
+  let driven: Driven;
   try {
     driven = await driveLoad(context, endpoint);
   } catch (error) {
@@ -47,6 +55,7 @@ async function measure(context: TaskContext, target: Target): Promise<NewEvent> 
     throw error;
   }
   const seen = await measurement.stop();
+  if (driven.inconclusive !== null) return { inconclusive: `${target.name}: ${driven.inconclusive}` };
   const { slis, tool } = driven;
   const end = new Date();
   if (seen.process !== null) {
@@ -54,7 +63,7 @@ async function measure(context: TaskContext, target: Target): Promise<NewEvent> 
     slis.memory_max_mib = seen.process.memoryMaxMib;
     if (seen.process.cpuThrottledPct !== null) slis.cpu_throttled_pct = seen.process.cpuThrottledPct;
   }
-  return newEvent(
+  const event = newEvent(
     "test.measured",
     `runs/${run.id}`,
     {
@@ -70,12 +79,20 @@ async function measure(context: TaskContext, target: Target): Promise<NewEvent> 
     },
     run.id,
   );
+  return { event };
+}
+
+interface Driven {
+  slis: Record<string, number>;
+  tool: string;
+  /** Why the built-in generator's figures say nothing about the service; null when they do */
+  inconclusive: string | null;
 }
 
 async function driveLoad(
   context: TaskContext,
   endpoint: { url: string; headers: Record<string, string> },
-): Promise<{ slis: Record<string, number>; tool: string }> {
+): Promise<Driven> {
   const { spec, run } = context;
   if (spec.test.external !== undefined) {
     const slis = await runExternalLoad(commandArgv(spec.test.external.command), {
@@ -89,7 +106,7 @@ async function driveLoad(
         WAYBILL_VERSION: run.version,
       },
     });
-    return { slis, tool: "external" };
+    return { slis, tool: "external", inconclusive: null };
   }
   if (spec.test.load === undefined) throw new Error("no test.load to run");
   const options = loadOptionsFromSpec(spec.test.load, endpoint.url);
@@ -97,7 +114,8 @@ async function driveLoad(
     ...request,
     headers: { ...request.headers, ...endpoint.headers },
   }));
-  return { slis: loadResultToSlis(await runLoad(options)), tool: "builtin" };
+  const result = await runLoad(options);
+  return { slis: loadResultToSlis(result), tool: "builtin", inconclusive: result.generator.inconclusive };
 }
 
 /**
