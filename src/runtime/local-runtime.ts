@@ -225,15 +225,19 @@ export class LocalRuntime {
 
   /**
    * Stops supervising and closes the proxies. Without stopInstances the apps keep running,
-   * for the next control plane to adopt.
+   * for the next control plane to adopt. With `keepRecords` their processes stop but their
+   * records stay, marked stopped, so the next start brings every one of them back (`waybill
+   * down`); without it they are forgotten.
    */
-  async close(options: { stopInstances: boolean }): Promise<void> {
+  async close(options: { stopInstances: boolean; keepRecords?: boolean }): Promise<void> {
     if (this.phase === "closed") return;
     this.phase = "closed";
     for (const managed of this.instances.values()) managed.launch?.abort.abort();
     await Promise.all([...this.instances.values()].map((managed) => managed.launch?.settled));
     await this.supervisor.close();
-    if (options.stopInstances) {
+    if (options.stopInstances && options.keepRecords === true) {
+      await Promise.all([...this.instances.values()].map((managed) => this.suspend(managed)));
+    } else if (options.stopInstances) {
       await Promise.all([...this.instances.keys()].map((instanceId) => this.stopInstance(instanceId, 0)));
     } else {
       for (const managed of this.instances.values()) managed.process?.release();
@@ -511,6 +515,17 @@ export class LocalRuntime {
     await this.forgetInstance(managed);
     proxy?.meter.forget(record.id);
     this.emit({ type: "instance.stopped", instance: { ...structuredClone(record), state: "stopped" } });
+  }
+
+  /** Stops the process and keeps the record, stopped, for the next start to restart. */
+  private async suspend(managed: ManagedInstance): Promise<void> {
+    await this.supervisor.unwatch(managed.record.id);
+    await managed.process?.terminate(this.stopGraceMs);
+    managed.process = null;
+    Object.assign(managed.record, { pid: null, state: "stopped" });
+    await this.options.store.putInstance(managed.record);
+    if (managed.record.launch.limits !== undefined) await this.removeCgroup(managed.record.id);
+    this.emit({ type: "instance.stopped", instance: structuredClone(managed.record) });
   }
 
   private async forgetInstance(managed: ManagedInstance): Promise<void> {

@@ -127,7 +127,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     closing ??= (async () => {
       await app.close();
       await engine.stop();
-      await runtime.close({ stopInstances: stopApps });
+      await runtime.close({ stopInstances: stopApps, keepRecords: true });
       await store.close();
       rmSync(controlPlaneInfoFile(stateDir), { force: true });
       rmSync(lockFile(stateDir), { force: true });

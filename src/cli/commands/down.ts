@@ -1,26 +1,70 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { stopMarkedProcesses } from "../../runtime/index.js";
 import type { CliCommand } from "../command.js";
 import { findControlPlane, readControlPlaneInfo } from "../client.js";
 
+const APP_STOP_GRACE_MS = 5000;
+
 export const downCommand: CliCommand = {
   name: "down",
-  summary: "stop the local control plane and every app process it runs",
+  summary: "stop the local control plane and every app process it runs (the next start brings them back)",
   configure: (command) => command.option("--keep-apps", "leave the app processes running"),
   async run(_args, options, context) {
+    const keepApps = options.keepApps === true;
     const client = await findControlPlane(context.stateDir);
-    if (client === undefined) {
-      context.stdout("no control plane is running\n");
+    if (client !== undefined) {
+      const pid = readControlPlaneInfo(context.stateDir)?.pid;
+      await client.post("/v1/shutdown", { stopApps: !keepApps });
+      await waitUntilGone(pid, 30_000);
+      context.stdout("control plane stopped\n");
       return 0;
     }
-    const pid = readControlPlaneInfo(context.stateDir)?.pid;
-    await client.post("/v1/shutdown", { stopApps: options.keepApps !== true });
-    const deadline = Date.now() + 30_000;
-    while (pid !== undefined && isAlive(pid) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    // No control plane answers: it is dead (or hung), and its apps may still run without it.
+    const hung = controlPlanePid(context.stateDir);
+    if (hung !== undefined && isControlPlaneProcess(hung)) {
+      process.kill(hung, "SIGKILL");
+      await waitUntilGone(hung, 5_000);
+      context.stdout(`control plane (pid ${hung}) did not answer: killed\n`);
+    } else {
+      context.stdout("no control plane is running\n");
     }
-    context.stdout("control plane stopped\n");
+    const id = controlPlaneId(context.stateDir);
+    if (keepApps || id === undefined) return 0;
+    const stopped = await stopMarkedProcesses(id, APP_STOP_GRACE_MS);
+    if (stopped > 0) context.stdout(`stopped ${stopped} app process group${stopped === 1 ? "" : "s"}\n`);
     return 0;
   },
 };
+
+function controlPlaneId(stateDir: string): string | undefined {
+  const file = join(stateDir, "id");
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+}
+
+function controlPlanePid(stateDir: string): number | undefined {
+  const file = join(stateDir, "control-plane.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+async function waitUntilGone(pid: number | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pid !== undefined && isAlive(pid) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A pid file can outlive its process and the pid be reused: only a `waybill serve` is killed. */
+function isControlPlaneProcess(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return argv.includes("serve") && argv.some((arg) => /(waybill|main)\.js$/.test(arg));
+  } catch {
+    return false;
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {

@@ -1,5 +1,8 @@
 import { UserError } from "../../errors.js";
+import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { startControlPlane } from "../../server/control-plane.js";
+import { superviseControlPlane, systemdUnit } from "../../server/supervise.js";
 import type { CliCommand } from "../command.js";
 
 export const serveCommand: CliCommand = {
@@ -16,11 +19,34 @@ export const serveCommand: CliCommand = {
       .option(
         "--proxy-ports <low-high>",
         "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
-      ),
+      )
+      .option("--supervise", "keep the control plane running: start it again whenever it dies")
+      .option("--systemd-unit", "print a systemd unit that runs this control plane, and exit"),
   async run(_args, options, context) {
     const port = portOption(options.port, "--port");
     const metricsPort = portOption(options.metricsPort, "--metrics-port");
     const range = (options.proxyPorts as string | undefined) ?? process.env.WAYBILL_PROXY_PORTS;
+    if (range !== undefined) parsePortRange(range);
+    const cli = fileURLToPath(new URL("../main.js", import.meta.url));
+    const stateDir = resolve(context.stateDir);
+    if (options.systemdUnit === true) {
+      context.stdout(systemdUnit({ node: process.execPath, cli, stateDir, port }));
+      return 0;
+    }
+    if (options.supervise === true) {
+      const args = [
+        cli,
+        "--state",
+        stateDir,
+        "serve",
+        "--port",
+        String(port),
+        "--metrics-port",
+        String(metricsPort),
+      ];
+      if (range !== undefined) args.push("--proxy-ports", range);
+      return superviseControlPlane({ args, log: (line) => context.stderr(`${line}\n`) });
+    }
     const controlPlane = await startControlPlane({
       stateDir: context.stateDir,
       port,
