@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError, UserError } from "../errors.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
 import { buildProvenancePredicate, type ProvenanceInput } from "../evidence/attestation/provenance.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
+import { unresolvedDependencies } from "../evidence/sbom/declared.js";
 import { generateSbom } from "../evidence/sbom/index.js";
 import { importAdvisories } from "../evidence/vulns/import.js";
 import { scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
@@ -146,6 +147,14 @@ export class Deliveries {
     let { bom } = await generateSbom(source, options);
     if ((bom.components ?? []).length === 0 && source !== request.serviceDir) {
       ({ bom } = await generateSbom(request.serviceDir, options));
+    }
+    if ((bom.components ?? []).length === 0) {
+      const unresolved = unresolvedDependencies(request.serviceDir);
+      if (unresolved !== undefined) {
+        throw new UserError(
+          `an SBOM with no components would say this artifact has no dependencies, but ${unresolved}`,
+        );
+      }
     }
     await importAdvisories(this.store, this.advisoriesDir);
     const scan = await scanBom(bom, this.store);

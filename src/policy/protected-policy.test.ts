@@ -149,6 +149,18 @@ describe("which requirement covers which", () => {
     ["vulns", { vulns: { max_severity: "medium" } }, true],
     ["vulns", { vulns: { max_severity: "low" } }, false],
     [{ vulns: { max_severity: "critical" } }, "vulns", false],
+    [
+      { vulns: { max_severity: "medium", max_age: "1d" } },
+      { vulns: { max_severity: "medium", max_age: "7d" } },
+      true,
+    ],
+    [
+      { vulns: { max_severity: "medium", max_age: "8d" } },
+      { vulns: { max_severity: "medium", max_age: "7d" } },
+      false,
+    ],
+    ["vulns", { vulns: { max_severity: "medium", max_age: "7d" } }, false],
+    [{ vulns: { max_severity: "medium", max_age: "7d" } }, "vulns", true],
     [{ "test-result": { passed: false } }, "test-result", false],
     ["test-result", { "test-result": { passed: false } }, true],
     [{ "slo-evaluation": { from_stage: "staging", min_result: "pass" } }, "slo-evaluation", true],

@@ -5,6 +5,7 @@
  * platform allows, whatever spec an artifact was recorded with.
  */
 import type { Requirement, StageSpec } from "../spec/schema.js";
+import { parseDuration } from "../spec/units.js";
 
 export type ApprovalMode = "automatic" | "manual";
 
@@ -94,6 +95,8 @@ const SEVERITIES = ["none", "low", "medium", "high", "critical"] as const;
 interface NormalisedRequirement {
   name: string;
   maxSeverity?: (typeof SEVERITIES)[number];
+  /** How old the advisory database may be; undefined is any age */
+  maxAgeMs?: number | undefined;
   passed?: boolean;
   fromStage?: string | undefined;
   minResult?: "pass" | "warning";
@@ -113,7 +116,10 @@ function normalise(requirement: Requirement): NormalisedRequirement {
         return { name: requirement };
     }
   }
-  if ("vulns" in requirement) return { name: "vulns", maxSeverity: requirement.vulns.max_severity };
+  if ("vulns" in requirement) {
+    const { max_severity: maxSeverity, max_age: maxAge } = requirement.vulns;
+    return { name: "vulns", maxSeverity, maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge) };
+  }
   if ("test-result" in requirement) return { name: "test-result", passed: requirement["test-result"].passed };
   if ("slo-evaluation" in requirement) {
     const { from_stage: fromStage, min_result: minResult } = requirement["slo-evaluation"];
@@ -129,7 +135,10 @@ export function covers(offered: Requirement, required: Requirement): boolean {
   if (a.name !== b.name) return false;
   switch (a.name) {
     case "vulns":
-      return SEVERITIES.indexOf(a.maxSeverity ?? "medium") <= SEVERITIES.indexOf(b.maxSeverity ?? "medium");
+      return (
+        SEVERITIES.indexOf(a.maxSeverity ?? "medium") <= SEVERITIES.indexOf(b.maxSeverity ?? "medium") &&
+        (b.maxAgeMs === undefined || (a.maxAgeMs !== undefined && a.maxAgeMs <= b.maxAgeMs))
+      );
     case "test-result":
       return a.passed === true || b.passed === false;
     case "slo-evaluation":
@@ -146,7 +155,7 @@ export function describeRequirement(requirement: Requirement): string {
   const n = normalise(requirement);
   switch (n.name) {
     case "vulns":
-      return `vulns (max_severity ${n.maxSeverity ?? "medium"})`;
+      return `vulns (max_severity ${n.maxSeverity ?? "medium"}${n.maxAgeMs === undefined ? "" : `, max_age ${Math.round(n.maxAgeMs / 3_600_000)}h`})`;
     case "test-result":
       return n.passed === true ? "test-result (passed)" : "test-result";
     case "slo-evaluation":

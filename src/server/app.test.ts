@@ -73,6 +73,7 @@ before(async () => {
     engine,
     deliveries,
     policies: new StagePolicies(store),
+    advisoriesDir: join(stateDir, "advisories"),
     tokens: TokenRegistry.load(stateDir),
     stageUrl: () => undefined,
     readLogs: async () => "",

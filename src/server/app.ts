@@ -14,6 +14,7 @@ import { decodePayload, parseEnvelope } from "../evidence/attestation/dsse.js";
 import { formatBundle } from "../evidence/attestation/bundle.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
 import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
+import { importAdvisories } from "../evidence/vulns/import.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import type { Recall } from "../engine/recall.js";
 import { versionLabelSchema } from "../spec/version-label.js";
@@ -45,6 +46,8 @@ export interface AppDependencies {
   engine: Engine;
   deliveries: Deliveries;
   policies: StagePolicies;
+  /** Where OSV advisories are read from into the store */
+  advisoriesDir: string;
   tokens: TokenRegistry;
   stageUrl(service: string, stage: string): string | undefined;
   readLogs(service: string, stage: string, stream: "stdout" | "stderr", tailBytes: number): Promise<string>;
@@ -211,6 +214,11 @@ export async function buildApp(
 
   app.get("/v1/health", viewer, async () => ({ ok: true, pid: process.pid }));
 
+  app.get("/v1/whoami", viewer, async (request) => ({
+    name: request.principal?.name ?? "unknown",
+    role: request.principal?.role ?? "viewer",
+  }));
+
   app.post("/v1/ships", developer, async (request, reply) => {
     const body = shipBody.parse(request.body);
     const ship = await deps.deliveries.ship(body, actorOf(request));
@@ -325,6 +333,16 @@ export async function buildApp(
   app.get("/v1/recall", viewer, async (request) => {
     const { q } = z.strictObject({ q: z.string().min(1) }).parse(request.query);
     return deps.recall.find(q);
+  });
+
+  app.get("/v1/advisories", viewer, async () => ({
+    ...(await deps.store.coverage()),
+    source: deps.advisoriesDir,
+  }));
+
+  app.post("/v1/advisories/import", admin, async () => {
+    const imported = await importAdvisories(deps.store, deps.advisoriesDir);
+    return { imported, ...(await deps.store.coverage()), source: deps.advisoriesDir };
   });
 
   app.get("/v1/drift", viewer, async () => ({ drift: await deps.recall.allDrift() }));

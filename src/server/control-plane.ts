@@ -143,6 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     engine,
     deliveries,
     policies,
+    advisoriesDir: join(stateDir, "advisories"),
     tokens,
     stageUrl: (service, stage) => local.url(service, stage),
     readLogs: async (service, stage, stream, tailBytes) => {

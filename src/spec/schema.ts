@@ -246,7 +246,14 @@ export const requirementSchema = z.union([
   z.strictObject({ sbom: z.strictObject({}) }),
   z.strictObject({ provenance: z.strictObject({}) }),
   z.strictObject({ "test-result": z.strictObject({ passed: z.boolean().default(true) }) }),
-  z.strictObject({ vulns: z.strictObject({ max_severity: severity.default("medium") }) }),
+  z.strictObject({
+    vulns: z.strictObject({
+      max_severity: severity.default("medium"),
+      max_age: durationSchema
+        .optional()
+        .describe("How old the advisory database's newest advisory may be, such as 7d"),
+    }),
+  }),
   z.strictObject({
     "slo-evaluation": z.strictObject({
       from_stage: z.string().optional(),

@@ -7,8 +7,9 @@ import Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely, Migrator, SqliteDialect, type Selectable } from "kysely";
+import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from "kysely";
 import type { Osv } from "../evidence/vulns/osv.js";
+import type { AdvisoryCoverage } from "../evidence/vulns/store.js";
 import { packageKey } from "../evidence/vulns/packages.js";
 import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
 import {
@@ -317,6 +318,20 @@ export class SqliteStore implements Store {
         }
       }
     });
+  }
+
+  async coverage(): Promise<AdvisoryCoverage> {
+    const counts = await sql<{ ecosystem: string; count: number }>`
+      select substr(package_key, 1, instr(package_key, char(0)) - 1) as ecosystem, count(distinct id) as count
+      from advisory_packages group by ecosystem`.execute(this.db);
+    const newest = await this.db
+      .selectFrom("advisories")
+      .select((eb) => eb.fn.max("modified").as("newest"))
+      .executeTakeFirst();
+    return {
+      advisories: Object.fromEntries(counts.rows.map((row) => [row.ecosystem, Number(row.count)])),
+      newestModified: newest?.newest ? String(newest.newest) : null,
+    };
   }
 
   async byPackage(ecosystem: string, name: string): Promise<Osv[]> {

@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { advisoriesCommand } from "./advisories.js";
 import { approveCommand } from "./approve.js";
 import { attestCommand } from "./attest.js";
 import { downCommand } from "./down.js";
@@ -49,6 +50,7 @@ export const commands: CliCommand[] = [
   verifyCommand,
   sbomCommand,
   vulnsCommand,
+  advisoriesCommand,
   evidenceCommand,
   recallCommand,
   renderCommand,

@@ -2,6 +2,8 @@ import type { CliCommand } from "../command.js";
 import { UserError } from "../../errors.js";
 import {
   MemoryAdvisoryStore,
+  compareSeverity,
+  isSeverity,
   loadAdvisories,
   readScanInput,
   scanBom,
@@ -16,11 +18,24 @@ export const vulnsCommand: CliCommand = {
     command
       .argument("<input>", "a folder (its SBOM is generated from the lockfiles) or a CycloneDX JSON file")
       .requiredOption("--db <path>", "OSV advisories: a .json file, a folder of them, or an osv.dev all.zip")
-      .option("--json", 'print {"findings": [...]} sorted by severity, then id'),
+      .option(
+        "--fail-on <severity>",
+        "exit 1 when a finding is at or above this severity: none, low, medium, high or critical",
+        "high",
+      )
+      .option(
+        "--allow-unscanned",
+        "exit 0 even when an ecosystem of the input had no advisories to check against",
+      )
+      .option("--json", 'print {"findings": [...], "notScanned": [...]} sorted by severity, then id'),
   async run(args, options, context) {
     const input = args[0];
     if (input === undefined) throw new UserError("name a folder or a CycloneDX JSON file to scan");
     if (typeof options.db !== "string") throw new UserError("--db <path> is required");
+    const failOn = options.failOn === undefined ? "high" : String(options.failOn);
+    if (!isSeverity(failOn) || failOn === "unknown") {
+      throw new UserError(`--fail-on is none, low, medium, high or critical, got "${failOn}"`);
+    }
     const sbom = await readScanInput(input);
     const loaded = await loadAdvisories(options.db);
     const store = new MemoryAdvisoryStore();
@@ -38,12 +53,26 @@ export const vulnsCommand: CliCommand = {
         score,
         fixed,
       }));
-      context.stdout(`${JSON.stringify({ findings }, null, 2)}\n`);
+      context.stdout(`${JSON.stringify({ findings, notScanned: scan.notScanned, failOn }, null, 2)}\n`);
     } else {
       context.stdout(table(scan, store.size));
     }
-    // findings are reported, not judged: the stage policy decides what blocks a deploy
-    return 0;
+    const failing = scan.findings.filter((finding) => compareSeverity(finding.severity, failOn) >= 0);
+    const unscanned = options.allowUnscanned === true ? [] : scan.notScanned;
+    if (options.json !== true) {
+      for (const entry of scan.notScanned) {
+        context.stdout(
+          `not scanned: ${entry.ecosystem} (${entry.packages} packages): the database has no ${entry.ecosystem} advisories\n`,
+        );
+      }
+      context.stdout(
+        failing.length === 0 && unscanned.length === 0
+          ? `passed: nothing at or above ${failOn}\n`
+          : `failed: ${failing.length} finding${failing.length === 1 ? "" : "s"} at or above ${failOn}` +
+              `${unscanned.length === 0 ? "" : `, ${unscanned.length} ecosystem${unscanned.length === 1 ? "" : "s"} not scanned`}\n`,
+      );
+    }
+    return failing.length === 0 && unscanned.length === 0 ? 0 : 1;
   },
 };
 

@@ -25,7 +25,7 @@ export const verifyEvidenceTask: TaskHandler = {
           stage: attestation.stage,
         }),
       );
-      outcomes.push(checkRequirement(requirement, candidates));
+      outcomes.push(checkRequirement(requirement, candidates, new Date()));
     }
     const denied = outcomes.filter((outcome) => !outcome.satisfied);
     if (denied.length > 0) {

@@ -21,13 +21,17 @@ function attested(
   return { verdict, stage };
 }
 
+const NOW = new Date("2026-12-04T12:00:00Z");
+
 const vulns = (...levels: string[]) => ({
   scanner: {
+    db: { lastUpdate: "2026-12-01T00:00:00.000Z", advisories: { npm: 120 } },
     result: levels.map((level, i) => ({
       id: `GHSA-${i}`,
       severity: [{ method: "qualitative", score: level }],
     })),
   },
+  notScanned: [],
 });
 
 const cases: {
@@ -90,6 +94,40 @@ const cases: {
     reason: /above medium/,
   },
   {
+    name: "an empty scan of an ecosystem the database has no advisories for denies: nothing was scanned",
+    requirement: "vulns",
+    candidates: [attested({ ...vulns(), notScanned: [{ ecosystem: "pypi", packages: 12 }] })],
+    satisfied: false,
+    reason: /nothing was scanned for pypi \(12 packages\): the advisory database had no advisories/,
+  },
+  {
+    name: "a vulns attestation that does not say what it scanned denies",
+    requirement: "vulns",
+    candidates: [attested({ scanner: { result: [] } })],
+    satisfied: false,
+    reason: /does not say which ecosystems were scanned/,
+  },
+  {
+    name: "a database younger than max_age satisfies",
+    requirement: { vulns: { max_severity: "medium", max_age: "7d" } },
+    candidates: [attested(vulns("low"))],
+    satisfied: true,
+  },
+  {
+    name: "a database older than max_age denies, with its date",
+    requirement: { vulns: { max_severity: "medium", max_age: "2d" } },
+    candidates: [attested(vulns())],
+    satisfied: false,
+    reason: /last updated 2026-12-01T00:00:00.000Z, more than 2d before the check/,
+  },
+  {
+    name: "max_age denies a scan that does not date its database",
+    requirement: { vulns: { max_severity: "medium", max_age: "7d" } },
+    candidates: [attested({ scanner: { result: [] }, notScanned: [] })],
+    satisfied: false,
+    reason: /does not say how new its advisory database was/,
+  },
+  {
     name: "slo-evaluation must come from the named stage",
     requirement: { "slo-evaluation": { from_stage: "staging", min_result: "pass" } },
     candidates: [attested({ result: "pass", stage: "dev" }, "dev")],
@@ -126,7 +164,7 @@ const cases: {
 
 for (const c of cases) {
   test(c.name, () => {
-    const outcome = checkRequirement(c.requirement, c.candidates);
+    const outcome = checkRequirement(c.requirement, c.candidates, NOW);
     assert.equal(outcome.satisfied, c.satisfied, outcome.reason);
     if (c.reason) assert.match(outcome.reason, c.reason);
   });

@@ -4,6 +4,7 @@
  * missing, unverifiable or off-limits denies, with a reason naming the evidence.
  */
 import type { Requirement } from "../../spec/schema.js";
+import { parseDuration } from "../../spec/units.js";
 import type { AttestationVerdict } from "../attestation/attestation.js";
 import { PREDICATE_TYPES, type PredicateShortName } from "../attestation/predicate-types.js";
 
@@ -34,6 +35,7 @@ export function predicateTypeOf(requirement: Requirement): string {
 export function checkRequirement(
   requirement: Requirement,
   candidates: CheckedAttestation[],
+  now: Date,
 ): RequirementOutcome {
   const name = requirementName(requirement);
   if (candidates.length === 0) return deny(name, `no ${name} attestation was recorded for this artifact`);
@@ -44,17 +46,29 @@ export function checkRequirement(
   }
   const conditionFailures: string[] = [];
   for (const candidate of verified) {
-    const failure = conditionFailure(requirement, candidate);
+    const failure = conditionFailure(requirement, candidate, now);
     if (failure === undefined) return { requirement: name, satisfied: true, reason: `${name}: verified` };
     conditionFailures.push(failure);
   }
   return deny(name, [...new Set(conditionFailures)].join("; "));
 }
 
-function conditionFailure(requirement: Requirement, candidate: CheckedAttestation): string | undefined {
+function conditionFailure(
+  requirement: Requirement,
+  candidate: CheckedAttestation,
+  now: Date,
+): string | undefined {
   if (typeof requirement === "string") return requirementDefaults(requirement, candidate);
   const predicate = candidate.verdict.statement?.predicate as Record<string, unknown> | undefined;
-  if ("vulns" in requirement) return vulnsFailure(predicate, requirement.vulns.max_severity);
+  if ("vulns" in requirement) {
+    const { max_severity: maxSeverity, max_age: maxAge } = requirement.vulns;
+    return (
+      (maxAge === undefined
+        ? undefined
+        : databaseAgeFailure(predicate, parseDuration(maxAge), maxAge, now)) ??
+      vulnsFailure(predicate, maxSeverity)
+    );
+  }
   if ("test-result" in requirement) {
     return requirement["test-result"].passed && predicate?.result !== "PASSED"
       ? `the test result is ${String(predicate?.result)}, not PASSED`
@@ -80,6 +94,20 @@ function requirementDefaults(name: string, candidate: CheckedAttestation): strin
   return undefined;
 }
 
+/** The database's newest advisory must be younger than max_age, or the scan may miss what is known. */
+function databaseAgeFailure(
+  predicate: Record<string, unknown> | undefined,
+  maxAgeMs: number,
+  maxAge: string | 0,
+  now: Date,
+): string | undefined {
+  const lastUpdate = (predicate?.scanner as { db?: { lastUpdate?: unknown } } | undefined)?.db?.lastUpdate;
+  const updated = typeof lastUpdate === "string" ? Date.parse(lastUpdate) : Number.NaN;
+  if (Number.isNaN(updated)) return "the vulns attestation does not say how new its advisory database was";
+  if (now.getTime() - updated <= maxAgeMs) return undefined;
+  return `the advisory database was last updated ${lastUpdate as string}, more than ${String(maxAge)} before the check: import newer advisories (waybill advisories import)`;
+}
+
 function vulnsFailure(
   predicate: Record<string, unknown> | undefined,
   maxSeverity: Severity,
@@ -88,6 +116,16 @@ function vulnsFailure(
     result?: { id: string; severity: { method: string; score: string }[] }[];
   };
   if (!Array.isArray(scanner?.result)) return "the vulns attestation has no scanner.result";
+  const notScanned = predicate?.notScanned;
+  if (!Array.isArray(notScanned)) {
+    return "the vulns attestation does not say which ecosystems were scanned, so its empty result proves nothing";
+  }
+  if (notScanned.length > 0) {
+    const listed = (notScanned as { ecosystem?: unknown; packages?: unknown }[])
+      .map((entry) => `${String(entry.ecosystem)} (${String(entry.packages)} packages)`)
+      .join(", ");
+    return `nothing was scanned for ${listed}: the advisory database had no advisories for ${notScanned.length === 1 ? "that ecosystem" : "those ecosystems"}; put OSV advisories in <state>/advisories and ship again`;
+  }
   const allowed = SEVERITY_ORDER.indexOf(maxSeverity);
   const over = scanner.result.filter((finding) => {
     const level = finding.severity.find((s) => s.method === "qualitative")?.score ?? "unknown";

@@ -11,16 +11,22 @@ export interface VulnsPredicate {
   scanner: {
     uri: string;
     version: string;
-    db: { uri?: string; version?: string; lastUpdate?: string };
+    /** `advisories`: how many the database held per ecosystem; `lastUpdate`: its newest advisory */
+    db: { uri?: string; version?: string; lastUpdate?: string; advisories?: Record<string, number> };
     result: { id: string; severity: { method: string; score: string }[] }[];
   };
   metadata: { scanStartedOn: string; scanFinishedOn: string };
+  /**
+   * Beyond vulns v0.2: the ecosystems the artifact has packages in that the database had no
+   * advisories for. An empty result says nothing about them, and a stage policy treats them so.
+   */
+  notScanned: { ecosystem: string; packages: number }[];
 }
 
 export interface ScannerIdentity {
   uri: string;
   version: string;
-  db?: { uri?: string; version?: string; lastUpdate?: Date };
+  db?: { uri?: string; version?: string };
 }
 
 /**
@@ -37,9 +43,12 @@ export function vulnsPredicate(scan: ScanResult, scanner: ScannerIdentity): Vuln
   const db: VulnsPredicate["scanner"]["db"] = {};
   if (scanner.db?.uri !== undefined) db.uri = scanner.db.uri;
   if (scanner.db?.version !== undefined) db.version = scanner.db.version;
-  if (scanner.db?.lastUpdate !== undefined) db.lastUpdate = scanner.db.lastUpdate.toISOString();
+  if (scan.database.newestModified !== null)
+    db.lastUpdate = new Date(scan.database.newestModified).toISOString();
+  db.advisories = scan.database.advisories;
   return {
     scanner: { uri: scanner.uri, version: scanner.version, db, result: scan.findings.map(resultOf) },
     metadata: { scanStartedOn: scan.startedOn.toISOString(), scanFinishedOn: scan.finishedOn.toISOString() },
+    notScanned: scan.notScanned,
   };
 }

@@ -82,13 +82,15 @@ describe("in-toto vulns v0.2 predicate", () => {
     const predicate = vulnsPredicate(scan, {
       uri: "https://github.com/waybill/waybill",
       version: "0.1.0",
-      db: { uri: "https://osv.dev", lastUpdate: new Date("2024-05-01T00:00:00Z") },
+      db: { uri: "https://osv.dev" },
     });
     assert.equal(vulnsPredicateType, "https://in-toto.io/attestation/vulns/v0.2");
     assert.deepEqual(predicate.scanner.db, {
       uri: "https://osv.dev",
-      lastUpdate: "2024-05-01T00:00:00.000Z",
+      lastUpdate: new Date(scan.database.newestModified ?? "").toISOString(),
+      advisories: scan.database.advisories,
     });
+    assert.ok(Object.keys(scan.database.advisories).length > 0);
     assert.deepEqual(predicate.scanner.result[0], {
       id: "GHSA-jfh8-c2jp-5v3q",
       severity: [
@@ -102,5 +104,20 @@ describe("in-toto vulns v0.2 predicate", () => {
     });
     assert.equal(predicate.metadata.scanStartedOn, scan.startedOn.toISOString());
     assert.equal(predicate.metadata.scanFinishedOn, scan.finishedOn.toISOString());
+    assert.deepEqual(predicate.notScanned, scan.notScanned);
+  });
+
+  it("names each ecosystem the SBOM has packages in but the database has no advisories for", async () => {
+    const { bom } = await readScanInput(join(vulnsFixtures, "sbom", "app.cdx.json"));
+    const empty = await scanBom(bom, new MemoryAdvisoryStore());
+    assert.deepEqual(empty.findings, []);
+    assert.ok(empty.notScanned.length > 0, "nothing was scanned");
+    assert.equal(
+      empty.notScanned.reduce((sum, entry) => sum + entry.packages, 0),
+      empty.packagesScanned,
+    );
+    assert.deepEqual(empty.database, { advisories: {}, newestModified: null });
+    const covered = await scanBom(bom, await fixtureStore());
+    assert.ok(covered.notScanned.length < empty.notScanned.length);
   });
 });

@@ -7,13 +7,18 @@ import { generateSbom } from "../sbom/index.js";
 import { buildFindings, type AdvisoryMatch, type Finding } from "./findings.js";
 import { matchAdvisory } from "./match.js";
 import { packageFromPurl, type PackageVersion } from "./packages.js";
-import type { AdvisoryStore } from "./store.js";
+import type { AdvisoryCoverage, AdvisoryStore } from "./store.js";
+import { baseEcosystem } from "./versions/index.js";
 
 export interface ScanResult {
   findings: Finding[];
   /** Components or advisory ranges that could not be evaluated */
   warnings: string[];
   packagesScanned: number;
+  /** What the advisory store held when the scan ran */
+  database: AdvisoryCoverage;
+  /** Ecosystems the SBOM has packages in but the store has no advisories for: nothing was checked there */
+  notScanned: { ecosystem: string; packages: number }[];
   startedOn: Date;
   finishedOn: Date;
 }
@@ -93,14 +98,33 @@ export async function scanPackages(
   return { findings: buildFindings(matches), warnings: [...warnings] };
 }
 
+/** Packages per ecosystem where the store has not one advisory: an empty result there proves nothing. */
+export function unscannedEcosystems(
+  packages: PackageVersion[],
+  database: AdvisoryCoverage,
+): { ecosystem: string; packages: number }[] {
+  const present = new Map<string, number>();
+  for (const pkg of packages) {
+    const ecosystem = baseEcosystem(pkg.ecosystem);
+    present.set(ecosystem, (present.get(ecosystem) ?? 0) + 1);
+  }
+  return [...present]
+    .filter(([ecosystem]) => (database.advisories[ecosystem] ?? 0) === 0)
+    .map(([ecosystem, count]) => ({ ecosystem, packages: count }))
+    .sort((a, b) => a.ecosystem.localeCompare(b.ecosystem));
+}
+
 export async function scanBom(bom: unknown, store: AdvisoryStore): Promise<ScanResult> {
   const startedOn = new Date();
   const { packages, warnings } = packagesFromBom(bom);
   const scanned = await scanPackages(packages, store);
+  const database = await store.coverage();
   return {
     findings: scanned.findings,
     warnings: [...warnings, ...scanned.warnings],
     packagesScanned: packages.length,
+    database,
+    notScanned: unscannedEcosystems(packages, database),
     startedOn,
     finishedOn: new Date(),
   };

@@ -4,9 +4,18 @@
  */
 import type { Osv } from "./osv.js";
 import { packageKey } from "./packages.js";
+import { baseEcosystem } from "./versions/index.js";
+
+/** What a store of advisories holds: how many per ecosystem (lowercase, as `baseEcosystem`) and how new */
+export interface AdvisoryCoverage {
+  advisories: Record<string, number>;
+  /** The newest `modified` of any advisory; null when there are none */
+  newestModified: string | null;
+}
 
 export interface AdvisoryStore {
   put(advisories: Osv[]): Promise<void>;
+  coverage(): Promise<AdvisoryCoverage>;
   /** Advisories with an affected entry for this package; the name is compared as the ecosystem does */
   byPackage(ecosystem: string, name: string): Promise<Osv[]>;
 }
@@ -37,6 +46,27 @@ export class MemoryAdvisoryStore implements AdvisoryStore {
       const advisory = this.byId.get(id);
       return advisory === undefined ? [] : [advisory];
     });
+  }
+
+  async coverage(): Promise<AdvisoryCoverage> {
+    const advisories: Record<string, number> = {};
+    let newestModified: string | null = null;
+    for (const advisory of this.byId.values()) {
+      for (const ecosystem of new Set(
+        (advisory.affected ?? []).flatMap((entry) =>
+          entry.package ? [baseEcosystem(entry.package.ecosystem)] : [],
+        ),
+      )) {
+        advisories[ecosystem] = (advisories[ecosystem] ?? 0) + 1;
+      }
+      if (
+        advisory.modified !== undefined &&
+        (newestModified === null || advisory.modified > newestModified)
+      ) {
+        newestModified = advisory.modified;
+      }
+    }
+    return { advisories, newestModified };
   }
 
   get size(): number {
