@@ -12,7 +12,11 @@ export type WorkerReply =
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./load-worker.js", import.meta.url), { workerData: options });
+    const worker = new Worker(new URL("./load-worker.js", import.meta.url), {
+      workerData: options,
+      // A thread inherits the process's flags, and --input-type (node -e) is refused for a file.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith("--input-type")),
+    });
     let settled = false;
     worker.once("message", (reply: WorkerReply) => {
       settled = true;
