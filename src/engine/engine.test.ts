@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { artifactDigest } from "../artifact/digest.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
+import type { ProtectedPolicy } from "../policy/protected-policy.js";
 import { serviceSpecSchema } from "../spec/schema.js";
 import { newEvent, shortType } from "../store/events.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
@@ -191,17 +192,22 @@ test("waits for a person where approval is manual, and a rejection rolls back", 
   await store.close();
 });
 
+/** An admin's policy for the test service's prod stage, as the control plane records one */
+function prodPolicy(policy: ProtectedPolicy) {
+  return newEvent("policy.changed", "services/shop/stages/prod/policy", {
+    service: "shop",
+    stage: "prod",
+    by: "admin",
+    reason: "set",
+    previous: null,
+    policy,
+  });
+}
+
 test("the platform's policy holds a stage whose shipped spec asks for no approval and no evidence", async () => {
   const { store, digest } = await setUp("policy-floor", [{ name: "prod" }]);
   await store.append([
-    newEvent("policy.changed", "services/shop/stages/prod/policy", {
-      service: "shop",
-      stage: "prod",
-      by: "admin",
-      reason: "set",
-      previous: null,
-      policy: { approval: { pass: "manual", warning: "manual" }, requires: [], gate: true },
-    }),
+    prodPolicy({ approval: { pass: "manual", warning: "manual" }, requires: [], gate: true }),
   ]);
   const target = new RecordingTarget();
   const engine = engineOn(store, target);
@@ -213,14 +219,7 @@ test("the platform's policy holds a stage whose shipped spec asks for no approva
   await settle(store, (s) => s.includes("prod:succeeded"));
 
   await store.append([
-    newEvent("policy.changed", "services/shop/stages/prod/policy", {
-      service: "shop",
-      stage: "prod",
-      by: "admin",
-      reason: "set",
-      previous: null,
-      policy: { approval: { pass: "automatic", warning: "manual" }, requires: ["provenance"], gate: true },
-    }),
+    prodPolicy({ approval: { pass: "automatic", warning: "manual" }, requires: ["provenance"], gate: true }),
   ]);
   const second = await shipShop(engine, { shipId: "s2", stage: "prod", digest, version: "1" });
   await settle(store, (s) => s.filter((x) => x.startsWith("prod:failed")).length === 1);

@@ -4,10 +4,10 @@
  * with the reason; once a trusted key's attestation is added, the same artifact goes in.
  */
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
+import { cleanUp, replaceStages, runCli, scratchExample } from "../testing/cli.js";
 
 const scratch = scratchExample("hello");
 const cli = (args: string[]) => runCli(args, { stateDir: scratch.stateDir, cwd: scratch.root });
@@ -18,14 +18,10 @@ after(async () => {
 });
 
 function requireProvenanceInProduction(): void {
-  const file = join(scratch.serviceDir, "waybill.yaml");
-  const spec = readFileSync(file, "utf8");
-  writeFileSync(
-    file,
-    spec.slice(0, spec.indexOf("stages:")) +
-      "stages:\n  - { name: dev, test: false, gate: false }\n" +
-      "  - { name: production, test: false, gate: false, requires: [sbom, provenance] }\n",
-  );
+  replaceStages(scratch.serviceDir, [
+    "{ name: dev, test: false, gate: false }",
+    "{ name: production, test: false, gate: false, requires: [sbom, provenance] }",
+  ]);
 }
 
 test(

@@ -4,10 +4,10 @@
  * an admin can, and every change is in the policy's history.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
+import { cleanUp, replaceStages, runCli, scratchExample } from "../testing/cli.js";
 
 const scratch = scratchExample("hello");
 const developerToken = "developer-token-for-the-policy-drill";
@@ -21,14 +21,10 @@ after(async () => {
 });
 
 function production(settings: string): void {
-  const file = join(scratch.serviceDir, "waybill.yaml");
-  const spec = readFileSync(file, "utf8");
-  writeFileSync(
-    file,
-    spec.slice(0, spec.indexOf("stages:")) +
-      "stages:\n  - { name: dev, test: false, gate: false }\n" +
-      `  - { name: production, test: false, gate: false${settings} }\n`,
-  );
+  replaceStages(scratch.serviceDir, [
+    "{ name: dev, test: false, gate: false }",
+    `{ name: production, test: false, gate: false${settings} }`,
+  ]);
 }
 
 interface StatusJson {

@@ -5,11 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, test } from "node:test";
 import { readControlPlaneInfo } from "../cli/client.js";
-import { cleanUp, controlPlaneIdOf, processesOf, runCli, scratchExample } from "../testing/cli.js";
+import {
+  cleanUp,
+  controlPlaneIdOf,
+  processesOf,
+  replaceStages,
+  runCli,
+  scratchExample,
+} from "../testing/cli.js";
 import { cliEntry } from "../testing/paths.js";
 
 const scratch = scratchExample("hello");
@@ -42,12 +47,7 @@ test(
   "down stops every app with or without a control plane, and the next start brings the stage back",
   { timeout: 300_000 },
   async () => {
-    const file = join(scratch.serviceDir, "waybill.yaml");
-    const spec = readFileSync(file, "utf8");
-    writeFileSync(
-      file,
-      `${spec.slice(0, spec.indexOf("stages:"))}stages:\n  - { name: dev, test: false, gate: false }\n`,
-    );
+    replaceStages(scratch.serviceDir, ["{ name: dev, test: false, gate: false }"]);
     const shipped = await cli(["ship", "hello", "--version", "1.0.0"]);
     assert.equal(shipped.code, 0, shipped.stderr);
     const status = JSON.parse((await cli(["status", "hello", "--json"])).stdout) as {

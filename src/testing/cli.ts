@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -67,6 +67,16 @@ export function scratchExample(name: string): { root: string; serviceDir: string
     filter: (path) => !/\/(dist|\.waybill)$/.test(path),
   });
   return { root, serviceDir, stateDir: join(root, "state") };
+}
+
+/** Replaces the stages of a scratch service's waybill.yaml with the given YAML list items. */
+export function replaceStages(serviceDir: string, stages: string[]): void {
+  const file = join(serviceDir, "waybill.yaml");
+  const spec = readFileSync(file, "utf8");
+  writeFileSync(
+    file,
+    `${spec.slice(0, spec.indexOf("stages:"))}stages:\n${stages.map((stage) => `  - ${stage}\n`).join("")}`,
+  );
 }
 
 /** Pids of live processes whose environment carries WAYBILL_CONTROL_PLANE=<id>. */
