@@ -77,8 +77,14 @@ export class StagePolicies {
 
   /** Every stage policy in force for a service (its own, else the defaults), or every one kept. */
   async list(service?: string): Promise<EffectivePolicy[]> {
-    if (service !== undefined) return [...(await this.inForce(service)).values()];
-    return latestPerStage(await this.store.policyChanges()).map((change) => effective(change, false));
+    const kept = latestPerStage(await this.store.policyChanges()).map((change) => effective(change, false));
+    const policies = service === undefined ? kept : [...(await this.inForce(service)).values()];
+    const stageOrder = new Map((await this.store.listServices()).map((known) => [known.name, known.stages]));
+    const rank = (policy: EffectivePolicy) => {
+      const order = stageOrder.get(policy.service) ?? [];
+      return order.includes(policy.stage) ? order.indexOf(policy.stage) : order.length;
+    };
+    return policies.sort((a, b) => a.service.localeCompare(b.service) || rank(a) - rank(b));
   }
 
   /** The changes of one stage's policy, newest first */
@@ -157,7 +163,8 @@ export class StagePolicies {
   private async inForce(service: string): Promise<Map<string, EffectivePolicy>> {
     const policies = new Map<string, EffectivePolicy>();
     for (const change of latestPerStage(await this.store.policyChanges({ service: EVERY_SERVICE }))) {
-      policies.set(change.stage, effective(change, service !== EVERY_SERVICE));
+      // A default seen from a service is that service's policy in force, inherited.
+      policies.set(change.stage, { ...effective(change, service !== EVERY_SERVICE), service });
     }
     if (service === EVERY_SERVICE) return policies;
     for (const change of latestPerStage(await this.store.policyChanges({ service }))) {

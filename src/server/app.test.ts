@@ -467,9 +467,10 @@ describe("stage policies", () => {
       headers: as("viewer"),
     });
     const production = listed
-      .json<{ policies: { stage: string; inherited: boolean }[] }>()
+      .json<{ policies: { service: string; stage: string; inherited: boolean }[] }>()
       .policies.find((policy) => policy.stage === "production");
     assert.equal(production?.inherited, true);
+    assert.equal(production?.service, "payments");
   });
 
   test("a developer cannot drop a stage that has a policy", async () => {
