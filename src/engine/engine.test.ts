@@ -51,7 +51,7 @@ class RecordingTarget implements Target {
   testEndpoint = () => ({ url: "http://127.0.0.1:9", headers: {} });
   startMeasurement = async () => ({ stop: async () => ({ process: null, latencySamplesMs: [] }) });
   setCanaryWeight = async (_context: TargetContext, _weight: number) => ({
-    observe: () => ({ stable: null, canary: null }),
+    observe: async () => ({ stable: null, canary: null }),
   });
 }
 
@@ -406,7 +406,7 @@ test("a canary on a target that cannot see each version's traffic holds every st
   const weights: number[] = [];
   target.setCanaryWeight = async (_context: TargetContext, weight: number) => {
     weights.push(weight);
-    return { observe: () => ({ stable: null, canary: null }) };
+    return { observe: async () => ({ stable: null, canary: null }) };
   };
   const engine = engineOn(store, target);
   await engine.start();

@@ -33,7 +33,7 @@ test("a blue-green switch under 200 req/s loses no request, and blue stops only 
       const due = begin + (index * 1000) / ratePerSecond;
       if (due > Date.now()) await sleep(due - Date.now());
       if (switched === undefined && Date.now() - begin >= durationMs / 2) {
-        inFlightToBlueAtSwitch = runtime.stats(STAGE).blue?.inFlight ?? 0;
+        inFlightToBlueAtSwitch = (await runtime.stats(STAGE)).blue?.inFlight ?? 0;
         switched = runtime
           .setRoutes(STAGE, { stable: "green", candidate: null, candidateWeight: 0 })
           .then(() => runtime.stopInstance("blue", 5000));

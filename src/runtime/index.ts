@@ -6,7 +6,7 @@ export {
   type LocalRuntimeOptions,
 } from "./local-runtime.js";
 export { InMemoryRuntimeStateStore } from "./memory-store.js";
-export { stopMarkedProcesses } from "./stop-all.js";
+export { stopDataPlaneProcess, stopMarkedProcesses } from "./stop-all.js";
 export { ROUTE_HEADER } from "./routing.js";
 export type { BackoffPolicy } from "./supervisor.js";
 export type { ExitStatus } from "./instance-process.js";

@@ -17,6 +17,13 @@ import {
   removeEmptyParents,
   removeInstanceCgroup,
 } from "./cgroups.js";
+import {
+  type DataPlane,
+  type DataPlaneFactory,
+  InProcessDataPlane,
+  type StageTraffic,
+  type UpstreamEntry,
+} from "./data-plane.js";
 import { type HealthWait, describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
 import { type AppUser, commandAsUser } from "./app-user.js";
 import { instanceEnvironment } from "./identity-env.js";
@@ -36,11 +43,9 @@ import {
   rotateIfOversized,
   sizeOf,
 } from "./logs.js";
-import { MetricsEndpoint, type StageInstanceMetrics } from "./metrics.js";
-import { isAddressTaken, pickFreePort } from "./ports.js";
+import { pickFreePort } from "./ports.js";
 import { terminateProcessGroup } from "./process-group.js";
 import { measureSinceStart, startSampler } from "./process-metrics.js";
-import { StageProxy } from "./proxy.js";
 import { planRecovery } from "./recovery/plan.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
 import { routesProblem } from "./routing.js";
@@ -51,7 +56,6 @@ import {
   type RestartOutcome,
   Supervisor,
 } from "./supervisor.js";
-import { emptyInstanceMetrics } from "./traffic.js";
 import {
   type InstanceIdentity,
   type InstanceRecord,
@@ -63,7 +67,6 @@ import {
   type RuntimeEvent,
   type RuntimeStateStore,
   type StageKey,
-  type TrafficWindow,
   stageLabel,
 } from "./types.js";
 
@@ -100,8 +103,14 @@ export interface LocalRuntimeOptions {
   /**
    * Serves the proxies' series at http://127.0.0.1:PORT/metrics (Prometheus text format) when
    * set; 0 picks a free port (see metricsUrl()). Not on the stage ports: those are the apps'.
+   * Applies to the default, in-process data plane.
    */
   metricsPort?: number;
+  /**
+   * Where the stage proxies run; default: in this process, closed with it. The control plane
+   * gives one in a process of its own (remote-data-plane.ts), which outlives it.
+   */
+  dataPlane?: DataPlaneFactory;
 }
 
 /** A start that failed: the message says why and quotes the app's last stderr lines. */
@@ -134,7 +143,9 @@ const keyOf = (key: StageKey): string => `${key.service}\u0000${key.stage}`;
 export class LocalRuntime {
   private readonly instances = new Map<string, ManagedInstance>();
   private readonly startsInProgress = new Map<string, Promise<InstanceRecord>>();
-  private readonly proxies = new Map<string, StageProxy>();
+  /** What the data plane serves now, per stage */
+  private readonly proxies = new Map<string, ProxyRecord>();
+  private plane: DataPlane | null = null;
   private readonly storedProxies = new Map<string, ProxyRecord>();
   /** Serializes proxy changes so the stored routes always match the served ones */
   private proxyChanges: Promise<unknown> = Promise.resolve();
@@ -144,7 +155,6 @@ export class LocalRuntime {
   private readonly logSizeCapBytes: number;
   private readonly stopGraceMs: number;
   private readonly reportError: (error: unknown) => void;
-  private readonly metricsEndpoint: MetricsEndpoint | null;
   /** Found and prepared on the first start of an instance with limits; null where unavailable */
   private cgroupPlacement: Promise<CgroupPlacement | null> | null = null;
   private cgroupLocation: Promise<CgroupLocation> | null = null;
@@ -165,21 +175,21 @@ export class LocalRuntime {
       { ...DEFAULT_BACKOFF, ...options.backoff },
       options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     );
-    this.metricsEndpoint =
-      options.metricsPort === undefined ? null : new MetricsEndpoint(() => this.collectMetrics());
   }
 
   /**
    * Recovers what a previous control plane left: kills orphans (marked processes no record
    * owns, e.g. spawned just before a crash), adopts live instances, restarts dead ones, and
-   * reopens every stage proxy on its port with its routes. Rejects, after doing all it can,
-   * when a proxy's port is taken.
+   * (re)opens every stage proxy on its port with its routes: a data plane that outlived the
+   * previous control plane keeps serving throughout and only takes the current state.
    */
   async start(): Promise<void> {
     if (this.phase !== "created") throw new Error("the runtime was already started");
     const { store, controlPlaneId } = this.options;
     await mkdir(logDirectory(this.options.stateDir), { recursive: true });
-    if (this.metricsEndpoint !== null) await this.metricsEndpoint.listen(this.options.metricsPort ?? 0);
+    this.plane = await (this.options.dataPlane ?? this.inProcessDataPlane())({
+      resync: () => this.pushStateToDataPlane(),
+    });
     const records = await store.listInstances();
     const plan = planRecovery(records, listMarkedProcesses(controlPlaneId));
 
@@ -213,9 +223,7 @@ export class LocalRuntime {
     }
 
     for (const stored of await store.listProxies()) this.storedProxies.set(keyOf(stored), stored);
-    for (const stored of [...this.storedProxies.values()]) {
-      this.proxies.set(keyOf(stored), await this.reopenProxy(stored));
-    }
+    await this.pushStateToDataPlane();
 
     this.phase = "started";
     this.supervisor.start();
@@ -242,16 +250,15 @@ export class LocalRuntime {
     } else {
       for (const managed of this.instances.values()) managed.process?.release();
     }
-    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    await this.plane?.close(options.stopInstances ? "stop" : "leave");
     this.proxies.clear();
-    await this.metricsEndpoint?.close();
     const placement = await this.cgroupPlacement;
     if (options.stopInstances && placement !== null) await removeEmptyParents(placement);
   }
 
   /** Where the proxies' Prometheus series are served; undefined without `metricsPort` or before start(). */
   metricsUrl(): string | undefined {
-    return this.metricsEndpoint?.url();
+    return this.plane?.metricsUrl();
   }
 
   /** The stage's proxy, listening on its stable port (the stored one, else the first free one). */
@@ -259,29 +266,24 @@ export class LocalRuntime {
     this.assertStarted();
     return this.serializeProxyChange(async () => {
       const open = this.proxies.get(keyOf(key));
-      if (open !== undefined) return open.record();
+      if (open !== undefined) return structuredClone(open);
       const stored = this.storedProxies.get(keyOf(key));
-      let proxy: StageProxy;
-      if (stored === undefined) {
-        proxy = this.newProxy(key, { stable: null, candidate: null, candidateWeight: 0 });
-        await proxy.listenOnFirstFree(this.portRange, this.reservedPorts());
-        try {
-          await this.options.store.putProxy(proxy.record());
-        } catch (error) {
-          await proxy.close();
-          throw error;
-        }
-        this.storedProxies.set(keyOf(key), proxy.record());
-      } else {
-        proxy = await this.reopenProxy(stored);
-      }
-      this.proxies.set(keyOf(key), proxy);
-      return proxy.record();
+      if (stored !== undefined) return this.reopenProxy(stored);
+      const opened = await this.dataPlane().openStage(
+        key,
+        { stable: null, candidate: null, candidateWeight: 0 },
+        { reserved: [...this.reservedPorts()] },
+      );
+      await this.options.store.putProxy(opened);
+      this.storedProxies.set(keyOf(key), opened);
+      this.proxies.set(keyOf(key), opened);
+      return structuredClone(opened);
     });
   }
 
   getProxy(key: StageKey): ProxyRecord | undefined {
-    return this.proxies.get(keyOf(key))?.record();
+    const served = this.proxies.get(keyOf(key));
+    return served === undefined ? undefined : structuredClone(served);
   }
 
   /** Switches the stage's routes at once; requests already in flight finish where they are. */
@@ -308,8 +310,9 @@ export class LocalRuntime {
       // Stored first: if the write fails nothing changed, and after a crash the stored routes
       // are the ones last served.
       await this.options.store.putProxy(record);
-      proxy.setRoutes(next);
       this.storedProxies.set(keyOf(key), record);
+      await this.dataPlane().setRoutes(key, next);
+      this.proxies.set(keyOf(key), record);
     });
   }
 
@@ -350,18 +353,19 @@ export class LocalRuntime {
     return instanceLogPaths(this.options.stateDir, id);
   }
 
-  stats(key: StageKey): Record<string, RequestStats> {
-    return this.proxies.get(keyOf(key))?.meter.snapshot() ?? {};
+  stats(key: StageKey): Promise<Record<string, RequestStats>> {
+    return this.dataPlane().stats(key);
   }
 
   /**
    * Records what the stage's proxy sees per instance from now until the window is closed: counts,
    * latency percentiles and samples, and error rates per second. Windows are independent.
    */
-  openTrafficWindow(key: StageKey): TrafficWindow {
-    const proxy = this.proxies.get(keyOf(key));
-    if (proxy === undefined) throw new Error(`${stageLabel(key)} has no proxy: call ensureProxy first`);
-    return proxy.meter.openWindow();
+  openTrafficWindow(key: StageKey): Promise<StageTraffic> {
+    if (!this.proxies.has(keyOf(key))) {
+      return Promise.reject(new Error(`${stageLabel(key)} has no proxy: call ensureProxy first`));
+    }
+    return this.dataPlane().openWindow(key);
   }
 
   /** The instance's CPU time, peak memory and throttling since its processes started. */
@@ -473,6 +477,7 @@ export class LocalRuntime {
     }
     managed.process = spawned;
     record.pid = spawned.pid;
+    await this.publishUpstream(managed);
     let health: HealthWait;
     try {
       await this.options.store.putInstance(record);
@@ -487,12 +492,14 @@ export class LocalRuntime {
       await spawned.terminate(this.stopGraceMs);
       managed.process = null;
       record.pid = null;
+      await this.publishUpstream(managed);
       throw error;
     }
     if (health.healthy) return { ok: true, process: spawned };
     await spawned.terminate(this.stopGraceMs);
     managed.process = null;
     record.pid = null;
+    await this.publishUpstream(managed);
     return {
       ok: false,
       why: describeHealthFailure(health, record.launch.healthTimeoutMs, record.launch.healthPath),
@@ -508,12 +515,10 @@ export class LocalRuntime {
     // Unwatched before the process goes, so its exit is not taken for a crash.
     await this.supervisor.unwatch(record.id);
     if (this.instances.get(record.id) !== managed) return; // the aborted first start cleaned up
-    const proxy = this.proxies.get(keyOf(record));
-    await proxy?.meter.whenIdle(record.id, drainMs);
+    if (this.proxies.has(keyOf(record))) await this.dataPlane().whenIdle(record, record.id, drainMs);
     await managed.process?.terminate(this.stopGraceMs);
     managed.process = null;
     await this.forgetInstance(managed);
-    proxy?.meter.forget(record.id);
     this.emit({ type: "instance.stopped", instance: { ...structuredClone(record), state: "stopped" } });
   }
 
@@ -523,6 +528,7 @@ export class LocalRuntime {
     await managed.process?.terminate(this.stopGraceMs);
     managed.process = null;
     Object.assign(managed.record, { pid: null, state: "stopped" });
+    await this.publishUpstream(managed);
     await this.options.store.putInstance(managed.record);
     if (managed.record.launch.limits !== undefined) await this.removeCgroup(managed.record.id);
     this.emit({ type: "instance.stopped", instance: structuredClone(managed.record) });
@@ -532,6 +538,7 @@ export class LocalRuntime {
     // A newer instance under the same id owns the stored record by now.
     if (this.instances.get(managed.record.id) !== managed) return;
     this.instances.delete(managed.record.id);
+    await this.plane?.removeUpstream(managed.record.id).catch(this.reportError);
     if (managed.record.launch.limits !== undefined) await this.removeCgroup(managed.record.id);
     await this.options.store.deleteInstance(managed.record.id);
   }
@@ -591,29 +598,12 @@ export class LocalRuntime {
     }
   }
 
-  private collectMetrics(): StageInstanceMetrics[] {
-    const series: StageInstanceMetrics[] = [];
-    for (const proxy of this.proxies.values()) {
-      const { service, stage } = proxy.key;
-      const measured = new Set<string>();
-      for (const metrics of proxy.meter.metrics()) {
-        measured.add(metrics.instanceId);
-        series.push({ service, stage, metrics });
-      }
-      // Zero series from the start, so Prometheus' increase() also counts an instance's first requests.
-      for (const { record } of this.instances.values()) {
-        if (record.service !== service || record.stage !== stage || measured.has(record.id)) continue;
-        series.push({ service, stage, metrics: emptyInstanceMetrics(record.id, record.version) });
-      }
-    }
-    return series;
-  }
-
   private async recordCrash(instanceId: string, exit: ExitStatus | null): Promise<void> {
     const managed = this.instances.get(instanceId);
     if (managed === undefined || managed.stopping !== null) return;
     managed.process = null;
     Object.assign(managed.record, { pid: null, state: "stopped" });
+    await this.publishUpstream(managed);
     await this.options.store.putInstance(managed.record);
     this.emit({
       type: "instance.crashed",
@@ -657,40 +647,65 @@ export class LocalRuntime {
   }
 
   /**
-   * Listens on the stage's stored port again. Another program may have taken it while the
+   * Gives the data plane the whole current state: every instance's upstream, every stage on its
+   * stored port with its routes, and nothing else. Run at start and whenever a data plane of its
+   * own had to be started again.
+   */
+  private async pushStateToDataPlane(): Promise<void> {
+    const plane = this.dataPlane();
+    await plane.putUpstreams(
+      [...this.instances.values()].map((managed) => upstreamOf(managed)),
+      true,
+    );
+    for (const stored of [...this.storedProxies.values()]) await this.reopenProxy(stored);
+    await plane.retainStages([...this.storedProxies.values()]);
+  }
+
+  /**
+   * Opens the stage on its stored port again. Another program may have taken it while the
    * control plane was down; the stage then moves to a free port rather than keeping the
    * control plane from starting, and the move is reported.
    */
-  private async reopenProxy(stored: ProxyRecord): Promise<StageProxy> {
-    const proxy = this.newProxy(stored, stored.routes);
-    try {
-      await proxy.listen(stored.port);
-      return proxy;
-    } catch (error) {
-      if (!isAddressTaken(error)) throw error;
-    }
+  private async reopenProxy(stored: ProxyRecord): Promise<ProxyRecord> {
     const reserved = this.reservedPorts();
     reserved.delete(stored.port);
-    await proxy.listenOnFirstFree(this.portRange, reserved);
-    await this.options.store.putProxy(proxy.record());
-    this.storedProxies.set(keyOf(stored), proxy.record());
-    this.reportError(
-      new Error(
-        `${stageLabel(stored)}: port ${stored.port} was taken; the stage now listens on ${proxy.record().port}`,
-      ),
-    );
-    return proxy;
+    const opened = await this.dataPlane().openStage(stored, stored.routes, {
+      port: stored.port,
+      reserved: [...reserved],
+    });
+    this.proxies.set(keyOf(stored), opened);
+    if (opened.port !== stored.port) {
+      await this.options.store.putProxy(opened);
+      this.storedProxies.set(keyOf(stored), opened);
+      this.reportError(
+        new Error(
+          `${stageLabel(stored)}: port ${stored.port} was taken; the stage now listens on ${opened.port}`,
+        ),
+      );
+    }
+    return structuredClone(opened);
   }
 
-  private newProxy(key: StageKey, routes: Routes): StageProxy {
-    return new StageProxy({ service: key.service, stage: key.stage }, routes, (instanceId) => {
-      const managed = this.instances.get(instanceId);
-      if (managed === undefined) return undefined;
-      return {
-        version: managed.record.version,
-        port: managed.process === null ? undefined : managed.record.port,
-      };
-    });
+  /** Tells the data plane where the instance answers now; a failure is reported, not thrown. */
+  private async publishUpstream(managed: ManagedInstance): Promise<void> {
+    if (this.instances.get(managed.record.id) !== managed) return;
+    await this.dataPlane()
+      .putUpstreams([upstreamOf(managed)], false)
+      .catch(this.reportError);
+  }
+
+  private inProcessDataPlane(): DataPlaneFactory {
+    const { metricsPort } = this.options;
+    return () =>
+      InProcessDataPlane.start({
+        portRange: this.portRange,
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+      });
+  }
+
+  private dataPlane(): DataPlane {
+    if (this.plane === null) throw new Error("the runtime is not started: call start() first");
+    return this.plane;
   }
 
   private reservedPorts(): Set<number> {
@@ -725,4 +740,14 @@ function assertValidInstanceId(id: string): void {
   if (!INSTANCE_ID_PATTERN.test(id)) {
     throw new UserError(`invalid instance id ${JSON.stringify(id)}: use letters, digits, '.', '_' and '-'`);
   }
+}
+
+function upstreamOf({ record, process }: ManagedInstance): UpstreamEntry {
+  return {
+    service: record.service,
+    stage: record.stage,
+    instanceId: record.id,
+    version: record.version,
+    port: process === null ? null : record.port,
+  };
 }

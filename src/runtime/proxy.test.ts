@@ -119,7 +119,7 @@ test("proxies over kept-alive connections on both sides and streams large bodies
       outgoing.end();
     });
     assert.deepEqual(download, { bytes: downloadBytes, sha256: patternDigest(downloadBytes) });
-    assert.deepEqual(runtime.stats(STAGE), { "web-1": { requests: 8, errors: 0, inFlight: 0 } });
+    assert.deepEqual(await runtime.stats(STAGE), { "web-1": { requests: 8, errors: 0, inFlight: 0 } });
   } finally {
     agent.destroy();
     assert.deepEqual(await harness.finish(), []);
@@ -197,7 +197,7 @@ test("pinned requests reach the candidate and the rest split by weight", async (
     // 25% of 400 is 100, with a standard deviation of about 8.7.
     assert.ok(served.green >= 60 && served.green <= 140, `candidate served ${served.green} of ${total}`);
     assert.equal(served.blue + served.green, total);
-    const stats = runtime.stats(STAGE);
+    const stats = await runtime.stats(STAGE);
     assert.equal(stats.green?.requests, served.green + 1);
     assert.equal(stats.blue?.requests, served.blue + 1);
   } finally {
@@ -232,7 +232,7 @@ test("answers 503 without a route, 502 when the instance is unreachable, and cou
     assert.equal(unreachable.status, 502);
     assert.equal(unreachable.headers["x-waybill-instance"], "web-1");
     assert.match(unreachable.body, /bad gateway: instance web-1 did not answer/);
-    assert.deepEqual(runtime.stats(STAGE), { "web-1": { requests: 3, errors: 2, inFlight: 0 } });
+    assert.deepEqual(await runtime.stats(STAGE), { "web-1": { requests: 3, errors: 2, inFlight: 0 } });
   } finally {
     assert.deepEqual(await harness.finish(), []);
   }

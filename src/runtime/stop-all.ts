@@ -1,8 +1,11 @@
 /**
- * Stops every app process of a control plane without it: `waybill down` when the control plane
+ * Stops every app process of a control plane without it, and its data plane: `waybill down` when the control plane
  * is dead finds them by their marks in /proc, as recovery does, and ends each process group.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { dataPlaneInfoFile } from "./data-plane-daemon.js";
 import { terminateProcessGroup } from "./process-group.js";
+import { isDataPlaneProcess } from "./remote-data-plane.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
 
 export async function stopMarkedProcesses(controlPlaneId: string, graceMs: number): Promise<number> {
@@ -15,4 +18,19 @@ export async function stopMarkedProcesses(controlPlaneId: string, graceMs: numbe
     ),
   );
   return groups.size;
+}
+
+/** Ends the data plane process of a state directory, if one runs; true when one was stopped. */
+export async function stopDataPlaneProcess(stateDir: string, graceMs: number): Promise<boolean> {
+  const file = dataPlaneInfoFile(stateDir);
+  if (!existsSync(file)) return false;
+  let pid: number | undefined;
+  try {
+    pid = (JSON.parse(readFileSync(file, "utf8")) as { pid?: number }).pid;
+  } catch {
+    return false;
+  }
+  if (pid === undefined || !isDataPlaneProcess(pid)) return false;
+  await terminateProcessGroup(pid, () => isDataPlaneProcess(pid), graceMs);
+  return true;
 }

@@ -14,14 +14,14 @@ test("traffic windows see each version's latency and errors through the stage pr
   try {
     const runtime = harness.runtime();
     await runtime.start();
-    assert.throws(() => runtime.openTrafficWindow(STAGE), /has no proxy/);
+    await assert.rejects(runtime.openTrafficWindow(STAGE), /has no proxy/);
     const proxy = await runtime.ensureProxy(STAGE);
     await runtime.startInstance(harness.identity("stable"));
     await runtime.startInstance(harness.identity("canary", { APP_SLOW_MS: "40" }));
     await runtime.setRoutes(STAGE, { stable: "stable", candidate: "canary", candidateWeight: 0 });
 
     await httpRequest(proxy.port, "/", { agent }); // before any window: not in them
-    const whole = runtime.openTrafficWindow(STAGE);
+    const whole = await runtime.openTrafficWindow(STAGE);
     const openedAt = Date.now();
     const canary = { "x-waybill-route": "candidate" };
     for (let index = 0; index < 10; index += 1) {
@@ -30,12 +30,12 @@ test("traffic windows see each version's latency and errors through the stage pr
         httpRequest(proxy.port, index % 2 === 0 ? "/status?code=500" : "/", { agent }),
       ]);
     }
-    const late = runtime.openTrafficWindow(STAGE);
+    const late = await runtime.openTrafficWindow(STAGE);
     await httpRequest(proxy.port, "/", { agent });
     // Into the second second, so the first one is whole.
     await sleep(Math.max(0, 1100 - (Date.now() - openedAt)));
-    const traffic = whole.read();
-    whole.close();
+    const traffic = await whole.read();
+    await whole.close();
 
     const stable = traffic.stable;
     const slow = traffic.canary;
@@ -56,9 +56,9 @@ test("traffic windows see each version's latency and errors through the stage pr
     assert.ok(Math.abs((stable.errorRatePerSecond[0] ?? 0) - (100 * 5) / 11) < 1e-9);
     assert.deepEqual(slow.errorRatePerSecond, [0]);
 
-    assert.deepEqual(Object.keys(late.read()), ["stable"]);
-    assert.equal(late.read().stable?.requests, 1);
-    late.close();
+    assert.deepEqual(Object.keys(await late.read()), ["stable"]);
+    assert.equal((await late.read()).stable?.requests, 1);
+    await late.close();
   } finally {
     agent.destroy();
     assert.deepEqual(await harness.finish(), []);

@@ -19,7 +19,8 @@ import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { builtinTasks } from "../engine/tasks/index.js";
 import { UserError, errorMessage } from "../errors.js";
-import { LocalRuntime } from "../runtime/local-runtime.js";
+import { DEFAULT_PROXY_PORT_RANGE, LocalRuntime } from "../runtime/local-runtime.js";
+import { remoteDataPlane } from "../runtime/remote-data-plane.js";
 import type { RuntimeEvent } from "../runtime/types.js";
 import { newEvent, type NewEvent } from "../store/events.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
@@ -76,15 +77,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const appRoot = appRootFor(stateDir, controlPlaneId(stateDir), appUser);
   const artifacts = new ContentStore(join(appRoot, "artifacts"));
 
+  const reportRuntimeError = (error: unknown) =>
+    process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`);
   const runtime = new LocalRuntime({
     stateDir,
     store,
     controlPlaneId: controlPlaneId(stateDir),
     ...(options.proxyPorts === undefined ? {} : { portRange: options.proxyPorts }),
-    metricsPort: options.metricsPort ?? 0,
+    dataPlane: remoteDataPlane({
+      stateDir,
+      portRange: options.proxyPorts ?? DEFAULT_PROXY_PORT_RANGE,
+      metricsPort: options.metricsPort ?? 0,
+      onError: reportRuntimeError,
+    }),
     ...(appUser === undefined ? {} : { appUser }),
     verifyArtifact: (record) => artifactProblem(store, record.service, record.digest),
-    onError: (error) => process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`),
+    onError: reportRuntimeError,
     onEvent: (event) => {
       store.append([runtimeEvent(event)]).catch((error: unknown) => {
         process.stderr.write(`waybill: could not record ${event.type}: ${errorMessage(error)}\n`);

@@ -71,6 +71,7 @@ test(
     const down = await cli(["down"]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /stopped 1 app process group/);
+    assert.match(down.stdout, /stopped the data plane/);
     assert.deepEqual(processesOf(id), [], "no app is left running");
 
     assert.equal((await cli(["status", "hello"])).code, 0);

@@ -192,7 +192,7 @@ describe("KubeTarget against the fake API server", () => {
     assert.equal(replicas("shop-canary", "shop-prod"), 1, "10% of 4 replicas");
     const traffic = await kube.setCanaryWeight(second, 50);
     assert.equal(replicas("shop-canary", "shop-prod"), 2);
-    assert.deepEqual(traffic.observe(), { stable: null, canary: null });
+    assert.deepEqual(await traffic.observe(), { stable: null, canary: null });
     await kube.release(second);
     assert.equal(image("Deployment", "shop-stable", "shop-prod"), imageV2);
     assert.equal(replicas("shop-canary", "shop-prod"), 0);

@@ -170,7 +170,10 @@ export class KubeTarget implements Target {
     return { stop: async () => ({ process: null, latencySamplesMs: [] }) };
   }
 
-  async setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }> {
+  async setCanaryWeight(
+    context: TargetContext,
+    weight: number,
+  ): Promise<{ observe(): Promise<CanaryTraffic> }> {
     const previous = await this.previousRelease(context);
     // Without a previous release there is no stable track to split with: deploy already
     // gave the new version all the traffic.
@@ -183,7 +186,7 @@ export class KubeTarget implements Target {
         }),
       );
     }
-    return { observe: () => ({ stable: null, canary: null }) };
+    return { observe: async () => ({ stable: null, canary: null }) };
   }
 
   url(): string | undefined {

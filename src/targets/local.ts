@@ -94,27 +94,30 @@ export class LocalTarget implements Target {
   }
 
   async startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }> {
-    const window = this.runtime.openTrafficWindow(stageKey(context));
+    const window = await this.runtime.openTrafficWindow(stageKey(context));
     const sampler = this.runtime.startProcessSampler(context.run.id);
     return {
       stop: async () => {
         const process = await sampler.stop();
-        const traffic = window.read()[context.run.id];
-        window.close();
+        const traffic = (await window.read())[context.run.id];
+        await window.close();
         return { process, latencySamplesMs: traffic?.latencySamplesMs ?? [] };
       },
     };
   }
 
-  async setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }> {
+  async setCanaryWeight(
+    context: TargetContext,
+    weight: number,
+  ): Promise<{ observe(): Promise<CanaryTraffic> }> {
     const key = stageKey(context);
     const stable = await this.ensureLive(context.previous, context.signal);
     await this.runtime.setRoutes(key, { stable, candidate: context.run.id, candidateWeight: weight });
-    const window = this.runtime.openTrafficWindow(key);
+    const window = await this.runtime.openTrafficWindow(key);
     return {
-      observe: () => {
-        const traffic = window.read();
-        window.close();
+      observe: async () => {
+        const traffic = await window.read();
+        await window.close();
         const side = (id: string | null) => {
           const seen = id === null ? undefined : traffic[id];
           return seen === undefined

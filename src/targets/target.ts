@@ -46,7 +46,7 @@ export interface Target {
   /** Starts measuring the new version; `stop` returns what was seen */
   startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }>;
   /** Sends `weight`% of the stage's traffic to the new version; `observe` reports each side's traffic */
-  setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): CanaryTraffic }>;
+  setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): Promise<CanaryTraffic> }>;
   /** Where users reach the stage on this target */
   url(service: string, stage: string): string | undefined;
 }

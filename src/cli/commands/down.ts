@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stopMarkedProcesses } from "../../runtime/index.js";
+import { stopDataPlaneProcess, stopMarkedProcesses } from "../../runtime/index.js";
 import type { CliCommand } from "../command.js";
 import { findControlPlane, readControlPlaneInfo } from "../client.js";
 
@@ -31,6 +31,9 @@ export const downCommand: CliCommand = {
     }
     const id = controlPlaneId(context.stateDir);
     if (keepApps || id === undefined) return 0;
+    if (await stopDataPlaneProcess(context.stateDir, APP_STOP_GRACE_MS)) {
+      context.stdout("stopped the data plane (the stage proxies)\n");
+    }
     const stopped = await stopMarkedProcesses(id, APP_STOP_GRACE_MS);
     if (stopped > 0) context.stdout(`stopped ${stopped} app process group${stopped === 1 ? "" : "s"}\n`);
     return 0;
