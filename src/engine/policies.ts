@@ -2,7 +2,9 @@
  * Stage policies kept by the control plane: the protected parts of each stage (approval,
  * required evidence, the gate switch, targets) that only an admin changes. A service's own
  * policy for a stage wins over the default for every service (`service` "*"); a stage with
- * neither takes the one its first ship brings. Every change is a `policy.changed` event.
+ * neither takes the one an admin's first ship brings, and refuses anyone else's ship, which
+ * could otherwise put anything live wherever it likes under a new name. Every change is a
+ * `policy.changed` event.
  */
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -101,12 +103,15 @@ export class StagePolicies {
     const service = spec.metadata.name;
     const policies = await this.inForce(service);
     const refused: Weakening[] = [];
+    const unset: string[] = [];
     const events: NewEvent[] = [];
     for (const stage of spec.stages) {
       const shipped = policyOfStage(stage);
       const current = policies.get(stage.name);
       if (current === undefined) {
-        events.push(change(service, stage.name, actor, "first ship", null, shipped));
+        if (actor.mayChangePolicy)
+          events.push(change(service, stage.name, actor, "first ship", null, shipped));
+        else unset.push(stage.name);
         continue;
       }
       const looser = weakenings(current.policy, stage, `stages.${stage.name}`);
@@ -122,6 +127,14 @@ export class StagePolicies {
       if (!actor.mayChangePolicy) {
         refused.push({ field: `stages.${stage}`, policy: "the stage", shipped: "no such stage" });
       }
+    }
+    if (unset.length > 0) {
+      throw new PolicyForbiddenError(
+        `${service} has no stage policy for ${unset.join(", ")}, and only an admin may set one: an admin ` +
+          `ships it first, or sets the policy (\`waybill policy set ${service} ${unset[0]} …\`) or a ` +
+          `default for every service (\`waybill policy set '*' ${unset[0]} …\`).`,
+        unset.map((stage) => ({ field: `stages.${stage}`, policy: "none yet", shipped: "a new stage" })),
+      );
     }
     if (refused.length > 0) {
       throw new PolicyForbiddenError(

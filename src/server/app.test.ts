@@ -359,10 +359,13 @@ describe("stage policies", () => {
     (await store.events()).filter((event) => event.type === "dev.waybill.policy.changed");
 
   test("a developer cannot ship a production stage with no approver and no evidence", async () => {
+    const unset = await ship("developer", spec("cart", {}));
+    assert.equal(unset.statusCode, 403, "a developer cannot be the one whose ship sets a policy");
+    assert.match(unset.json<{ error: string }>().error, /cart has no stage policy for dev, production/);
     assert.equal(
-      (await ship("developer", spec("cart", {}))).statusCode,
+      (await ship("admin", spec("cart", {}))).statusCode,
       201,
-      "the first ship sets the policy",
+      "an admin's first ship sets the policy",
     );
     const set = await setPolicy("admin", "cart", "production", {
       approval: { pass: "manual" },
@@ -449,13 +452,14 @@ describe("stage policies", () => {
       changes.map((change) => change.reason),
       ["set", "admin ship", "set", "first ship"],
     );
-    assert.equal(changes.at(-1)?.by, "developer");
+    assert.equal(changes.at(-1)?.by, "admin");
     assert.ok(changes.every((change) => !Number.isNaN(Date.parse(change.changedAt))));
   });
 
   test("a default for every service holds a new service's first ship", async () => {
     const set = await setPolicy("admin", "*", "production", { approval: { pass: "manual" } });
     assert.equal(set.statusCode, 200);
+    assert.equal((await setPolicy("admin", "*", "dev", { gate: false })).statusCode, 200);
     const refused = await ship("developer", spec("payments", {}));
     assert.equal(refused.statusCode, 403);
     assert.match(refused.json<{ error: string }>().error, /stages\.production\.approval\.pass/);

@@ -84,7 +84,9 @@ async function show(
     return 0;
   }
   if (policies.length === 0) {
-    context.stdout("no stage policy is kept yet: the first ship of a service sets its stages' policies\n");
+    context.stdout(
+      "no stage policy is kept yet: an admin's first ship of a service sets its stages' policies\n",
+    );
     return 0;
   }
   const rows = [["SERVICE", "STAGE", "APPROVAL (pass/warning)", "REQUIRES", "GATE", "TARGETS", "SET BY"]];
