@@ -3,7 +3,14 @@
  * of stage, task and state with the elapsed time, then where each stage stands.
  */
 import type { ApiClient } from "./client.js";
-import { statusTable, visible, type RunView, type StatusView } from "./views.js";
+import {
+  gateSummary,
+  statusTable,
+  visible,
+  type EvaluationView,
+  type RunView,
+  type StatusView,
+} from "./views.js";
 
 const POLL_MS = 250;
 const SETTLED = new Set(["succeeded", "failed", "waiting-approval"]);
@@ -21,9 +28,15 @@ export async function followShip(
 ): Promise<FollowOutcome> {
   const started = Date.now();
   const seen = new Map<string, string>();
+  const judged = new Set<string>();
   for (;;) {
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
     for (const run of runs) {
+      if (print !== undefined && SETTLED.has(run.state) && !judged.has(run.id)) {
+        judged.add(run.id);
+        const summary = await gateLine(client, run);
+        if (summary !== undefined) print(`${elapsed(started).padStart(7)}  ${summary}\n`);
+      }
       const line = describe(run);
       if (seen.get(run.id) !== line) {
         seen.set(run.id, line);
@@ -39,6 +52,14 @@ export async function followShip(
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/** The gate's verdict for a settled run that had one */
+async function gateLine(client: ApiClient, run: RunView): Promise<string | undefined> {
+  const detail = await client.get<{ evaluation: EvaluationView | null }>(
+    `/v1/runs/${encodeURIComponent(run.id)}`,
+  );
+  return detail.evaluation === null ? undefined : gateSummary(run.stage, detail.evaluation);
 }
 
 function describe(run: RunView): string {

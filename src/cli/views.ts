@@ -1,5 +1,6 @@
 /** The API's JSON shapes as the CLI reads them, and how they are shown to a person. */
 import type { StageStatus } from "../engine/status.js";
+import { formatChange, type Interval, type PairedJudgement } from "../gate/paired-comparison.js";
 import type { Evaluation } from "../gate/slo-evaluation.js";
 
 export interface RunView {
@@ -97,6 +98,8 @@ export interface EvaluationView {
   version: string;
   baseline: string[];
   evaluation: Evaluation;
+  baselineKind?: "concurrent" | "history";
+  paired?: PairedJudgement[];
 }
 
 /** The gate's verdict per objective, as Keptn's bridge shows it. */
@@ -105,7 +108,7 @@ export function evaluationTable(view: EvaluationView): string {
   const head =
     `quality gate: ${evaluation.result} with score ${round(evaluation.score)}` +
     ` (pass ≥ ${evaluation.totalScore.pass}%${evaluation.totalScore.warning === undefined ? "" : `, warning ≥ ${evaluation.totalScore.warning}%`})` +
-    `, compared with ${view.baseline.length} earlier result(s)\n`;
+    `, ${baselineDescription(view)}\n`;
   if (evaluation.objectives.length === 0) return `${head}${evaluation.message}\n`;
   const rows = [["SLI", "VALUE", "BASELINE", "PASS", "WARNING", "STATUS", "SCORE"]];
   for (const objective of evaluation.objectives) {
@@ -119,7 +122,79 @@ export function evaluationTable(view: EvaluationView): string {
       `${round(objective.score)}/${objective.weight}`,
     ]);
   }
-  return head + table(rows);
+  return head + table(rows) + pairedTable(view) + undecidedNotes(evaluation);
+}
+
+function baselineDescription(view: EvaluationView): string {
+  if (view.baselineKind === "concurrent") {
+    const first = view.paired?.[0];
+    const sizes =
+      first === undefined ? "" : ` (${first.samples.baseline} + ${first.samples.candidate} requests)`;
+    return `compared with the live release measured in the same window${sizes}`;
+  }
+  return `compared with ${view.baseline.length} earlier result(s)`;
+}
+
+/**
+ * The pipeline's layer over Keptn's arithmetic: each relative latency criterion decided on both
+ * sides' per-request samples, with sample sizes, the estimate and its interval.
+ */
+function pairedTable(view: EvaluationView): string {
+  const paired = view.paired ?? [];
+  if (paired.length === 0) return "";
+  const rows = [["SLI", "CRITERIA", "SAMPLES", "TYPICAL [95% CI]", "PERCENTILE [95% CI]", "DECISION"]];
+  for (const judgement of paired) {
+    rows.push([
+      judgement.sli,
+      judgement.criteria,
+      `${judgement.samples.baseline}/${judgement.samples.candidate}`,
+      interval(judgement.typical, judgement.unit),
+      judgement.percentile === null ? "-" : interval(judgement.percentile, judgement.unit),
+      judgement.decision,
+    ]);
+  }
+  return (
+    "\nrelative criteria, decided on the per-request samples (the pipeline's significance layer; " +
+    "`waybill evaluate` is Keptn's arithmetic alone):\n" +
+    table(rows)
+  );
+}
+
+function undecidedNotes(evaluation: Evaluation): string {
+  const notes = evaluation.objectives.flatMap((objective) =>
+    objective.inconclusive === undefined ? [] : [`${objective.sli} is a warning: ${objective.inconclusive}`],
+  );
+  return notes.length === 0 ? "" : `\n${notes.join("\n")}\n`;
+}
+
+function interval(value: Interval, unit: "ratio" | "shift"): string {
+  return `${formatChange(value.estimate, unit)} [${formatChange(value.low, unit)}, ${formatChange(value.high, unit)}]`;
+}
+
+/**
+ * One line per gated stage for `ship`: result, score, the kind of baseline, and the SLIs that
+ * moved most against it, with their interval where the samples gave one.
+ */
+export function gateSummary(stage: string, view: EvaluationView, top = 3): string {
+  const moved = view.evaluation.objectives
+    .filter((objective) => objective.value.success && objective.value.comparedValue !== undefined)
+    .map((objective) => {
+      const baseline = objective.value.comparedValue ?? 0;
+      const change = baseline === 0 ? 0 : (objective.value.value - baseline) / Math.abs(baseline);
+      const judged = view.paired?.find((judgement) => judgement.sli === objective.sli);
+      const shown = judged?.percentile ?? judged?.typical;
+      const ci =
+        judged === undefined || shown === undefined || judged.unit !== "ratio"
+          ? ""
+          : ` [${formatChange(shown.low, "ratio")}, ${formatChange(shown.high, "ratio")}]`;
+      return { text: `${objective.sli} ${formatChange(1 + change, "ratio")}${ci}`, size: Math.abs(change) };
+    })
+    .sort((a, b) => b.size - a.size)
+    .slice(0, top);
+  const kind =
+    view.baselineKind === "concurrent" ? "concurrent baseline" : `history (${view.baseline.length} earlier)`;
+  const movedText = moved.length === 0 ? "" : `; moved most: ${moved.map((entry) => entry.text).join(", ")}`;
+  return `[${stage}] gate ${view.evaluation.result}, score ${round(view.evaluation.score)}, against ${kind}${movedText}`;
 }
 
 function targets(list: { criteria: string; targetValue: number; violated: boolean }[]): string {

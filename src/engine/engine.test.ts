@@ -49,7 +49,10 @@ class RecordingTarget implements Target {
   rollback = (context: TargetContext) => this.step("rollback", context);
   url = () => undefined;
   testEndpoint = () => ({ url: "http://127.0.0.1:9", headers: {} });
-  startMeasurement = async () => ({ stop: async () => ({ process: null, latencySamplesMs: [] }) });
+  baselineEndpoint = () => undefined;
+  startMeasurement = async () => ({
+    stop: async () => ({ process: null, baselineProcess: null, latencySamplesMs: [] }),
+  });
   setCanaryWeight = async (_context: TargetContext, _weight: number) => ({
     observe: async () => ({ stable: null, canary: null }),
   });

@@ -1,9 +1,13 @@
 /**
  * The quality gate end to end, through the real CLI: a 30% p95 regression of examples/hello
- * fails the staging gate, staging keeps serving the previous version, production never sees
- * the regression, and ship exits 1 naming the SLI and its change from the baseline.
+ * fails the staging gate against the live release measured in the same window, staging keeps
+ * serving the previous version, production never sees the regression, and ship exits 1 naming
+ * the SLI, its change and the interval that proves it. A criterion the samples cannot decide
+ * runs further windows up to test.load.maxDuration, then is a warning that says why.
  */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
 import type { RunView, StatusView } from "../cli/views.js";
@@ -38,12 +42,16 @@ test(
     assert.equal((await cli(["approve", production?.id ?? ""])).code, 0);
     const second = await cli(["ship", "hello", "--version", "1.0.1"], { HELLO_LABEL: "second" });
     assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.match(
+      second.stdout,
+      /\[staging\] gate pass, score 100, against concurrent baseline; moved most: latency_p95/,
+    );
 
     const regressed = await cli(["ship", "hello", "--version", "1.1.0-slow"], { HELLO_SLOW_PCT: "30" });
     assert.equal(regressed.code, 1, regressed.stdout + regressed.stderr);
     assert.match(
       regressed.stdout,
-      /staging failed: evaluate: quality gate failed .*latency_p95 = [\d.]+ violates <=\+10%, baseline [\d.]+ \(\+\d+(\.\d+)?%\)/,
+      /staging failed: evaluate: quality gate failed .*latency_p95 = [\d.]+ violates <=\+10%, baseline [\d.]+ \(\+\d+(\.\d+)?%\) \(significantly past the bound \+10%: typical \+[\d.]+% \[/,
     );
 
     const now = await stages();
@@ -63,6 +71,14 @@ test(
     const shown = await cli(["run", failed?.id ?? ""]);
     assert.match(shown.stdout, /quality gate: fail/);
     assert.match(shown.stdout, /latency_p95\s+[\d.]+\s+[\d.]+\s+<=500✓ <=\+10%✗\s+<=\+20%✗\s+fail/);
+    assert.match(
+      shown.stdout,
+      /compared with the live release measured in the same window \(\d+ \+ \d+ requests\)/,
+    );
+    assert.match(
+      shown.stdout,
+      /latency_p95\s+<=\+10%\s+\d+\/\d+\s+\+[\d.]+% \[\+[\d.]+%, \+[\d.]+%\]\s+\+[\d.]+% \[.*\]\s+violated/,
+    );
 
     const diff = await cli(["signature", "diff", "1.0.1", "1.1.0-slow", "--stage", "staging", "--json"]);
     assert.equal(diff.code, 0, diff.stderr);
@@ -76,6 +92,32 @@ test(
     assert.equal(p95.significant, true);
     assert.ok(
       changes.findIndex((c) => c.sli === "latency_p95") < changes.findIndex((c) => c.sli === "error_rate"),
+    );
+  },
+);
+
+test(
+  "a criterion the samples cannot decide runs further windows, then is a warning that says why",
+  { timeout: 300_000 },
+  async () => {
+    const file = join(scratch.serviceDir, "waybill.yaml");
+    const spec = readFileSync(file, "utf8")
+      .replace(/rate: 50 .*\n/, "rate: 2\n")
+      .replace("duration: 4s", "duration: 1s\n    maxDuration: 3s")
+      .replace("warmup: 500ms", "warmup: 0s");
+    writeFileSync(file, spec.slice(0, spec.indexOf("  - name: production")));
+    const shipped = await cli(["ship", "hello", "--version", "1.2.0"], { HELLO_LABEL: "few" });
+    assert.equal(shipped.code, 0, shipped.stdout + shipped.stderr);
+    assert.match(shipped.stdout, /\[staging\] gate warning, score 75, against concurrent baseline/);
+
+    const runs = (JSON.parse((await cli(["runs", "hello", "--json"])).stdout) as { runs: RunView[] }).runs;
+    const staging = runs.find((r) => r.stage === "staging" && r.version === "1.2.0");
+    assert.equal(staging?.result, "warning");
+    const shown = await cli(["run", staging?.id ?? ""]);
+    assert.match(shown.stdout, /test\.measured .* windows=3/, "three windows of 1 s, up to maxDuration 3 s");
+    assert.match(
+      shown.stdout,
+      /latency_p95 is a warning: <=\+10%: too few samples to decide \(\d baseline, \d candidate; 20 each are needed\)/,
     );
   },
 );

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SloSpec } from "../spec/schema.js";
 import { CriteriaSyntaxError } from "./criteria.js";
+import type { RelativeDecision } from "./paired-comparison.js";
 import {
   aggregate,
   evaluateSlo,
@@ -578,5 +579,81 @@ describe("aggregate", () => {
     const sample = [5, 1, 4, 2, 3];
     aggregate(sample, "p50");
     assert.deepEqual(sample, [5, 1, 4, 2, 3]);
+  });
+});
+
+describe("the pipeline's significance layer over Keptn's relative criteria", () => {
+  const slo: SloSpec = {
+    objectives: [
+      { sli: "latency_p95", pass: [{ criteria: ["<=+10%"] }] },
+      { sli: "error_rate", pass: [{ criteria: ["<1"] }] },
+    ],
+    total_score: { pass: "90%", warning: "75%" },
+  };
+  const previous = [{ result: "pass" as const, values: { latency_p95: 100, error_rate: 0 } }];
+  const cases: Array<{
+    name: string;
+    value: number;
+    decision?: RelativeDecision;
+    status: string;
+    result: string;
+  }> = [
+    {
+      name: "without the layer a value past the target fails, as in Keptn",
+      value: 115,
+      status: "fail",
+      result: "fail",
+    },
+    {
+      name: "a value past the target that the samples show within it passes",
+      value: 115,
+      decision: "holds",
+      status: "pass",
+      result: "pass",
+    },
+    {
+      name: "a value inside the target that the samples show past it fails",
+      value: 105,
+      decision: "violated",
+      status: "fail",
+      result: "fail",
+    },
+    {
+      name: "an undecided criterion is a warning, never a pass",
+      value: 115,
+      decision: "undecided",
+      status: "warning",
+      result: "warning",
+    },
+  ];
+  for (const { name, value, decision, status, result } of cases) {
+    it(name, () => {
+      const judge = decision === undefined ? undefined : () => ({ decision, reason: `decided ${decision}` });
+      const evaluation = evaluateSlo(slo, { latency_p95: value, error_rate: 0 }, previous, judge);
+      assert.equal(evaluation.objectives[0]?.status, status);
+      assert.equal(evaluation.result, result);
+    });
+  }
+
+  it("an undecided criterion says why, and the target carries the decision", () => {
+    const evaluation = evaluateSlo(slo, { latency_p95: 115, error_rate: 0 }, previous, () => ({
+      decision: "undecided",
+      reason: "inconclusive: an interval straddles the bound +10%",
+    }));
+    const latency = evaluation.objectives[0];
+    assert.equal(latency?.inconclusive, "<=+10%: inconclusive: an interval straddles the bound +10%");
+    assert.deepEqual(latency?.passTargets[0]?.judged, {
+      decision: "undecided",
+      reason: "inconclusive: an interval straddles the bound +10%",
+    });
+  });
+
+  it("a fixed criterion is never handed to the layer", () => {
+    const asked: string[] = [];
+    evaluateSlo(slo, { latency_p95: 115, error_rate: 0 }, previous, ({ criteria }) => {
+      asked.push(criteria);
+      return undefined;
+    });
+    assert.deepEqual(asked, ["<=+10%"]);
   });
 });

@@ -2,9 +2,14 @@
  * SLO evaluation: Keptn's lighthouse algorithm, so a Keptn slo.yaml gives the same verdict here.
  * Read top to bottom: defaults, choosing the baseline, one objective, then the total score.
  * Result fields carry Keptn's `indicatorResults` names.
+ *
+ * `waybill evaluate` runs exactly this. The pipeline may pass `judgeRelative`, its significance
+ * layer (paired-comparison.ts), which decides whether a relative criterion holds on evidence
+ * rather than on one value against another; the scoring stays Keptn's.
  */
 import type { SloSpec } from "../spec/schema.js";
 import { compare, CriteriaSyntaxError, parseCriteria, relativeTarget, type Criterion } from "./criteria.js";
+import type { RelativeDecision } from "./paired-comparison.js";
 
 export type EvaluationResult = "pass" | "warning" | "fail";
 export type ObjectiveStatus = EvaluationResult | "info";
@@ -33,7 +38,19 @@ export interface CriterionTarget {
   /** The threshold the value was compared with; 0 for a relative criterion with no earlier values */
   targetValue: number;
   violated: boolean;
+  /** Set when the pipeline's significance layer decided this relative criterion, with why */
+  judged?: { decision: RelativeDecision; reason: string };
 }
+
+/** Decides a relative criterion instead of the plain comparison; undefined leaves it to Keptn's. */
+export type RelativeJudge = (input: {
+  sli: string;
+  criteria: string;
+  criterion: Extract<Criterion, { kind: "relative" }>;
+  measured: number;
+  target: number;
+  baseline: number;
+}) => { decision: RelativeDecision; reason: string } | undefined;
 
 export interface ObjectiveResult {
   sli: string;
@@ -45,6 +62,8 @@ export interface ObjectiveResult {
   value: SliResult;
   passTargets: CriterionTarget[];
   warningTargets: CriterionTarget[];
+  /** A warning because a relative criterion stayed undecided, with why */
+  inconclusive?: string;
 }
 
 /** The comparison settings actually applied, and which earlier evaluations formed the baseline. */
@@ -79,6 +98,7 @@ export function evaluateSlo(
   slo: SloSpec | undefined,
   values: Readonly<Record<string, number | null | undefined>>,
   previous: readonly PreviousEvaluation[] = [],
+  judgeRelative?: RelativeJudge,
 ): Evaluation {
   const settings = comparisonSettings(slo?.comparison);
   const totalScore = totalScoreTargets(slo?.total_score ?? defaultTotalScore);
@@ -111,7 +131,7 @@ export function evaluateSlo(
     objectives.map((objective) => objective.sli),
   );
   const results = objectives.map((objective, index) =>
-    evaluateObjective(objective, values[objective.sli], earlier[index]!, settings),
+    evaluateObjective(objective, values[objective.sli], earlier[index]!, settings, judgeRelative),
   );
   const comparison = { ...settings, comparedIndexes };
 
@@ -202,21 +222,31 @@ function evaluateObjective(
   reported: number | null | undefined,
   earlier: Float64Array,
   settings: Settings,
+  judgeRelative: RelativeJudge | undefined,
 ): ObjectiveResult {
   const passSets = parseCriteriaSets(objective.sli, objective.pass);
   const warningSets = parseCriteriaSets(objective.sli, objective.warning);
   const measured = typeof reported === "number" && Number.isFinite(reported) ? reported : undefined;
   const baseline = earlier.length > 0 ? aggregate(earlier, settings.aggregateFunction) : undefined;
-  const pass = evaluateCriteriaSets(passSets, measured, baseline);
-  const warning = evaluateCriteriaSets(warningSets, measured, baseline);
+  const judge = judgeRelative === undefined ? undefined : { sli: objective.sli, decide: judgeRelative };
+  const pass = evaluateCriteriaSets(passSets, measured, baseline, judge);
+  const warning = evaluateCriteriaSets(warningSets, measured, baseline, judge);
   // Keptn reads a weight of 0 as unset, and unset as 1.
   const weight = objective.weight || 1;
 
   let status: ObjectiveStatus;
+  let inconclusive: string | undefined;
   if (passSets.length === 0) status = "info";
   else if (measured === undefined) status = "fail";
   else if (pass.satisfied) status = "pass";
-  else if (warningSets.length > 0 && warning.satisfied) status = "warning";
+  else if (pass.satisfiedIfUndecidedHeld) {
+    // Neither shown to hold nor to be violated within the time the test had: a warning, never a pass.
+    status = "warning";
+    inconclusive = pass.targets
+      .filter((target) => target.judged?.decision === "undecided")
+      .map((target) => `${target.criteria}: ${target.judged?.reason ?? ""}`)
+      .join("; ");
+  } else if (warningSets.length > 0 && warning.satisfied) status = "warning";
   else status = "fail";
 
   const value: SliResult = {
@@ -236,6 +266,7 @@ function evaluateObjective(
     value,
     passTargets: pass.targets,
     warningTargets: warning.targets,
+    ...(inconclusive === undefined ? {} : { inconclusive }),
   };
 }
 
@@ -257,25 +288,33 @@ function parseCriteriaSets(sli: string, sets: Objective["pass"]): ParsedSet[][] 
   );
 }
 
-/** The criteria within a set must all hold (AND); one set holding is enough (OR). */
+/**
+ * The criteria within a set must all hold (AND); one set holding is enough (OR). An undecided
+ * criterion counts as violated; `satisfiedIfUndecidedHeld` says whether it alone stood in the way.
+ */
 function evaluateCriteriaSets(
   sets: readonly ParsedSet[][],
   measured: number | undefined,
   baseline: number | undefined,
-): { satisfied: boolean; targets: CriterionTarget[] } {
+  judge: { sli: string; decide: RelativeJudge } | undefined,
+): { satisfied: boolean; satisfiedIfUndecidedHeld: boolean; targets: CriterionTarget[] } {
   let satisfied = false;
+  let satisfiedIfUndecidedHeld = false;
   const targets: CriterionTarget[] = [];
   // Every set is evaluated, even after one holds, so each target reports whether it was violated.
   for (const set of sets) {
     let setHolds = true;
+    let setHoldsIfUndecidedHeld = true;
     for (const { text, criterion } of set) {
-      const target = evaluateCriterion(text, criterion, measured, baseline);
+      const target = evaluateCriterion(text, criterion, measured, baseline, judge);
       if (target.violated) setHolds = false;
+      if (target.violated && target.judged?.decision !== "undecided") setHoldsIfUndecidedHeld = false;
       targets.push(target);
     }
     if (setHolds) satisfied = true;
+    if (setHoldsIfUndecidedHeld) satisfiedIfUndecidedHeld = true;
   }
-  return { satisfied, targets };
+  return { satisfied, satisfiedIfUndecidedHeld, targets };
 }
 
 function evaluateCriterion(
@@ -283,6 +322,7 @@ function evaluateCriterion(
   criterion: Criterion,
   measured: number | undefined,
   baseline: number | undefined,
+  judge: { sli: string; decide: RelativeJudge } | undefined,
 ): CriterionTarget {
   if (criterion.kind === "fixed") {
     const holds = measured !== undefined && compare(measured, criterion.operator, criterion.threshold);
@@ -291,6 +331,12 @@ function evaluateCriterion(
   // With nothing to compare with, a relative criterion passes (Keptn reports target 0).
   if (baseline === undefined) return { criteria: text, targetValue: 0, violated: measured === undefined };
   const targetValue = relativeTarget(criterion, baseline);
+  const judged =
+    measured === undefined || judge === undefined
+      ? undefined
+      : judge.decide({ sli: judge.sli, criteria: text, criterion, measured, target: targetValue, baseline });
+  if (judged !== undefined)
+    return { criteria: text, targetValue, violated: judged.decision !== "holds", judged };
   const holds = measured !== undefined && compare(measured, criterion.operator, targetValue);
   return { criteria: text, targetValue, violated: !holds };
 }

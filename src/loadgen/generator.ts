@@ -17,7 +17,14 @@ import { UserError } from "../errors.js";
 import { HttpConnection, type ConnectionListener, type ServerAddress } from "./connection.js";
 import { prepareRequests, seededRandom, weightedPicker, type PreparedRequest } from "./request-mix.js";
 import { Tally } from "./tally.js";
-import type { GeneratorTiming, LoadOptions, LoadResult } from "./types.js";
+import type {
+  EndpointResult,
+  GeneratorTiming,
+  LoadOptions,
+  LoadResult,
+  LoadSide,
+  SideResult,
+} from "./types.js";
 
 const defaults = { model: "open", rate: 50, warmupMs: 0, connections: 10, timeoutMs: 5000, seed: 1 } as const;
 const HEARTBEAT_MS = 10;
@@ -30,6 +37,9 @@ const MIN_STALL_ALLOWANCE_MS = 100;
 const MAX_SINGLE_STALL_MS = 250;
 /** Slack past the last possible deadline before the run is cut off regardless */
 const hardStopGraceMs = 1000;
+/** Per side; the paired comparison needs no more, and memory stays bounded on long runs */
+export const MAX_SIDE_SAMPLES = 50_000;
+const SIDE_ORDER_SEED = 0x51de;
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return new LoadRun(options).start();
@@ -88,8 +98,18 @@ class LoadRun implements ConnectionListener {
   private readonly address: ServerAddress;
   private readonly requests: PreparedRequest[];
   private readonly pickRequest: () => number;
+  private readonly sides: readonly LoadSide[];
+  /** Shuffles each block's side order, and picks reservoir samples */
+  private readonly sideRandom = seededRandom(SIDE_ORDER_SEED);
+  private readonly sideOrder: number[];
+  private blockPosition = 0;
+  private blockRequest = 0;
 
   private readonly endpointTallies: Tally[];
+  private readonly sideTallies: Tally[];
+  /** Per side, per endpoint: index sideIndex · endpoints + endpointIndex */
+  private readonly sideEndpointTallies: Tally[];
+  private readonly sideSamples: Array<{ kept: number[]; seen: number }>;
   private readonly connections: HttpConnection[] = [];
   private readonly idle: HttpConnection[] = [];
   private busy = 0;
@@ -119,28 +139,37 @@ class LoadRun implements ConnectionListener {
     if (this.model !== "open" && this.model !== "closed") {
       throw new UserError(`load test: model must be "open" or "closed"`);
     }
+    this.sides = options.sides ?? [];
+    const sideCount = Math.max(1, this.sides.length);
     const rate = positiveNumber(options.rate ?? defaults.rate, "rate");
-    this.intervalMs = 1000 / rate;
+    this.intervalMs = 1000 / (rate * sideCount);
     this.durationMs = positiveNumber(options.durationMs, "duration");
     this.warmupMs = options.warmupMs ?? defaults.warmupMs;
     if (!(Number.isFinite(this.warmupMs) && this.warmupMs >= 0)) {
       throw new UserError("load test: warm-up must be zero or a positive number");
     }
     this.timeoutMs = positiveNumber(options.timeoutMs ?? defaults.timeoutMs, "timeout");
-    this.maxConnections = positiveInteger(options.connections ?? defaults.connections, "connections");
+    this.maxConnections =
+      positiveInteger(options.connections ?? defaults.connections, "connections") * sideCount;
     this.maxRequests =
-      options.maxRequests === undefined ? Infinity : positiveInteger(options.maxRequests, "maxRequests");
+      options.maxRequests === undefined
+        ? Infinity
+        : positiveInteger(options.maxRequests, "maxRequests") * sideCount;
 
     const { address, hostHeader } = parseTarget(options.target);
     this.address = address;
     const requests = options.requests ?? [{ method: "GET", path: "/" }];
-    this.requests = prepareRequests(requests, hostHeader);
+    this.requests = prepareRequests(requests, hostHeader, this.sides);
     this.pickRequest = weightedPicker(
       requests.map((request) => request.weight ?? 1),
       seededRandom(options.seed ?? defaults.seed),
     );
     const endpointCount = new Set(this.requests.map((request) => request.endpointIndex)).size;
     this.endpointTallies = Array.from({ length: endpointCount }, () => new Tally());
+    this.sideTallies = this.sides.map(() => new Tally());
+    this.sideEndpointTallies = Array.from({ length: this.sides.length * endpointCount }, () => new Tally());
+    this.sideSamples = this.sides.map(() => ({ kept: [], seen: 0 }));
+    this.sideOrder = this.sides.map((_, index) => index);
   }
 
   start(): Promise<LoadResult> {
@@ -189,26 +218,49 @@ class LoadRun implements ConnectionListener {
     const now = performance.now();
     if (connection.measured) {
       // An answer that took longer than the timeout is a timeout, even if the sweep had not caught it yet.
-      if (now > connection.deadline) this.recordFailure(request.endpointIndex, now);
-      else this.recordAnswer(request.endpointIndex, now - connection.origin, status >= 500, now);
+      if (now > connection.deadline) this.recordFailure(request, now);
+      else this.recordAnswer(request, now - connection.origin, status >= 500, now);
     }
     this.release(connection, now);
   }
 
   failed(connection: HttpConnection, request: PreparedRequest): void {
     const now = performance.now();
-    if (connection.measured) this.recordFailure(request.endpointIndex, now);
+    if (connection.measured) this.recordFailure(request, now);
     this.release(connection, now);
   }
 
-  private recordAnswer(endpointIndex: number, latencyMs: number, isServerError: boolean, now: number): void {
-    this.endpointTallies[endpointIndex]?.recordAnswer(latencyMs, isServerError);
+  private recordAnswer(
+    request: PreparedRequest,
+    latencyMs: number,
+    isServerError: boolean,
+    now: number,
+  ): void {
+    this.endpointTallies[request.endpointIndex]?.recordAnswer(latencyMs, isServerError);
+    this.sideTallies[request.sideIndex]?.recordAnswer(latencyMs, isServerError);
+    this.sideEndpointTallyOf(request)?.recordAnswer(latencyMs, isServerError);
+    const samples = this.sideSamples[request.sideIndex];
+    if (samples !== undefined) {
+      samples.seen++;
+      if (samples.kept.length < MAX_SIDE_SAMPLES) samples.kept.push(latencyMs);
+      else {
+        const slot = Math.floor(this.sideRandom() * samples.seen);
+        if (slot < MAX_SIDE_SAMPLES) samples.kept[slot] = latencyMs;
+      }
+    }
     this.lastMeasuredSettle = now;
   }
 
-  private recordFailure(endpointIndex: number, now: number): void {
-    this.endpointTallies[endpointIndex]?.recordFailure();
+  private recordFailure(request: PreparedRequest, now: number): void {
+    this.endpointTallies[request.endpointIndex]?.recordFailure();
+    this.sideTallies[request.sideIndex]?.recordFailure();
+    this.sideEndpointTallyOf(request)?.recordFailure();
     this.lastMeasuredSettle = now;
+  }
+
+  private sideEndpointTallyOf(request: PreparedRequest): Tally | undefined {
+    if (this.sides.length === 0) return undefined;
+    return this.sideEndpointTallies[request.sideIndex * this.endpointTallies.length + request.endpointIndex];
   }
 
   /** A free connection, opening a new one while under the limit; null when all are busy */
@@ -260,7 +312,7 @@ class LoadRun implements ConnectionListener {
       if (now > deadline) {
         // It waited in the queue past its timeout; a real client would have given up already.
         this.dispatched++;
-        if (measured) this.recordFailure(this.nextRequest().endpointIndex, now);
+        if (measured) this.recordFailure(this.nextRequest(), now);
         continue;
       }
       const connection = this.acquire();
@@ -280,7 +332,14 @@ class LoadRun implements ConnectionListener {
   }
 
   private nextRequest(): PreparedRequest {
-    return this.requests[this.pickRequest()] as PreparedRequest;
+    if (this.sides.length === 0) return this.requests[this.pickRequest()] as PreparedRequest;
+    if (this.blockPosition === 0) {
+      this.blockRequest = this.pickRequest();
+      shuffleInPlace(this.sideOrder, this.sideRandom);
+    }
+    const side = this.sideOrder[this.blockPosition] ?? 0;
+    this.blockPosition = (this.blockPosition + 1) % this.sides.length;
+    return this.requests[this.blockRequest * this.sides.length + side] as PreparedRequest;
   }
 
   private sweepTimedOut(): void {
@@ -314,13 +373,13 @@ class LoadRun implements ConnectionListener {
     const now = performance.now();
     for (const connection of this.connections) {
       const request = connection.request;
-      if (request !== null && connection.measured) this.recordFailure(request.endpointIndex, now);
+      if (request !== null && connection.measured) this.recordFailure(request, now);
       connection.abandon();
     }
     if (this.model === "open") {
       for (; this.dispatched < this.scheduled; this.dispatched++) {
         const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
-        if (scheduledAt >= this.measureFrom) this.recordFailure(this.nextRequest().endpointIndex, now);
+        if (scheduledAt >= this.measureFrom) this.recordFailure(this.nextRequest(), now);
       }
     }
     this.resolve(this.result());
@@ -340,11 +399,39 @@ class LoadRun implements ConnectionListener {
       const tally = this.endpointTallies[request.endpointIndex];
       if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
     }
-    return {
+    const result: LoadResult = {
       ...total.summary(measuredSeconds),
       endpoints,
       generator: generatorTiming(this.stalledMs, this.maxStallMs, this.durationMs),
     };
+    if (this.sides.length > 0) {
+      const sides: Record<string, SideResult> = {};
+      this.sides.forEach((side, index) => {
+        const sideEndpoints: Record<string, EndpointResult> = {};
+        for (const request of this.requests) {
+          if (request.sideIndex !== index) continue;
+          const tally = this.sideEndpointTallyOf(request);
+          if (tally !== undefined) sideEndpoints[request.endpoint] = tally.summary(measuredSeconds);
+        }
+        sides[side.name] = {
+          ...(this.sideTallies[index] ?? new Tally()).summary(measuredSeconds),
+          endpoints: sideEndpoints,
+          latencySamplesMs: this.sideSamples[index]?.kept ?? [],
+        };
+      });
+      result.sides = sides;
+    }
+    return result;
+  }
+}
+
+/** Fisher-Yates */
+function shuffleInPlace(values: number[], random: () => number): void {
+  for (let index = values.length - 1; index > 0; index--) {
+    const other = Math.floor(random() * (index + 1));
+    const held = values[index] as number;
+    values[index] = values[other] as number;
+    values[other] = held;
   }
 }
 

@@ -2,6 +2,7 @@
 export { runLoad } from "./isolated.js";
 export { loadOptionsFromSpec } from "./from-spec.js";
 export { loadResultToSlis, type SliValues } from "./slis.js";
+export { mergeSideResults } from "./side-results.js";
 export { runExternalLoad, parseSliJson, type ExternalLoadOptions } from "./external.js";
 export type {
   LoadOptions,
@@ -10,4 +11,6 @@ export type {
   EndpointResult,
   GeneratorTiming,
   LatencySummary,
+  LoadSide,
+  SideResult,
 } from "./types.js";

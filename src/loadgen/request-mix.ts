@@ -3,13 +3,15 @@
  * Each request is serialised once, so sending one is a single socket write of a shared Buffer.
  */
 import { UserError } from "../errors.js";
-import type { LoadRequest } from "./types.js";
+import type { LoadRequest, LoadSide } from "./types.js";
 
 export interface PreparedRequest {
   /** "<METHOD> <path>", the key results are reported under */
   endpoint: string;
   /** Index into the run's per-endpoint tallies; requests with the same key share one */
   endpointIndex: number;
+  /** Index into the run's sides; 0 when the run has none */
+  sideIndex: number;
   isHead: boolean;
   bytes: Buffer;
 }
@@ -19,10 +21,27 @@ const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headersTheGeneratorOwns = new Set(["content-length", "transfer-encoding"]);
 const methodsWithBody = new Set(["POST", "PUT", "PATCH"]);
 
-export function prepareRequests(requests: LoadRequest[], hostHeader: string): PreparedRequest[] {
+/**
+ * One prepared request per configured request and side, side-major within each request: the
+ * variant of request r for side s is at r·sides + s. With no sides, one per request.
+ */
+export function prepareRequests(
+  requests: LoadRequest[],
+  hostHeader: string,
+  sides: readonly LoadSide[] = [],
+): PreparedRequest[] {
   if (requests.length === 0) throw new UserError("load test: at least one request is needed");
   const endpointIndexes = new Map<string, number>();
-  return requests.map((request) => {
+  const variants =
+    sides.length === 0
+      ? requests.map((request) => ({ request, sideIndex: 0 }))
+      : requests.flatMap((request) =>
+          sides.map((side, sideIndex) => ({
+            request: { ...request, headers: { ...request.headers, ...side.headers } },
+            sideIndex,
+          })),
+        );
+  return variants.map(({ request, sideIndex }) => {
     const method = request.method.toUpperCase();
     if (!methodPattern.test(method))
       throw new UserError(`load test: bad HTTP method ${JSON.stringify(method)}`);
@@ -60,6 +79,7 @@ export function prepareRequests(requests: LoadRequest[], hostHeader: string): Pr
     return {
       endpoint,
       endpointIndex,
+      sideIndex,
       isHead: method === "HEAD",
       bytes: body === null ? headBytes : Buffer.concat([headBytes, body]),
     };

@@ -9,15 +9,16 @@ export type SliValues = Record<string, number>;
  * reported as 0: with no answers there is no latency, with no requests no error rate, and
  * the gate fails an objective whose value is missing.
  */
-export function loadResultToSlis(result: LoadResult): SliValues {
-  const slis = slisOf(result);
+export function loadResultToSlis(result: Pick<LoadResult, "endpoints"> & EndpointResult): SliValues {
+  const slis = endpointResultToSlis(result);
   for (const [endpoint, endpointResult] of Object.entries(result.endpoints)) {
-    for (const [name, value] of Object.entries(slisOf(endpointResult))) slis[`${name}:${endpoint}`] = value;
+    for (const [name, value] of Object.entries(endpointResultToSlis(endpointResult)))
+      slis[`${name}:${endpoint}`] = value;
   }
   return slis;
 }
 
-function slisOf(result: EndpointResult): SliValues {
+function endpointResultToSlis(result: EndpointResult): SliValues {
   const slis: SliValues = { throughput: result.throughput };
   if (result.requests > 0) slis.error_rate = (100 * result.errors) / result.requests;
   // Any answer takes some microseconds, so a zero maximum means nothing was answered.

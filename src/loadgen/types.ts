@@ -34,6 +34,29 @@ export interface LoadOptions {
   requests?: LoadRequest[];
   /** Seed of the random choice among weighted requests, so a mix is reproducible. Default 1. */
   seed?: number;
+  /**
+   * Drives several sides at once (a live release and its candidate): arrivals come in blocks of
+   * one request from the mix per side, sent to the sides in a random order, so every side gets
+   * the same rate, the same mix and the same moments. `rate`, `connections` and `maxRequests`
+   * are then per side. Each side's results and latency samples are reported apart.
+   */
+  sides?: LoadSide[];
+}
+
+export interface LoadSide {
+  name: string;
+  /** Added to every request of this side, e.g. the proxy's pin header */
+  headers: Record<string, string>;
+}
+
+export interface SideResult extends EndpointResult {
+  /** This side's share of each endpoint, keyed "<METHOD> <path>" */
+  endpoints: Record<string, EndpointResult>;
+  /**
+   * Every measured answer's latency in ms, in the order they came; past MAX_SIDE_SAMPLES a
+   * uniform random sample (reservoir) of them
+   */
+  latencySamplesMs: number[];
 }
 
 /** Latency percentiles in milliseconds, at microsecond resolution; all 0 when nothing was answered */
@@ -61,6 +84,8 @@ export interface LoadResult extends EndpointResult {
   endpoints: Record<string, EndpointResult>;
   /** How well the generator itself kept time; a late generator makes the result say nothing */
   generator: GeneratorTiming;
+  /** Per side, keyed by side name, when the run had `sides` */
+  sides?: Record<string, SideResult>;
 }
 
 /**

@@ -170,6 +170,11 @@ const loadSchema = z.strictObject({
     ),
   rate: z.number().positive().default(50).describe("Requests per second (open model)"),
   duration: durationSchema.default("10s"),
+  maxDuration: durationSchema
+    .optional()
+    .describe(
+      "How long the test may go on, in further windows of `duration`, while a relative objective against a concurrent baseline is inconclusive; default 3 × duration",
+    ),
   warmup: durationSchema.default("1s"),
   connections: z.number().int().positive().default(10),
   maxRequests: z.number().int().positive().optional(),
@@ -329,6 +334,12 @@ const stageSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe("Evaluate the SLO in this stage; a failed gate rolls the stage back"),
+  baseline: z
+    .enum(["concurrent", "history"])
+    .default("concurrent")
+    .describe(
+      "What relative criteria compare with: the live release under the same load at the same time (concurrent, when one is live), or earlier results only (history)",
+    ),
   testUrl: z
     .union([z.url(), z.record(targetSchema, z.url())])
     .optional()

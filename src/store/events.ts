@@ -2,6 +2,7 @@
  * The event vocabulary. Every state change of a run is one of these, appended to the log as a
  * CloudEvents 1.0 record; run state and the other projections are folds over the log.
  */
+import type { PairedJudgement } from "../gate/paired-comparison.js";
 import type { ProtectedPolicy } from "../policy/protected-policy.js";
 
 export const EVENT_SOURCE = "/waybill/control-plane";
@@ -81,6 +82,10 @@ export interface EventData {
     /** Request latencies of the new version, downsampled, for significance tests */
     latencySamplesMs: number[];
     tool: string;
+    /** The live release, measured beside the new version under the same load in the same window */
+    baseline?: ConcurrentBaseline;
+    /** Windows of `test.load.duration` that ran: more than one while a relative criterion was inconclusive */
+    windows?: number;
   };
   "evaluation.recorded": EvaluationRecordData;
   "attestation.recorded": {
@@ -133,8 +138,23 @@ export interface EvaluationRecordData {
   sloDigest: string | null;
   /** The earlier runs whose results formed the comparison baseline, newest first */
   baseline: string[];
+  /** What relative criteria were compared with: the live release at the same time, or earlier results */
+  baselineKind?: "concurrent" | "history";
+  /** The concurrent baseline's relative criteria, decided on both sides' per-request samples */
+  paired?: PairedJudgement[];
   window: { start: string; end: string } | null;
   latencySamplesMs: number[];
+}
+
+export interface ConcurrentBaseline {
+  kind: "concurrent";
+  runId: string;
+  version: string;
+  slis: Record<string, number>;
+  /** Downsampled, as the new version's */
+  latencySamplesMs: number[];
+  /** Relative latency criteria decided on both sides' full samples */
+  paired: PairedJudgement[];
 }
 
 export type EventType = keyof EventData;

@@ -166,8 +166,13 @@ export class KubeTarget implements Target {
     return { url, headers: {} };
   }
 
+  /** A cluster's live version is not reachable apart through one URL here: the gate compares with history. */
+  baselineEndpoint(): undefined {
+    return undefined;
+  }
+
   async startMeasurement(_context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }> {
-    return { stop: async () => ({ process: null, latencySamplesMs: [] }) };
+    return { stop: async () => ({ process: null, baselineProcess: null, latencySamplesMs: [] }) };
   }
 
   async setCanaryWeight(

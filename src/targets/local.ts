@@ -40,7 +40,9 @@ export class LocalTarget implements Target {
     const stable = await this.ensureLive(context.previous, context.signal);
     await this.startInstance(context.run.id, key, context.artifact, context.run.version, context.signal);
     if (context.stage.strategy === "direct") {
-      await this.runtime.setRoutes(key, { stable: context.run.id, candidate: null, candidateWeight: 0 });
+      // The old version gets no traffic, but stays reachable by the pin until release, as the
+      // test's concurrent baseline.
+      await this.runtime.setRoutes(key, { stable: context.run.id, candidate: stable, candidateWeight: 0 });
     } else {
       await this.runtime.setRoutes(key, { stable, candidate: context.run.id, candidateWeight: 0 });
     }
@@ -93,15 +95,36 @@ export class LocalTarget implements Target {
     return { url, headers: context.stage.strategy === "direct" ? {} : { [ROUTE_HEADER]: "candidate" } };
   }
 
-  async startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }> {
+  baselineEndpoint(context: TargetContext): { url: string; headers: Record<string, string> } | undefined {
+    const live = context.previous?.runId;
+    const routes = this.runtime.getProxy(stageKey(context))?.routes;
+    const url = this.url(context.run.service, context.run.stage);
+    if (live === undefined || routes === undefined || url === undefined) return undefined;
+    const side = routes.stable === live ? "stable" : routes.candidate === live ? "candidate" : undefined;
+    const running = this.runtime
+      .listInstances()
+      .some((instance) => instance.id === live && instance.state === "running");
+    return side === undefined || !running ? undefined : { url, headers: { [ROUTE_HEADER]: side } };
+  }
+
+  async startMeasurement(
+    context: TargetContext,
+    withBaseline: boolean,
+  ): Promise<{ stop(): Promise<TargetMeasurement> }> {
     const window = await this.runtime.openTrafficWindow(stageKey(context));
     const sampler = this.runtime.startProcessSampler(context.run.id);
+    const live = context.previous?.runId;
+    const baselineSampler =
+      withBaseline && live !== undefined ? this.runtime.startProcessSampler(live) : undefined;
     return {
       stop: async () => {
-        const process = await sampler.stop();
+        const [process, baselineProcess] = await Promise.all([
+          sampler.stop(),
+          baselineSampler?.stop() ?? null,
+        ]);
         const traffic = (await window.read())[context.run.id];
         await window.close();
-        return { process, latencySamplesMs: traffic?.latencySamplesMs ?? [] };
+        return { process, baselineProcess, latencySamplesMs: traffic?.latencySamplesMs ?? [] };
       },
     };
   }

@@ -16,10 +16,18 @@ export interface TargetContext {
   signal: AbortSignal;
 }
 
+export interface ProcessUsage {
+  cpuSeconds: number;
+  memoryMaxMib: number;
+  cpuThrottledPct: number | null;
+}
+
 /** What a target measured about the new version while load ran against it */
 export interface TargetMeasurement {
   /** CPU seconds, peak memory, throttling; absent where the target cannot see its processes */
-  process: { cpuSeconds: number; memoryMaxMib: number; cpuThrottledPct: number | null } | null;
+  process: ProcessUsage | null;
+  /** The same for the live release over the same window, when it was measured as a baseline */
+  baselineProcess: ProcessUsage | null;
   /** Request latencies the target's proxy saw for the new version */
   latencySamplesMs: number[];
 }
@@ -43,8 +51,16 @@ export interface Target {
   rollback(context: TargetContext): Promise<void>;
   /** Where test load for the new version goes, and the headers that pin it there */
   testEndpoint(context: TargetContext): { url: string; headers: Record<string, string> };
-  /** Starts measuring the new version; `stop` returns what was seen */
-  startMeasurement(context: TargetContext): Promise<{ stop(): Promise<TargetMeasurement> }>;
+  /**
+   * Where the live release answers beside the new version, through the same entry point, for a
+   * concurrent baseline; undefined when nothing is live or the target cannot reach it apart.
+   */
+  baselineEndpoint(context: TargetContext): { url: string; headers: Record<string, string> } | undefined;
+  /** Starts measuring the new version, and the live release when `withBaseline`; `stop` returns what was seen */
+  startMeasurement(
+    context: TargetContext,
+    withBaseline: boolean,
+  ): Promise<{ stop(): Promise<TargetMeasurement> }>;
   /** Sends `weight`% of the stage's traffic to the new version; `observe` reports each side's traffic */
   setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): Promise<CanaryTraffic> }>;
   /** Where users reach the stage on this target */

@@ -1,11 +1,23 @@
 /**
  * The quality gate: judges the measured SLIs against the service's SLO (Keptn's format and
- * algorithm) and against the stage's earlier evaluations, and records the result as the
- * artifact's performance signature for this stage. A failed gate fails the run, with a
- * reason that names each failed SLI and how far it moved from its baseline.
+ * algorithm) and records the result as the artifact's performance signature for this stage.
+ * A failed gate fails the run, with a reason that names each failed SLI and how far it moved
+ * from its baseline.
+ *
+ * What relative criteria compare with, and how they are decided, is the pipeline's layer over
+ * Keptn's scoring: the live release measured in the same window (concurrent baseline, decided on
+ * both sides' samples) when the test had one; otherwise the earlier evaluations Keptn's
+ * `comparison:` picks, where a difference inside their run-to-run spread is not a regression.
  */
 import { createHash } from "node:crypto";
-import { evaluateSlo, type Evaluation, type ObjectiveResult } from "../../gate/slo-evaluation.js";
+import { decideWithinNoise, type PairedJudgement } from "../../gate/paired-comparison.js";
+import {
+  evaluateSlo,
+  type Evaluation,
+  type ObjectiveResult,
+  type PreviousEvaluation,
+  type RelativeJudge,
+} from "../../gate/slo-evaluation.js";
 import type { SloSpec } from "../../spec/schema.js";
 import { newEvent, shortType, type EventData, type NewEvent } from "../../store/events.js";
 import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
@@ -28,11 +40,26 @@ export const evaluateTask: TaskHandler = {
     const earlier = (await context.store.evaluations(run.service, run.stage)).filter(
       (e) => e.runId !== run.id,
     );
-    const evaluation = evaluateSlo(
-      slo,
-      values,
-      earlier.map((e) => ({ result: e.result, values: e.values })),
-    );
+    const history: PreviousEvaluation[] = earlier.map((e) => ({ result: e.result, values: e.values }));
+    const concurrent = measured?.baseline;
+    const evaluation =
+      concurrent === undefined
+        ? evaluateSlo(slo, values, history, judgeWithinNoise(history))
+        : evaluateSlo(
+            slo,
+            values,
+            [
+              {
+                result: "pass",
+                values: concurrentBaselineValues(slo, values, history, concurrent.slis, measured),
+              },
+            ],
+            judgeOnSamples(concurrent.paired, values, measured),
+          );
+    const baselineRuns =
+      concurrent === undefined
+        ? evaluation.comparison.comparedIndexes.flatMap((index) => earlier[index]?.runId ?? [])
+        : [concurrent.runId];
     const events: NewEvent[] = [
       newEvent("run.result", `runs/${run.id}`, { result: evaluation.result }, run.id),
       newEvent(
@@ -49,14 +76,16 @@ export const evaluateTask: TaskHandler = {
           noValueReasons: reasons,
           evaluation,
           sloDigest: slo === undefined ? null : sloDigest(slo),
-          baseline: evaluation.comparison.comparedIndexes.flatMap((index) => earlier[index]?.runId ?? []),
+          baseline: baselineRuns,
+          baselineKind: concurrent === undefined ? "history" : "concurrent",
+          ...(concurrent === undefined ? {} : { paired: concurrent.paired }),
           window: measured?.window ?? null,
           latencySamplesMs: measured?.latencySamplesMs ?? [],
         },
         run.id,
       ),
     ];
-    events.push(attestEvaluation(context, evaluation, values, slo, earlier, measured));
+    events.push(attestEvaluation(context, evaluation, values, slo, baselineRuns, measured));
     if (evaluation.result === "fail") {
       return { kind: "failed", reason: failureReason(evaluation, reasons), events };
     }
@@ -70,7 +99,7 @@ function attestEvaluation(
   evaluation: Evaluation,
   values: Record<string, number | null>,
   slo: SloSpec | undefined,
-  earlier: { runId: string }[],
+  baselineRuns: string[],
   measured: EventData["test.measured"] | undefined,
 ): NewEvent {
   const { run } = context;
@@ -90,17 +119,69 @@ function attestEvaluation(
     })),
     sloDigest: slo === undefined ? sloDigest({}) : sloDigest(slo),
     baseline:
-      evaluation.comparison.comparedIndexes.length === 0
+      baselineRuns.length === 0
         ? null
-        : {
-            evaluationIds: evaluation.comparison.comparedIndexes.flatMap(
-              (index) => earlier[index]?.runId ?? [],
-            ),
-            aggregateFunction: evaluation.comparison.aggregateFunction,
-          },
+        : { evaluationIds: baselineRuns, aggregateFunction: evaluation.comparison.aggregateFunction },
     window: measured?.window ?? { start: new Date(), end: new Date() },
   });
   return attestationEvent(context, PREDICATE_TYPES["slo-evaluation"], predicate);
+}
+
+/** Only a value the built-in load measured is one the concurrent baseline and its samples speak for. */
+function measuredByLoad(
+  sli: string,
+  values: Record<string, number | null>,
+  measured: EventData["test.measured"] | undefined,
+): boolean {
+  const own = measured?.slis[sli];
+  return own !== undefined && values[sli] === own;
+}
+
+/**
+ * The concurrent baseline's value for every SLI the load measured on both sides; for any other SLI
+ * (a Prometheus query, a command), the value Keptn's `comparison:` takes from earlier results.
+ */
+function concurrentBaselineValues(
+  slo: SloSpec | undefined,
+  values: Record<string, number | null>,
+  history: PreviousEvaluation[],
+  concurrent: Record<string, number>,
+  measured: EventData["test.measured"] | undefined,
+): Record<string, number | null> {
+  const baseline: Record<string, number | null> = {};
+  for (const objective of evaluateSlo(slo, values, history).objectives) {
+    if (objective.value.comparedValue !== undefined) baseline[objective.sli] = objective.value.comparedValue;
+  }
+  for (const [sli, value] of Object.entries(concurrent)) {
+    if (measuredByLoad(sli, values, measured)) baseline[sli] = value;
+  }
+  return baseline;
+}
+
+function judgeOnSamples(
+  paired: PairedJudgement[],
+  values: Record<string, number | null>,
+  measured: EventData["test.measured"] | undefined,
+): RelativeJudge {
+  return ({ sli, criteria }) => {
+    if (!measuredByLoad(sli, values, measured)) return undefined;
+    const judgement = paired.find((candidate) => candidate.sli === sli && candidate.criteria === criteria);
+    return judgement === undefined ? undefined : { decision: judgement.decision, reason: judgement.reason };
+  };
+}
+
+/** How many earlier results, newest first, tell the run-to-run spread of an SLI */
+const NOISE_HISTORY = 5;
+
+function judgeWithinNoise(history: PreviousEvaluation[]): RelativeJudge {
+  return ({ sli, criterion, measured, target }) => {
+    const earlier = history
+      .map((previous) => previous.values[sli])
+      .filter((value): value is number => typeof value === "number" && Number.isFinite(value))
+      .slice(0, NOISE_HISTORY);
+    const decided = decideWithinNoise({ criterion, measured, target, earlier });
+    return { decision: decided.decision, reason: decided.reason };
+  };
 }
 
 function lastMeasurement(context: TaskContext): EventData["test.measured"] | undefined {
@@ -130,7 +211,11 @@ function describeObjective(objective: ObjectiveResult, noValueReason: string | u
   const change =
     baseline === undefined ? "" : `, baseline ${round(baseline)} (${formatChange(value, baseline)})`;
   const key = objective.keySli ? " key SLI" : "";
-  return `${name}${key} = ${round(value)} violates ${violated.join(" and ") || "its pass criteria"}${change}`;
+  const evidence = objective.passTargets
+    .filter((target) => target.violated && target.judged !== undefined)
+    .map((target) => target.judged?.reason ?? "");
+  const why = evidence.length === 0 ? "" : ` (${evidence.join("; ")})`;
+  return `${name}${key} = ${round(value)} violates ${violated.join(" and ") || "its pass criteria"}${change}${why}`;
 }
 
 function formatChange(value: number, baseline: number): string {

@@ -2,15 +2,28 @@
  * Puts the service's `test.load` (or its external load tool) on the new version through the
  * stage's own entry point, and records what was measured: the built-in SLIs from the load,
  * and CPU and memory of the new version's processes over the same window.
+ *
+ * With a live release on the stage (and `baseline: concurrent`, the default), the same load goes
+ * to both versions in the same window, interleaved request by request in a random order: the
+ * live release is the concurrent baseline. While a relative latency criterion is inconclusive
+ * on both sides' samples, further windows run, up to `test.load.maxDuration`.
  */
-import { loadOptionsFromSpec, loadResultToSlis, runExternalLoad, runLoad } from "../../loadgen/index.js";
+import {
+  loadOptionsFromSpec,
+  loadResultToSlis,
+  mergeSideResults,
+  runExternalLoad,
+  runLoad,
+  type SideResult,
+} from "../../loadgen/index.js";
+import { judgePaired, pairedCriteriaOf, type PairedJudgement } from "../../gate/paired-comparison.js";
 import { commandArgv, parseDuration } from "../../spec/units.js";
 import { createHash } from "node:crypto";
 import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
 import { buildTestResultPredicate } from "../../evidence/attestation/test-result.js";
-import { newEvent, type EventData, type NewEvent } from "../../store/events.js";
+import { newEvent, type ConcurrentBaseline, type EventData, type NewEvent } from "../../store/events.js";
 import { attestationEvent } from "../attestations.js";
-import type { Target } from "../../targets/target.js";
+import type { Target, TargetMeasurement } from "../../targets/target.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 
 const MAX_STORED_SAMPLES = 2_000;
@@ -45,11 +58,15 @@ async function measure(
   const { run } = context;
   const targetContext = { ...context, previous: context.previous.get(target.name) };
   const endpoint = target.testEndpoint(targetContext);
-  const measurement = await target.startMeasurement(targetContext);
+  const baselineEndpoint = concurrentBaselineOf(context, target, targetContext, endpoint.url);
+  const measurement = await target.startMeasurement(targetContext, baselineEndpoint !== undefined);
   const start = new Date();
   let driven: Driven;
   try {
-    driven = await driveLoad(context, endpoint);
+    driven =
+      baselineEndpoint === undefined
+        ? await driveLoad(context, endpoint)
+        : await drivePaired(context, endpoint, baselineEndpoint.headers);
   } catch (error) {
     await measurement.stop();
     throw error;
@@ -58,10 +75,19 @@ async function measure(
   if (driven.inconclusive !== null) return { inconclusive: `${target.name}: ${driven.inconclusive}` };
   const { slis, tool } = driven;
   const end = new Date();
-  if (seen.process !== null) {
-    slis.cpu_seconds = seen.process.cpuSeconds;
-    slis.memory_max_mib = seen.process.memoryMaxMib;
-    if (seen.process.cpuThrottledPct !== null) slis.cpu_throttled_pct = seen.process.cpuThrottledPct;
+  addProcessSlis(slis, seen.process);
+  let baseline: ConcurrentBaseline | undefined;
+  if (driven.paired !== undefined && context.previous.get(target.name) !== undefined) {
+    const live = context.previous.get(target.name);
+    addProcessSlis(driven.paired.baselineSlis, seen.baselineProcess);
+    baseline = {
+      kind: "concurrent",
+      runId: live?.runId ?? "",
+      version: live?.version ?? "",
+      slis: driven.paired.baselineSlis,
+      latencySamplesMs: downsample(driven.paired.baselineSamples, MAX_STORED_SAMPLES),
+      paired: driven.paired.judgements,
+    };
   }
   const event = newEvent(
     "test.measured",
@@ -74,12 +100,39 @@ async function measure(
       target: target.name,
       window: { start: start.toISOString(), end: end.toISOString() },
       slis,
-      latencySamplesMs: downsample(seen.latencySamplesMs, MAX_STORED_SAMPLES),
+      latencySamplesMs: downsample(
+        driven.paired?.candidateSamples ?? seen.latencySamplesMs,
+        MAX_STORED_SAMPLES,
+      ),
       tool,
+      ...(baseline === undefined ? {} : { baseline, windows: driven.paired?.windows ?? 1 }),
     },
     run.id,
   );
   return { event };
+}
+
+function addProcessSlis(slis: Record<string, number>, usage: TargetMeasurement["process"]): void {
+  if (usage === null) return;
+  slis.cpu_seconds = usage.cpuSeconds;
+  slis.memory_max_mib = usage.memoryMaxMib;
+  if (usage.cpuThrottledPct !== null) slis.cpu_throttled_pct = usage.cpuThrottledPct;
+}
+
+/** The live release's pin, when this stage races the new version against it. */
+function concurrentBaselineOf(
+  context: TaskContext,
+  target: Target,
+  targetContext: Parameters<Target["testEndpoint"]>[0],
+  candidateUrl: string,
+): { headers: Record<string, string> } | undefined {
+  const { spec, stage } = context;
+  if (stage.baseline !== "concurrent" || spec.test.load === undefined || spec.test.external !== undefined) {
+    return undefined;
+  }
+  const endpoint = target.baselineEndpoint(targetContext);
+  // Interleaving goes through one entry point; a baseline elsewhere would not share the path.
+  return endpoint === undefined || endpoint.url !== candidateUrl ? undefined : { headers: endpoint.headers };
 }
 
 interface Driven {
@@ -87,6 +140,73 @@ interface Driven {
   tool: string;
   /** Why the built-in generator's figures say nothing about the service; null when they do */
   inconclusive: string | null;
+  paired?: {
+    baselineSlis: Record<string, number>;
+    baselineSamples: number[];
+    candidateSamples: number[];
+    judgements: PairedJudgement[];
+    windows: number;
+  };
+}
+
+/**
+ * Both versions under the same load, interleaved request by request, window after window while a
+ * relative latency criterion is inconclusive and `maxDuration` allows another window.
+ */
+async function drivePaired(
+  context: TaskContext,
+  candidate: { url: string; headers: Record<string, string> },
+  baselineHeaders: Record<string, string>,
+): Promise<Driven> {
+  const { spec } = context;
+  const load = spec.test.load;
+  if (load === undefined) throw new Error("no test.load to run");
+  const durationMs = parseDuration(load.duration);
+  const maxDurationMs = load.maxDuration === undefined ? 3 * durationMs : parseDuration(load.maxDuration);
+  const criteria = pairedCriteriaOf(typeof spec.slo === "string" ? [] : (spec.slo?.objectives ?? []));
+  const sides = { baseline: [] as SideResult[], candidate: [] as SideResult[] };
+  let judgements: PairedJudgement[] = [];
+  for (let window = 0; ; window++) {
+    const options = loadOptionsFromSpec(load, candidate.url);
+    if (window > 0) options.warmupMs = 0;
+    // Another mix draw each window, so the windows are not one sequence repeated.
+    options.seed = window + 1;
+    options.sides = [
+      { name: "baseline", headers: baselineHeaders },
+      { name: "candidate", headers: candidate.headers },
+    ];
+    const result = await runLoad(options);
+    if (result.generator.inconclusive !== null) {
+      return { slis: {}, tool: "builtin", inconclusive: result.generator.inconclusive };
+    }
+    const baselineSide = result.sides?.baseline;
+    const candidateSide = result.sides?.candidate;
+    if (baselineSide === undefined || candidateSide === undefined)
+      throw new Error("the paired load run lost a side");
+    sides.baseline.push(baselineSide);
+    sides.candidate.push(candidateSide);
+    const baseline = mergeSideResults(sides.baseline);
+    const tested = mergeSideResults(sides.candidate);
+    judgements = criteria.map((paired) =>
+      judgePaired({ ...paired, baseline: baseline.latencySamplesMs, candidate: tested.latencySamplesMs }),
+    );
+    const undecided = judgements.some((judgement) => judgement.decision === "undecided");
+    const elapsedMs = (window + 1) * durationMs;
+    if (!undecided || elapsedMs + durationMs > maxDurationMs || context.signal.aborted) {
+      return {
+        slis: loadResultToSlis(tested),
+        tool: "builtin",
+        inconclusive: null,
+        paired: {
+          baselineSlis: loadResultToSlis(baseline),
+          baselineSamples: baseline.latencySamplesMs,
+          candidateSamples: tested.latencySamplesMs,
+          judgements,
+          windows: window + 1,
+        },
+      };
+    }
+  }
 }
 
 async function driveLoad(
