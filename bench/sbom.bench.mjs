@@ -1,6 +1,6 @@
-// SBOM of the 1,357-entry package-lock.json (test/fixtures/sbom/npm-big): Waybill's generateSbom
-// against @cyclonedx/cyclonedx-npm --package-lock-only, side by side, each as a fresh Node process
-// (what a CI step pays), median wall time of BENCH_RUNS runs each. Prints one summary line on
+// SBOM of the 1,357-entry package-lock.json (test/fixtures/sbom/npm-big): `waybill sbom --out`, the
+// CLI as a user runs it, against @cyclonedx/cyclonedx-npm --package-lock-only, side by side, each as
+// a fresh Node process (what a CI step pays), median wall time of BENCH_RUNS runs each. Prints one summary line on
 // stdout with the speed ratio (goal: Waybill at least 10× faster) and whether both found the same
 // purls; per-run figures go to stderr.
 //
@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -64,12 +64,7 @@ const waybillOut = join(workDir, "waybill.json");
 const cyclonedxOut = join(workDir, "cyclonedx-npm.json");
 const cdxgenOut = join(workDir, "cdxgen.json");
 
-const waybillScript = `
-import { writeFile } from "node:fs/promises";
-const { generateSbom } = await import(${JSON.stringify(pathToFileURL(entry).href)});
-const { bom } = await generateSbom(process.argv[1]);
-await writeFile(process.argv[2], JSON.stringify(bom, null, 2));
-`;
+const waybillCli = join(distDir, "cli", "main.js");
 
 async function timed(label, command, args, options = {}) {
   const started = process.hrtime.bigint();
@@ -92,13 +87,7 @@ try {
   // Alternate the two so background load on the machine hits both alike
   for (let index = 0; index < runs; index++) {
     waybillTimes.push(
-      await timed("waybill", process.execPath, [
-        "--input-type=module",
-        "-e",
-        waybillScript,
-        project,
-        waybillOut,
-      ]),
+      await timed("waybill", process.execPath, [waybillCli, "sbom", project, "--out", waybillOut]),
     );
     cyclonedxTimes.push(
       await timed(

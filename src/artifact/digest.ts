@@ -1,5 +1,5 @@
 /**
- * The artifact digest (DESIGN.md, Concepts): sha256 over the sorted file list, one line per
+ * The artifact digest (docs/design.md, Concepts): sha256 over the sorted file list, one line per
  * file, `<mode> <sha256 of content> <path>\n`. Modes are normalised as git does (100644,
  * 100755, 120000 for a symlink, whose content is its target) so the digest does not depend
  * on the umask of the machine that built it. `.git` and `.waybill` folders are not part of

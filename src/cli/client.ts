@@ -3,7 +3,8 @@
  * and starts a local control plane in the background when none answers.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
@@ -30,31 +31,56 @@ export class ApiClient {
   }
 
   async text(path: string): Promise<string> {
-    const response = await fetch(this.baseUrl + path, { headers: this.headers() });
-    if (!response.ok) await raise(response);
-    return response.text();
+    const response = await this.send("GET", path);
+    if (response.status >= 400) raise(response);
+    return response.body;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(this.baseUrl + path, {
-      method,
-      headers: { ...this.headers(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) await raise(response);
-    return (await response.json()) as T;
+    const response = await this.send(method, path, body);
+    if (response.status >= 400) raise(response);
+    return JSON.parse(response.body) as T;
   }
 
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.token}` };
+  /**
+   * One request over node:http. Not fetch: its first call in a process compiles undici's HTTP
+   * parser (WebAssembly), about 150 ms that every CLI command would pay for one local request.
+   */
+  private send(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest(
+        new URL(path, this.baseUrl),
+        {
+          method,
+          // A kept-alive socket would hold the command open after its last request.
+          agent: false,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(payload === undefined
+              ? {}
+              : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          );
+        },
+      );
+      outgoing.on("error", reject);
+      outgoing.end(payload);
+    });
   }
 }
 
-async function raise(response: Response): Promise<never> {
-  const text = await response.text();
-  let message = text;
+function raise(response: { status: number; body: string }): never {
+  let message = response.body;
   try {
-    message = (JSON.parse(text) as { error?: string }).error ?? text;
+    message = (JSON.parse(response.body) as { error?: string }).error ?? response.body;
   } catch {
     // not JSON: keep the text as it came
   }
@@ -99,6 +125,14 @@ export async function connect(stateDir: string): Promise<ApiClient> {
 }
 
 async function startControlPlaneProcess(stateDir: string): Promise<ApiClient> {
+  if (!existsSync(join(stateDir, "waybill.db"))) {
+    for (const other of otherControlPlanes(stateDir)) {
+      process.stderr.write(
+        `waybill: starting a new, empty control plane for ${stateDir}; another one (pid ${other.pid}) ` +
+          `runs for ${other.stateDir}. To use that one, run from its project or pass --state ${other.stateDir}\n`,
+      );
+    }
+  }
   mkdirSync(join(stateDir, "logs"), { recursive: true });
   const logFile = join(stateDir, "logs", "control-plane.log");
   const log = openSync(logFile, "a");
@@ -125,4 +159,25 @@ async function startControlPlaneProcess(stateDir: string): Promise<ApiClient> {
   throw new Error(
     `could not start the control plane (${exited === undefined ? "it did not answer in time" : `exit code ${exited}`}); see ${logFile}\n${tailOfLog}`,
   );
+}
+
+/** Control planes running on this machine for other state folders, read from /proc (Linux). */
+function otherControlPlanes(stateDir: string): { pid: number; stateDir: string }[] {
+  if (!existsSync("/proc/self/cmdline")) return [];
+  const found: { pid: number; stateDir: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const state = argv[argv.indexOf("--state") + 1];
+    const isServe = argv.includes("serve") && argv.some((arg) => /(waybill|main)\.js$/.test(arg));
+    if (isServe && argv.includes("--state") && state !== undefined && state !== stateDir) {
+      found.push({ pid: Number(entry), stateDir: state });
+    }
+  }
+  return found;
 }

@@ -3,8 +3,10 @@
  * of stage, task and state with the elapsed time, then where each stage stands.
  */
 import type { ApiClient } from "./client.js";
+import { colourOf, paint } from "./colour.js";
 import {
   gateSummary,
+  queuedNote,
   statusTable,
   visible,
   type EvaluationView,
@@ -64,9 +66,15 @@ async function gateLine(client: ApiClient, run: RunView): Promise<string | undef
 
 function describe(run: RunView): string {
   const where = `[${run.stage}] ${visible(run.version)}`;
+  const colour = colourOf(run.state === "succeeded" ? "released" : run.state);
+  const text = describeState(run, where);
+  return colour === undefined ? text : paint(text, colour);
+}
+
+function describeState(run: RunView, where: string): string {
   switch (run.state) {
     case "queued":
-      return `${where} queued`;
+      return `${where} ${queuedNote(run)}`;
     case "running":
       return `${where} ${run.task ?? "starting"}…`;
     case "rolling-back":
@@ -76,7 +84,7 @@ function describe(run: RunView): string {
     case "succeeded":
       return `${where} released`;
     case "failed":
-      return `${where} failed: ${run.reason ?? "unknown reason"}`;
+      return `${where} failed (run ${run.id}): ${visible(run.reason ?? "unknown reason")}`;
     default:
       return `${where} ${run.state}`;
   }
@@ -93,8 +101,13 @@ export async function printOutcome(
   print: (text: string) => void,
 ): Promise<void> {
   const status = await client.get<StatusView>(`/v1/status?service=${encodeURIComponent(service)}`);
-  print(`\n${statusTable(status)}`);
-  for (const run of outcome.failed) print(`\n${run.stage} failed: ${run.reason ?? "unknown reason"}\n`);
+  // The reasons were printed as the runs failed: here, only where each stage stands and what next.
+  print(`\n${statusTable(status, { reasons: false })}`);
+  for (const run of outcome.failed) {
+    print(
+      `\n${run.stage} failed (reason above): waybill run ${run.id} shows its tasks and the gate's table\n`,
+    );
+  }
   for (const run of outcome.waiting) {
     print(
       `\n${run.stage} is waiting for approval: waybill approve ${run.id}  (or: waybill reject ${run.id})\n`,

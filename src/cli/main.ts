@@ -1,11 +1,21 @@
 import { Command, CommanderError } from "commander";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { UserError, errorMessage } from "../errors.js";
 import type { CliCommand, CliContext } from "./command.js";
 import { commands } from "./commands/index.js";
 
-function stateDirFrom(options: { state?: string }): string {
-  return resolve(options.state ?? process.env.WAYBILL_STATE ?? ".waybill");
+/**
+ * As git finds `.git`: --state, then WAYBILL_STATE, then the nearest `.waybill/` in this folder
+ * or above it, then `./.waybill`. One project keeps one state wherever in it a command runs.
+ */
+export function stateDirFrom(options: { state?: string }, cwd = process.cwd()): string {
+  const chosen = options.state ?? process.env.WAYBILL_STATE;
+  if (chosen !== undefined && chosen !== "") return resolve(cwd, chosen);
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".waybill"))) return join(dir, ".waybill");
+    if (dirname(dir) === dir) return resolve(cwd, ".waybill");
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -14,13 +24,24 @@ export async function main(argv: string[]): Promise<number> {
     .description(
       "Carry a build artifact through its stages: deploy, load, judge, and record signed evidence.",
     )
-    .option("--state <dir>", "state directory (default: $WAYBILL_STATE or ./.waybill)")
+    .option(
+      "--state <dir>",
+      "state directory (default: $WAYBILL_STATE, else the nearest .waybill/ here or above, else ./.waybill)",
+    )
+    .version(versionLine(), "-V, --version", "print Waybill's version and Node's")
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
     .showHelpAfterError("(run with --help for usage)");
 
-  for (const command of commands) {
-    const sub = command.configure(new Command(command.name).description(command.summary));
+  const requested = requestedCommand(argv);
+  for (const entry of commands) {
+    if (entry.name !== requested) {
+      // Listed for --help and for "unknown command" suggestions; never run.
+      program.addCommand(new Command(entry.name).description(entry.summary));
+      continue;
+    }
+    const command = await entry.load();
+    const sub = command.configure(new Command(entry.name).description(entry.summary));
     sub.exitOverride();
     sub.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
@@ -45,6 +66,25 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return exitCode;
+}
+
+/** The command argv names (`waybill [--state d] <command>`, or `waybill help <command>`), if any. */
+function requestedCommand(argv: readonly string[]): string | undefined {
+  const words: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] ?? "";
+    if (arg === "--state") index++;
+    else if (!arg.startsWith("-")) words.push(arg);
+  }
+  const [first, second] = words;
+  return first === "help" ? second : first;
+}
+
+function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return `waybill ${pkg.version} (node ${process.version})`;
 }
 
 async function runCommand(

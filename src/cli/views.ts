@@ -17,6 +17,18 @@ export interface RunView {
   shipId: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** For a queued run: the run of its stage it waits behind */
+  waitingFor?: { id: string; state: string; version: string };
+}
+
+/** Why a queued run waits, and how to move it on when a person must decide. */
+export function queuedNote(run: RunView): string {
+  const blocker = run.waitingFor;
+  if (blocker === undefined) return "queued";
+  const behind = `queued behind ${blocker.id} (${visible(blocker.version)}, ${blocker.state})`;
+  return blocker.state === "waiting-approval"
+    ? `${behind}: decide it with waybill approve ${blocker.id} or waybill reject ${blocker.id}`
+    : behind;
 }
 
 export interface EventView {
@@ -58,13 +70,20 @@ export function table(cells: string[][]): string {
   );
 }
 
-export function statusTable(status: StatusView): string {
+/** `reasons: false` leaves failure reasons out, where they were just printed. */
+export function statusTable(status: StatusView, options: { reasons: boolean } = { reasons: true }): string {
   if (status.services.length === 0) return "no services yet: run `waybill ship <dir>`\n";
   return status.services
     .map((service) => {
       const rows = [["STAGE", "STATE", "VERSION", "URL", "NOTE"]];
       for (const stage of service.stages) {
-        rows.push([stage.name, stage.state, stage.version ?? "-", stage.url ?? "-", stage.reason ?? ""]);
+        rows.push([
+          stage.name,
+          stage.state,
+          stage.version ?? "-",
+          stage.url ?? "-",
+          stageNote(stage, options.reasons),
+        ]);
         if (stage.targets.some((target) => target.name !== "local")) {
           for (const target of stage.targets) rows.push([`  ${target.name}`, "", target.version, "", ""]);
         }
@@ -72,6 +91,20 @@ export function statusTable(status: StatusView): string {
       return `${service.name}\n${table(rows)}`;
     })
     .join("\n");
+}
+
+function stageNote(stage: StatusView["services"][number]["stages"][number], reasons: boolean): string {
+  const notes: string[] = [];
+  if (stage.state === "waiting-approval" && stage.runId !== null) {
+    notes.push(`waybill approve ${stage.runId} (or reject)`);
+  }
+  if (reasons && stage.reason) notes.push(stage.reason);
+  else if (stage.reason && stage.runId !== null) notes.push(`see waybill run ${stage.runId}`);
+  const { queued } = stage;
+  if (queued.length > 0) {
+    notes.push(`queued: ${queued.map((run) => `${visible(run.version)} (${run.id})`).join(", ")}`);
+  }
+  return notes.join("; ");
 }
 
 export function runsTable(runs: RunView[]): string {

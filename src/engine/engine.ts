@@ -105,10 +105,34 @@ export class Engine {
       const next = active ?? runs[0];
       if (next === undefined) continue;
       if (next.state === "waiting-approval") {
+        const newest = runs.filter((run) => run.state === "queued").at(-1);
+        if (newest !== undefined && (await this.supersedes(newest))) {
+          this.clearApprovalTimer(next.id);
+          const reason = `superseded by ${newest.version}`;
+          await this.store.append([
+            newEvent("run.rejected", `runs/${next.id}`, { by: "waybill", reason }, next.id),
+          ]);
+          // Drives the rejected run to its rollback; when it ends, the newer run is scheduled.
+          this.execute(next.id);
+          continue;
+        }
         await this.armApprovalTimer(next);
         continue;
       }
       this.execute(next.id);
+    }
+  }
+
+  /**
+   * Whether a newer ship replaces a run of its stage that waits for approval (`supersede`, on by
+   * default): only the newest candidate waits, as in Kargo and Cloud Deploy.
+   */
+  private async supersedes(newer: RunRecord): Promise<boolean> {
+    if (newer.kind !== "ship") return false;
+    try {
+      return (await this.contextFor(newer)).stage.supersede;
+    } catch {
+      return false;
     }
   }
 

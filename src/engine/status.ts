@@ -16,6 +16,8 @@ export interface StageStatus {
   /** The run now in progress or last finished, if any */
   runId: string | null;
   reason: string | null;
+  /** Runs waiting their turn on this stage, oldest first */
+  queued: { id: string; version: string }[];
   targets: { name: string; version: string; digest: string; releasedAt: string }[];
 }
 
@@ -45,6 +47,9 @@ export function stageStatus(
     url,
     runId: shown?.id ?? null,
     reason: shown?.state === "failed" ? shown.reason : null,
+    queued: stageRuns
+      .filter((run) => run.state === "queued")
+      .map((run) => ({ id: run.id, version: run.version })),
     targets: live.map((release) => ({
       name: release.target,
       version: release.version,

@@ -173,17 +173,24 @@ describe("history made noise-aware", () => {
       decision: "holds",
     },
     {
-      name: "past the target inside the noise holds",
+      name: "past the target inside the noise is undecided, a warning",
       measured: 118,
       target: 110,
       earlier: [100, 92, 108, 97, 104],
-      decision: "holds",
+      decision: "undecided",
     },
     {
       name: "past the target beyond the noise is violated",
       measured: 160,
       target: 110,
       earlier: [100, 98, 102, 99, 101],
+      decision: "violated",
+    },
+    {
+      name: "past the target by more than the criterion's own margin is violated, however noisy",
+      measured: 125,
+      target: 110,
+      earlier: [100, 60, 140, 70, 130],
       decision: "violated",
     },
     {
@@ -196,7 +203,8 @@ describe("history made noise-aware", () => {
   ];
   for (const { name, measured, target, earlier, decision } of cases) {
     it(name, () => {
-      assert.equal(decideWithinNoise({ criterion: increase, measured, target, earlier }).decision, decision);
+      const decided = decideWithinNoise({ criterion: increase, measured, target, baseline: 100, earlier });
+      assert.equal(decided.decision, decision);
     });
   }
 
@@ -205,11 +213,12 @@ describe("history made noise-aware", () => {
       criterion: increase,
       measured: 118,
       target: 110,
+      baseline: 100,
       earlier: [100, 92, 108, 97, 104],
     });
     assert.match(
       decided.reason,
-      /inside the run-to-run noise \(±[\d.]+: 3 × robust spread of 5 earlier results\)/,
+      /inside the run-to-run noise of the earlier results \(±[\d.]+: 3 × robust spread of 5, at most the criterion's margin\), so not called a regression/,
     );
     assert.ok(decided.spread !== null && decided.spread > 0);
   });

@@ -120,15 +120,21 @@ export function judgePaired(input: {
 /**
  * History only: a value past Keptn's target is a regression only when it is past it by more than
  * the earlier values' spread (three robust standard deviations: 1.4826 × their median absolute
- * deviation). With fewer than three earlier values there is no spread to go by.
+ * deviation). Inside that spread it is undecided, a warning: not called a regression, and not
+ * let through as a pass either, since the noise that hides a false alarm hides a real one too.
+ * The allowance never exceeds the criterion's own margin (past `<=+10%` by more than another 10%
+ * is always a regression), so a noisy history cannot wave a large regression through. With fewer
+ * than three earlier values there is no spread to go by.
  */
 export function decideWithinNoise(input: {
   criterion: RelativeCriterion;
   measured: number;
   target: number;
+  /** The aggregate of the earlier results the target was set from */
+  baseline: number;
   earlier: readonly number[];
 }): { decision: RelativeDecision; spread: number | null; reason: string } {
-  const { criterion, measured, target, earlier } = input;
+  const { criterion, measured, target, baseline, earlier } = input;
   const spread = earlier.length >= 3 ? 1.4826 * medianAbsoluteDeviation(earlier) : null;
   const holds = worseIsHigher(criterion) ? measured <= target : measured >= target;
   if (holds) return { decision: "holds", spread, reason: "within the target" };
@@ -139,13 +145,13 @@ export function decideWithinNoise(input: {
       reason: "past the target, with too few earlier results to know their spread",
     };
   }
-  const allowance = 3 * spread;
+  const allowance = Math.min(3 * spread, Math.abs(target - baseline));
   const beyond = worseIsHigher(criterion) ? measured - target : target - measured;
   if (beyond <= allowance) {
     return {
-      decision: "holds",
+      decision: "undecided",
       spread,
-      reason: `past the target by ${round(beyond)}, inside the run-to-run noise (±${round(allowance)}: 3 × robust spread of ${earlier.length} earlier results)`,
+      reason: `past the target by ${round(beyond)}, inside the run-to-run noise of the earlier results (±${round(allowance)}: 3 × robust spread of ${earlier.length}, at most the criterion's margin), so not called a regression`,
     };
   }
   return {

@@ -1,4 +1,4 @@
-/** Maps a load result to Waybill's built-in SLI names (DESIGN.md, "Built-in SLIs"). */
+/** Maps a load result to Waybill's built-in SLI names (docs/design.md, "Built-in SLIs"). */
 import type { EndpointResult, LoadResult } from "./types.js";
 
 export type SliValues = Record<string, number>;

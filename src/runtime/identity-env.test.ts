@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { describe, it, test } from "node:test";
 import assert from "node:assert/strict";
-import { instanceEnvironment } from "./identity-env.js";
+import { expandPort, instanceEnvironment } from "./identity-env.js";
 import type { InstanceIdentity } from "./types.js";
 
 const identity: InstanceIdentity = {
@@ -40,4 +40,29 @@ test("an app inherits the environment, gets its own, and cannot override its ide
     WAYBILL_INSTANCE: "r1-candidate",
     WAYBILL_CONTROL_PLANE: "cp-1",
   });
+});
+
+describe("$PORT in a command", () => {
+  const cases: Array<[string[], string[]]> = [
+    [
+      ["gunicorn", "app:app", "--bind", "127.0.0.1:$PORT"],
+      ["gunicorn", "app:app", "--bind", "127.0.0.1:8123"],
+    ],
+    [
+      ["uvicorn", "main:app", "--port", "${PORT}"],
+      ["uvicorn", "main:app", "--port", "8123"],
+    ],
+    [
+      ["node", "server.js"],
+      ["node", "server.js"],
+    ],
+    [
+      ["echo", "$PORTAL", "$HOME"],
+      ["echo", "$PORTAL", "$HOME"],
+    ],
+  ];
+  for (const [command, expanded] of cases) {
+    it(`expands ${command.join(" ")} without a shell`, () =>
+      assert.deepEqual(expandPort(command, 8123), expanded));
+  }
 });

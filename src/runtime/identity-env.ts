@@ -32,3 +32,12 @@ export function instanceEnvironment(
   });
   return env;
 }
+
+/**
+ * `$PORT` and `${PORT}` in the command's words become the instance's port, as a shell would
+ * expand them, so `gunicorn app:app --bind 127.0.0.1:$PORT` (a Procfile's habit) works without
+ * wrapping the command in `sh -c`. Nothing else is expanded: there is no shell.
+ */
+export function expandPort(command: readonly string[], port: number): string[] {
+  return command.map((word) => word.replace(/\$\{PORT\}|\$PORT(?![A-Za-z0-9_])/g, String(port)));
+}

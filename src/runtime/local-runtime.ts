@@ -26,7 +26,7 @@ import {
 } from "./data-plane.js";
 import { type HealthWait, describeHealthFailure, probeHealth, waitUntilHealthy } from "./health.js";
 import { type AppUser, commandAsUser } from "./app-user.js";
-import { instanceEnvironment } from "./identity-env.js";
+import { expandPort, instanceEnvironment } from "./identity-env.js";
 import {
   AdoptedProcess,
   type ExitStatus,
@@ -550,7 +550,8 @@ export class LocalRuntime {
   private async commandWithLimits(record: InstanceRecord): Promise<string[]> {
     const { limits } = record.launch;
     const user = this.options.appUser;
-    const command = user === undefined ? record.launch.command : commandAsUser(user, record.launch.command);
+    const own = expandPort(record.launch.command, record.port);
+    const command = user === undefined ? own : commandAsUser(user, own);
     if (limits === undefined) return command;
     const placement = await this.preparedCgroups();
     if (placement === null) return command;

@@ -135,6 +135,27 @@ export function publicRun(run: RunRecord) {
   };
 }
 
+/**
+ * What a queued run waits for: the run its stage is busy with, else the one queued before it.
+ * The CLI names it, with how to decide it when it waits for a person.
+ */
+function blockerOf(
+  run: RunRecord,
+  open: RunRecord[],
+): { waitingFor?: { id: string; state: string; version: string } } {
+  if (run.state !== "queued") return {};
+  // Open runs come oldest first: the ones before this run in the list were queued before it.
+  const before = open.slice(
+    0,
+    open.findIndex((other) => other.id === run.id),
+  );
+  const sameStage = before.filter((other) => other.service === run.service && other.stage === run.stage);
+  const blocker = sameStage.find((other) => other.state !== "queued") ?? sameStage.at(-1);
+  return blocker === undefined
+    ? {}
+    : { waitingFor: { id: blocker.id, state: blocker.state, version: blocker.version } };
+}
+
 function publicEvent(event: StoredEvent) {
   const { seq: _seq, ...cloudEvent } = event;
   return cloudEvent;
@@ -255,7 +276,10 @@ export async function buildApp(
       ...(query.ship === undefined ? {} : { shipId: query.ship }),
       limit: query.limit ?? 200,
     });
-    return { runs: runs.map(publicRun) };
+    const open = await deps.store.listRuns({
+      states: ["queued", "running", "waiting-approval", "rolling-back"],
+    });
+    return { runs: runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open) })) };
   });
 
   app.get<{ Params: { id: string } }>("/v1/runs/:id", viewer, async (request) => {

@@ -6,7 +6,9 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { listenOn } from "../runtime/ports.js";
 import { ContentStore } from "../artifact/content-store.js";
 import { artifactDigest } from "../artifact/digest.js";
 import { appRootFor, resolveAppUser } from "../runtime/app-user.js";
@@ -75,6 +77,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     );
   }
   const appRoot = appRootFor(stateDir, controlPlaneId(stateDir), appUser);
+  const remembered = rememberedPorts(stateDir);
   const artifacts = new ContentStore(join(appRoot, "artifacts"));
 
   const reportRuntimeError = (error: unknown) =>
@@ -87,7 +90,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     dataPlane: remoteDataPlane({
       stateDir,
       portRange: options.proxyPorts ?? DEFAULT_PROXY_PORT_RANGE,
-      metricsPort: options.metricsPort ?? 0,
+      metricsPort: options.metricsPort || remembered.metrics || 0,
       onError: reportRuntimeError,
     }),
     ...(appUser === undefined ? {} : { appUser }),
@@ -163,7 +166,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       void close(stopApps);
     },
   });
-  await app.listen({ host: "127.0.0.1", port: options.port });
+  await listenOnRememberedPort(app, options.port, remembered.api);
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
   const info: ControlPlaneInfo = {
@@ -174,8 +177,62 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     startedAt: new Date().toISOString(),
   };
   writeAtomically(controlPlaneInfoFile(stateDir), JSON.stringify(info, null, 2));
+  rememberPorts(stateDir, { api: port, metrics: portOf(info.metricsUrl) });
   await engine.start();
   return { info, closed, close };
+}
+
+interface RememberedPorts {
+  api?: number;
+  metrics?: number;
+}
+
+function portsFile(stateDir: string): string {
+  return join(stateDir, "ports.json");
+}
+
+/** The ports of the last run, so that URLs people saved (the API, /metrics) stay true. */
+function rememberedPorts(stateDir: string): RememberedPorts {
+  try {
+    const saved = JSON.parse(readFileSync(portsFile(stateDir), "utf8")) as Record<string, unknown>;
+    const port = (value: unknown) =>
+      typeof value === "number" && Number.isInteger(value) && value > 0 && value < 65536 ? value : undefined;
+    const api = port(saved.api);
+    const metrics = port(saved.metrics);
+    return { ...(api === undefined ? {} : { api }), ...(metrics === undefined ? {} : { metrics }) };
+  } catch {
+    return {};
+  }
+}
+
+function rememberPorts(stateDir: string, ports: RememberedPorts): void {
+  writeAtomically(portsFile(stateDir), JSON.stringify(ports));
+}
+
+function portOf(url: string | null): number | undefined {
+  return url === null ? undefined : Number(new URL(url).port) || undefined;
+}
+
+/** Port 0 ("any") takes the remembered port when it is free, and any port when it is not. */
+async function listenOnRememberedPort(
+  app: { listen(options: { host: string; port: number }): Promise<string> },
+  asked: number,
+  remembered: number | undefined,
+): Promise<void> {
+  const port = asked === 0 && remembered !== undefined && (await isFree(remembered)) ? remembered : asked;
+  await app.listen({ host: "127.0.0.1", port });
+}
+
+async function isFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  try {
+    await listenOn(probe, port);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
 }
 
 /** Why an instance must not start from its stored artifact, if it must not: its files changed. */

@@ -1,5 +1,5 @@
 /**
- * The built-in SLIs (DESIGN.md, "Built-in SLIs"): values the test task already measured, the
+ * The built-in SLIs (docs/design.md, "Built-in SLIs"): values the test task already measured, the
  * load generator's (`latency_p95`, `error_rate`, `throughput:GET /`…) together with the
  * instance's `cpu_seconds`, `memory_max_mib` and `cpu_throttled_pct`. Behind the provider
  * interface like every other source, so the gate sees them all the same way.

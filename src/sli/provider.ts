@@ -1,5 +1,5 @@
 /**
- * The SLI provider port (DESIGN.md, "Quality gate" → Other SLI providers): a source of SLI values
+ * The SLI provider port (docs/design.md, "Quality gate" → Other SLI providers): a source of SLI values
  * for one deployed version over one time window. A new source is one new file behind this
  * interface.
  */

@@ -154,6 +154,69 @@ const cases: Case[] = [
     runCommand: "java -jar target/ledger-1.0.jar",
   },
   {
+    title: "a Procfile's web line is how a Python app starts, $PORT and all (Heroku's getting-started app)",
+    files: {
+      Procfile: "web: gunicorn gettingstarted.wsgi --bind 0.0.0.0:$PORT\n",
+      "requirements.txt": "django>=5.0,<6\ngunicorn==22.0.0\n",
+      "manage.py": "",
+      "gettingstarted/wsgi.py": "",
+      "pyproject.toml": '[project]\nname = "heroku+python_getting_started"\n',
+    },
+    ecosystem: "python",
+    runtime: "python",
+    name: "heroku-python-getting-started",
+    runCommand: "gunicorn gettingstarted.wsgi --bind 0.0.0.0:$PORT",
+  },
+  {
+    title: "a Flask app behind gunicorn binds to $PORT without a hand edit",
+    files: {
+      "requirements.txt": "Flask==3.0.3\ngunicorn==22.0.0\n",
+      "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+    },
+    ecosystem: "python",
+    runtime: "python",
+    name: "",
+    runCommand: ".venv/bin/gunicorn app:app --bind 127.0.0.1:$PORT",
+  },
+  {
+    title: "a Flask app without gunicorn runs on Flask's own server",
+    files: {
+      "requirements.txt": "flask\n",
+      "src/web.py": "import flask\n\nserver = flask.Flask(__name__)\n",
+    },
+    ecosystem: "python",
+    runtime: "python",
+    name: "",
+    runCommand: ".venv/bin/flask --app src.web:server run --host 127.0.0.1 --port $PORT",
+  },
+  {
+    title: "a FastAPI app runs under uvicorn",
+    files: {
+      "pyproject.toml": '[project]\nname = "orders"\ndependencies = ["fastapi", "uvicorn[standard]"]\n',
+      "app/main.py": "from fastapi import FastAPI\napi = FastAPI()\n",
+    },
+    ecosystem: "python",
+    runtime: "python",
+    name: "orders",
+    runCommand: ".venv/bin/uvicorn app.main:api --host 127.0.0.1 --port $PORT",
+  },
+  {
+    title: "a Django app without gunicorn runs manage.py runserver on $PORT",
+    files: { "requirements.txt": "Django\n", "manage.py": "", "shop/wsgi.py": "" },
+    ecosystem: "python",
+    runtime: "python",
+    name: "",
+    runCommand: ".venv/bin/python manage.py runserver 127.0.0.1:$PORT --noreload",
+  },
+  {
+    title: "a Dockerfile's CMD is the last hint",
+    files: { Dockerfile: 'FROM scratch\nCMD ["/usr/local/bin/server", "--port", "8080"]\n' },
+    ecosystem: "generic",
+    runtime: undefined,
+    name: "",
+    runCommand: "/usr/local/bin/server --port 8080",
+  },
+  {
     title: "an unknown project gets a generic file with a placeholder command",
     files: { "README.md": "# hello\n" },
     ecosystem: "generic",
@@ -180,6 +243,25 @@ describe("initServiceSpec", () => {
       if (testCase.buildCommand !== undefined) assert.equal(spec.build.command, testCase.buildCommand);
     });
   }
+
+  it("scaffolds a strict SLO, and only production waits for a person", () => {
+    const { file } = initServiceSpec(
+      project({ "package.json": JSON.stringify({ name: "api", main: "index.js" }) }),
+    );
+    const { spec } = loadServiceSpec(file);
+    const slo = typeof spec.slo === "string" ? undefined : spec.slo;
+    const latency = slo?.objectives?.find((objective) => objective.sli === "latency_p95");
+    assert.deepEqual(latency?.pass, [{ criteria: ["<=+10%"] }]);
+    assert.deepEqual(latency?.warning, [{ criteria: ["<=+25%"] }]);
+    assert.equal(slo?.objectives?.find((objective) => objective.sli === "error_rate")?.key_sli, true);
+    const waits = spec.stages.filter(
+      (stage) => stage.approval.pass === "manual" || stage.approval.warning === "manual",
+    );
+    assert.deepEqual(
+      waits.map((stage) => stage.name),
+      ["production"],
+    );
+  });
 
   it("writes names with spaces as an argument list", () => {
     const dir = project({ "my app/pom.xml": "<project><artifactId>my app</artifactId></project>" });

@@ -60,7 +60,25 @@ export function initServiceSpec(dir: string): InitResult {
   return { file, project };
 }
 
+/**
+ * What the project says about itself, most explicit first: a Procfile's `web:` line says how it
+ * starts whatever the language; then the language's own files; a Dockerfile's CMD is the last hint.
+ */
 export function detectProject(dir: string): DetectedProject {
+  const detected = detectEcosystem(dir);
+  const web = procfileWebCommand(dir);
+  if (web === undefined) return detected;
+  return {
+    ...detected,
+    evidence: detected.evidence === undefined ? "Procfile" : `${detected.evidence} and Procfile`,
+    run: { ...detected.run, command: web },
+    notes: detected.notes.filter(
+      (note) => !note.includes("run.command") && !note.includes("starts the server"),
+    ),
+  };
+}
+
+function detectEcosystem(dir: string): DetectedProject {
   const has = (name: string) => existsSync(join(dir, name));
   const packageJson = has("package.json") ? readPackageJson(dir) : undefined;
   // A package.json that starts something is a node service; one that does not is often just
@@ -71,12 +89,50 @@ export function detectProject(dir: string): DetectedProject {
   if (has("go.mod")) return detectGo(dir);
   if (has("pyproject.toml") || has("requirements.txt")) return detectPython(dir);
   if (packageJson !== undefined) return detectNode(dir, packageJson);
+  const cmd = dockerfileCommand(dir);
+  if (cmd !== undefined) {
+    return {
+      ecosystem: "generic",
+      evidence: "Dockerfile",
+      name: serviceName(basename(resolve(dir))),
+      run: { command: cmd },
+      notes: ["run.command is the Dockerfile's CMD: check that it runs outside the image too."],
+    };
+  }
   return {
     ecosystem: "generic",
     name: serviceName(basename(resolve(dir))),
     run: { command: ["./start.sh"] },
     notes: ["Could not tell what kind of project this is: set run.command to how the service starts."],
   };
+}
+
+/** Heroku's convention: `web: <command>`, with $PORT, which the runtime expands without a shell. */
+function procfileWebCommand(dir: string): string[] | undefined {
+  const file = join(dir, "Procfile");
+  if (!existsSync(file)) return undefined;
+  const line = /^web:\s*(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim();
+  if (line === undefined || line === "") return undefined;
+  return commandProblem(line) === undefined ? commandArgv(line) : ["sh", "-c", line];
+}
+
+/** `CMD ["a", "b"]` or `CMD a b`: the last CMD of the Dockerfile. */
+function dockerfileCommand(dir: string): string[] | undefined {
+  const file = join(dir, "Dockerfile");
+  if (!existsSync(file)) return undefined;
+  const cmds = [...readFileSync(file, "utf8").matchAll(/^\s*CMD\s+(.+)$/gim)];
+  const last = cmds.at(-1)?.[1]?.trim();
+  if (last === undefined) return undefined;
+  if (last.startsWith("[")) {
+    try {
+      const parsed: unknown = JSON.parse(last);
+      if (Array.isArray(parsed) && parsed.every((word) => typeof word === "string"))
+        return parsed as string[];
+    } catch {
+      return undefined;
+    }
+  }
+  return commandProblem(last) === undefined ? commandArgv(last) : ["sh", "-c", last];
 }
 
 interface PackageJson {
@@ -211,26 +267,87 @@ function detectPython(dir: string): DetectedProject {
   const pyproject = has("pyproject.toml") ? readFileSync(join(dir, "pyproject.toml"), "utf8") : "";
   const projectName = /^\s*name\s*=\s*["']([^"']+)["']/m.exec(pyproject)?.[1] ?? basename(resolve(dir));
   const install = has("requirements.txt") ? "pip install -r requirements.txt" : "pip install .";
-  const entry = ["app.py", "main.py", "server.py", "wsgi.py"].find(has);
-  const notes: string[] = [];
-  if (entry === undefined) {
-    notes.push("No app.py or main.py found: set run.command to how the service starts.");
-  }
+  const started = pythonEntryPoint(dir);
   return {
     ecosystem: "python",
     evidence: has("pyproject.toml") ? "pyproject.toml" : "requirements.txt",
     name: serviceName(projectName),
     // A virtualenv inside the artifact keeps the dependencies with the build.
     build: { command: `python3 -m venv .venv && .venv/bin/${install}`, artifact: "." },
-    run: {
-      command:
-        entry === undefined
-          ? [".venv/bin/python", "-m", projectName.replace(/-/g, "_")]
-          : [".venv/bin/python", entry],
-      runtime: "python",
-    },
-    notes,
+    run: { command: started.command, runtime: "python" },
+    notes: started.notes,
   };
+}
+
+/**
+ * How a Python web app starts, from what it declares: Django's manage.py and wsgi module, a
+ * FastAPI or Flask app object, served by gunicorn or uvicorn when they are dependencies, on
+ * 127.0.0.1:$PORT. Module paths are found in the top folder and in app/ and src/.
+ */
+function pythonEntryPoint(dir: string): { command: string[]; notes: string[] } {
+  const dependencies = ["requirements.txt", "pyproject.toml", "Pipfile"]
+    .map((name) => join(dir, name))
+    .filter((path) => existsSync(path))
+    .map((path) => readFileSync(path, "utf8").toLowerCase())
+    .join("\n");
+  const uses = (name: string) => new RegExp(`(^|[\\s"'\\[,])${name}\\b`, "m").test(dependencies);
+  const bind = "127.0.0.1:$PORT";
+  if (existsSync(join(dir, "manage.py"))) {
+    const wsgi = listDirectories(dir).find((folder) => existsSync(join(dir, folder, "wsgi.py")));
+    if (uses("gunicorn") && wsgi !== undefined) {
+      return { command: [".venv/bin/gunicorn", `${wsgi}.wsgi`, "--bind", bind], notes: [] };
+    }
+    return { command: [".venv/bin/python", "manage.py", "runserver", bind, "--noreload"], notes: [] };
+  }
+  const fastApi = findAppObject(dir, "FastAPI");
+  if (fastApi !== undefined) {
+    const server = uses("gunicorn") && !uses("uvicorn") ? undefined : ".venv/bin/uvicorn";
+    if (server !== undefined) {
+      return { command: [server, fastApi, "--host", "127.0.0.1", "--port", "$PORT"], notes: [] };
+    }
+  }
+  const flask = findAppObject(dir, "Flask");
+  if (flask !== undefined) {
+    if (uses("gunicorn")) return { command: [".venv/bin/gunicorn", flask, "--bind", bind], notes: [] };
+    return {
+      command: [".venv/bin/flask", "--app", flask, "run", "--host", "127.0.0.1", "--port", "$PORT"],
+      notes: ["Flask's own server is for development: add gunicorn to the requirements for production."],
+    };
+  }
+  const entry = ["app.py", "main.py", "server.py", "wsgi.py"].find((name) => existsSync(join(dir, name)));
+  if (entry !== undefined) {
+    return {
+      command: [".venv/bin/python", entry],
+      notes: [`Check that ${entry} listens on 127.0.0.1:$PORT (the PORT environment variable).`],
+    };
+  }
+  return {
+    command: [".venv/bin/python", "main.py"],
+    notes: ["No Procfile, web framework or app.py/main.py found: set run.command to how the service starts."],
+  };
+}
+
+/** `module:variable` of the first `<variable> = <constructor>(` in the app's Python files. */
+function findAppObject(dir: string, constructor: string): string | undefined {
+  const pattern = new RegExp(`^(\\w+)\\s*=\\s*(?:\\w+\\.)?${constructor}\\(`, "m");
+  for (const folder of ["", "app", "src"]) {
+    const base = join(dir, folder);
+    let files: string[];
+    try {
+      files = readdirSync(base)
+        .filter((name) => name.endsWith(".py"))
+        .sort();
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      const variable = pattern.exec(readFileSync(join(base, file), "utf8"))?.[1];
+      if (variable === undefined) continue;
+      const module = [folder, file.replace(/\.py$/, "")].filter((part) => part !== "").join(".");
+      return `${module.replace(/\.__init__$/, "")}:${variable}`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -337,16 +454,19 @@ export function renderWaybillYaml(project: DetectedProject): string {
     "    requests: [{path: /}]",
     "# What good means, in Keptn's slo.yaml format. SLIs: latency_p50/p90/p95/p99/max (ms),",
     "# error_rate (%), throughput (req/s), cpu_seconds, memory_max_mib, cpu_throttled_pct.",
+    "# Strict by default: p95 may grow 10% over the live release before it fails, 25% before",
+    "# it is no longer even a warning, and any error rate of 1% fails the build outright.",
     "slo:",
     "  objectives:",
     '    - {sli: error_rate, pass: [{criteria: ["<1"]}], key_sli: true}',
-    '    - {sli: latency_p95, pass: [{criteria: ["<=500", "<=+10%"]}], warning: [{criteria: ["<=1000"]}]}',
+    '    - {sli: latency_p95, pass: [{criteria: ["<=+10%"]}], warning: [{criteria: ["<=+25%"]}]}',
     '  total_score: {pass: "90%", warning: "75%"}',
-    "# Without a stages list the service goes dev -> staging -> production; staging and production",
-    "# switch blue-green, and production waits for `waybill approve`. To change that:",
-    "# stages:",
-    "#   - {name: dev, target: local}",
-    "#   - {name: production, target: local, strategy: canary, requires: [sbom, vulns, slo-evaluation]}",
+    "# dev is a quick smoke stage; staging and production switch blue-green after the load test",
+    "# and the gate. Only production waits for a person (`waybill approve`).",
+    "stages:",
+    "  - {name: dev, test: false, gate: false, approval: {pass: automatic, warning: automatic}}",
+    "  - {name: staging, strategy: blue-green, approval: {pass: automatic, warning: automatic}}",
+    "  - {name: production, strategy: blue-green, approval: {pass: manual, warning: manual}}",
     "",
   );
   return lines.join("\n");

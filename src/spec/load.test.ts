@@ -31,7 +31,7 @@ function issuesOf(text: string, file = "waybill.yaml"): SpecError["issues"] {
 const minimal = "metadata: {name: hello}\nrun: {command: node server.js}\n";
 
 describe("valid specs", () => {
-  it("accepts the full example from DESIGN.md", () => {
+  it("accepts the full example from docs/design.md", () => {
     const { spec } = loadServiceSpec(join(validDir, "design-example.yaml"));
     assert.equal(spec.metadata.name, "checkout");
     assert.equal(spec.run.health, "/healthz");

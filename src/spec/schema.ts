@@ -320,6 +320,12 @@ const stageSchema = z.strictObject({
     .describe(
       "Whether a pass or a warning result is released automatically or waits for `waybill approve`; a fail never is",
     ),
+  supersede: z
+    .boolean()
+    .default(true)
+    .describe(
+      'A newer build arriving while an older one waits for approval here rejects the older one ("superseded by <version>"), so only the newest candidate waits',
+    ),
   requires: z
     .array(requirementSchema)
     .default([])

@@ -68,6 +68,9 @@ describe("commandArgv", () => {
     [`node "my server.js" 'x y'`, ["node", "my server.js", "x y"]],
     ["node my\\ server.js", ["node", "my server.js"]],
     ["node '$PORT'", ["node", "$PORT"]],
+    // The runtime puts the instance's port in place of $PORT: no shell is needed for it.
+    ["gunicorn app:app --bind 127.0.0.1:$PORT", ["gunicorn", "app:app", "--bind", "127.0.0.1:$PORT"]],
+    ["uvicorn main:app --port ${PORT}", ["uvicorn", "main:app", "--port", "$PORT"]],
     ["python -m http.server --bind=0.0.0.0", ["python", "-m", "http.server", "--bind=0.0.0.0"]],
     [
       ["sh", "-c", "npm ci && npm start"],
@@ -89,8 +92,8 @@ describe("commandArgv", () => {
     ["node server.js 2>&1", /redirection ">&"/],
     ["node server.js < input", /redirection "<"/],
     ["java -jar target/*.jar", /wildcard pattern "target\/\*\.jar"/],
-    ["node server.js --port $PORT", /variable \$PORT/],
-    ["node server.js --port ${PORT}", /variable \$PORT/],
+    ["node server.js --home $HOME", /variable \$HOME/],
+    ["node server.js --data ${DATA_DIR}", /variable \$DATA_DIR/],
     ["node $(cat entry)", /command substitution/],
     ["node `cat entry`", /backtick/],
     ["NODE_ENV=production node server.js", /run\.env/],

@@ -62,6 +62,9 @@ export function parseMemoryBytes(text: string): number {
   return Math.round(amount * (memoryUnitBytes[match[2] ?? ""] ?? 1));
 }
 
+/** Kept as written when a command is split; the runtime expands it (runtime/identity-env.ts). */
+const PORT_REFERENCE = "$PORT";
+
 /** Stands in for `$NAME` while splitting, so an expansion the user expected can be reported. */
 interface EnvReference {
   envVar: string;
@@ -74,10 +77,13 @@ const noShellAdvice =
 /**
  * Why a command string cannot run without a shell, or undefined if it can. Commands are split
  * like a shell splits words, but nothing a shell would expand or connect is allowed: silently
- * passing `&&` or `$PORT` to the program as a literal argument is worse than refusing.
+ * passing `&&` or `$HOME` to the program as a literal argument is worse than refusing. `$PORT`
+ * (and `${PORT}`) is the exception: the runtime puts the instance's port in its place.
  */
 export function commandProblem(command: string): string | undefined {
-  const tokens: CommandToken[] = parse(command, (name): EnvReference => ({ envVar: name }));
+  const tokens: CommandToken[] = parse(command, (name): EnvReference | string =>
+    name === "PORT" ? PORT_REFERENCE : { envVar: name },
+  );
   if (tokens.length === 0) return "the command is empty";
   for (const [index, token] of tokens.entries()) {
     const problem = tokenProblem(token, index);
@@ -112,5 +118,7 @@ export function commandArgv(command: string | string[]): string[] {
   }
   const problem = commandProblem(command);
   if (problem !== undefined) throw new UserError(problem);
-  return parse(command).filter((token): token is string => typeof token === "string");
+  return parse(command, (name) => (name === "PORT" ? PORT_REFERENCE : "")).filter(
+    (token): token is string => typeof token === "string",
+  );
 }

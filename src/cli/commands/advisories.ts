@@ -15,7 +15,6 @@ interface AdvisoriesView {
 
 export const advisoriesCommand: CliCommand = {
   name: "advisories",
-  summary: "list the OSV advisories the vulnerability scans use, or import more (admin)",
   configure: (command) =>
     command
       .addArgument(new Argument("[action]").choices(["list", "import"]).default("list"))

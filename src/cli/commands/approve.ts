@@ -4,7 +4,6 @@ import type { RunView } from "../views.js";
 
 export const approveCommand: CliCommand = {
   name: "approve",
-  summary: "approve a run that waits for approval; it goes on to release",
   configure: (command) => command.argument("<run>"),
   async run(args, _options, context) {
     const client = await connect(context.stateDir);

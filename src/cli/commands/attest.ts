@@ -10,7 +10,6 @@ import { makeStatement } from "../../evidence/attestation/statement.js";
 
 export const attestCommand: CliCommand = {
   name: "attest",
-  summary: "sign a predicate about an artifact as an in-toto statement in a DSSE envelope",
   configure: (command) =>
     command
       .requiredOption("--type <type>", `predicate type: a URI or ${predicateShortNames.join(", ")}`)

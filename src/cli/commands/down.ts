@@ -8,7 +8,6 @@ const APP_STOP_GRACE_MS = 5000;
 
 export const downCommand: CliCommand = {
   name: "down",
-  summary: "stop the local control plane and every app process it runs (the next start brings them back)",
   configure: (command) => command.option("--keep-apps", "leave the app processes running"),
   async run(_args, options, context) {
     const keepApps = options.keepApps === true;

@@ -11,7 +11,6 @@ const exitCodes: Record<Evaluation["result"], number> = { pass: 0, warning: 3, f
 
 export const evaluateCommand: CliCommand = {
   name: "evaluate",
-  summary: "judge SLI values against a Keptn slo.yaml and earlier results, as a standalone quality gate",
   configure: (command) =>
     command
       .requiredOption("--slo <file>", "the Keptn slo.yaml")

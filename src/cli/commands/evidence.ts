@@ -20,7 +20,6 @@ interface EvidenceView {
 
 export const evidenceCommand: CliCommand = {
   name: "evidence",
-  summary: "an artifact's whole waybill: its attestations, whether they verify, and where it has run",
   configure: (command) =>
     command
       .argument("<artifact>", "service@version or sha256:<digest>")

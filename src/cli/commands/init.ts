@@ -3,7 +3,6 @@ import { initServiceSpec } from "../../spec/init.js";
 
 export const initCommand: CliCommand = {
   name: "init",
-  summary: "write a commented waybill.yaml for a project (detects node, jvm, go, python)",
   configure: (command) => command.argument("[dir]", "the project folder", "."),
   async run(args, _options, context) {
     const { file, project } = initServiceSpec(args[0] ?? ".");

@@ -20,7 +20,6 @@ const nanStrategies: readonly NanStrategy[] = ["remove", "replace"];
 
 export const judgeCommand: CliCommand = {
   name: "judge",
-  summary: "compare a canary's metric samples with the baseline's, as Kayenta's Mann-Whitney judge does",
   configure: (command) =>
     command
       .requiredOption(

@@ -6,7 +6,6 @@ import { generateKeyPair, isKeyType, keyTypes } from "../../evidence/attestation
 
 export const keysCommand: CliCommand = {
   name: "keys",
-  summary: "generate a signing key pair for attestations (ed25519 or ECDSA P-256)",
   configure: (command) =>
     command
       .addArgument(new Argument("<action>", "what to do").choices(["generate"]))

@@ -8,7 +8,6 @@ const defaults = { rate: 50, duration: "10s", warmup: "1s", connections: 10, tim
 
 export const loadtestCommand: CliCommand = {
   name: "loadtest",
-  summary: "put load on an http:// URL with the built-in generator and report latency, errors and throughput",
   configure: (command) =>
     command
       .argument("<url>", "the http:// URL to load, e.g. http://127.0.0.1:8080/items?page=2")

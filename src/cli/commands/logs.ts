@@ -3,7 +3,6 @@ import { connect } from "../client.js";
 
 export const logsCommand: CliCommand = {
   name: "logs",
-  summary: "print the stdout (or stderr) of a stage's live deployment",
   configure: (command) =>
     command
       .argument("<service>")

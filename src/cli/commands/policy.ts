@@ -10,7 +10,6 @@ import { table } from "../views.js";
 
 export const policyCommand: CliCommand = {
   name: "policy",
-  summary: "show or (as an admin) set a stage's protected policy: approval, required evidence, gate, targets",
   configure: (command) =>
     command
       .addArgument(new Argument("<action>").choices(["show", "set", "history"]))

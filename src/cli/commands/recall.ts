@@ -6,7 +6,6 @@ import { table, type RunView } from "../views.js";
 
 export const recallCommand: CliCommand = {
   name: "recall",
-  summary: "which deployments, current and past, carry a package version range or an advisory's packages",
   configure: (command) =>
     command
       .argument(

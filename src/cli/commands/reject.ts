@@ -4,7 +4,6 @@ import type { RunView } from "../views.js";
 
 export const rejectCommand: CliCommand = {
   name: "reject",
-  summary: "reject a run that waits for approval; its stage is rolled back",
   configure: (command) => command.argument("<run>").option("--reason <text>", "why", "rejected"),
   async run(args, options, context) {
     const client = await connect(context.stateDir);

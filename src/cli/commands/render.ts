@@ -17,7 +17,6 @@ import type { ServiceSpec } from "../../spec/schema.js";
 
 export const renderCommand: CliCommand = {
   name: "render",
-  summary: "print a stage as plain Kubernetes manifests (Deployment, Service, routes)",
   configure: (command) =>
     command
       .argument("<stage>", "the stage to render")

@@ -5,7 +5,6 @@ import type { RunView } from "../views.js";
 
 export const rollbackCommand: CliCommand = {
   name: "rollback",
-  summary: "put a stage's previous release back, and wait until it is live",
   configure: (command) => command.argument("<service>").argument("<stage>").option("--json", "print JSON"),
   async run(args, options, context) {
     const [service = "", stage = ""] = args;

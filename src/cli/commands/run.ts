@@ -11,7 +11,6 @@ import {
 
 export const runCommand: CliCommand = {
   name: "run",
-  summary: "show one run and its event timeline",
   configure: (command) => command.argument("<id>").option("--json", "print JSON"),
   async run(args, options, context) {
     const client = await connect(context.stateDir);

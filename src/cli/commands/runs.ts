@@ -4,7 +4,6 @@ import { runsTable, type RunView } from "../views.js";
 
 export const runsCommand: CliCommand = {
   name: "runs",
-  summary: "list runs, oldest first",
   configure: (command) =>
     command
       .argument("[service]")

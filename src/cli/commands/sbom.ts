@@ -5,7 +5,6 @@ import type { CycloneDxBom } from "../../evidence/sbom/index.js";
 
 export const sbomCommand: CliCommand = {
   name: "sbom",
-  summary: "CycloneDX 1.6 SBOM of a folder, read from its lockfiles and jars",
   configure: (command) =>
     command
       .argument("<dir>", "the artifact folder")

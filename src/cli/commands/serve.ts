@@ -7,7 +7,6 @@ import type { CliCommand } from "../command.js";
 
 export const serveCommand: CliCommand = {
   name: "serve",
-  summary: "run the control plane: the API, the engine and the local runtime",
   configure: (command) =>
     command
       .option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", "7300")

@@ -14,7 +14,6 @@ import type { RunView } from "../views.js";
 
 export const shipCommand: CliCommand = {
   name: "ship",
-  summary: "build the service, record its artifact, and deliver it through its stages",
   configure: (command) =>
     command
       .argument("[dir]", "service folder holding waybill.yaml", ".")

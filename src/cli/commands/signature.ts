@@ -6,7 +6,6 @@ import { table } from "../views.js";
 
 export const signatureCommand: CliCommand = {
   name: "signature",
-  summary: "compare two builds' performance signatures: what moved most, and whether it is significant",
   configure: (command) =>
     command
       .addArgument(new Argument("<action>").choices(["diff"]))

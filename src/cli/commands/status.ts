@@ -4,7 +4,6 @@ import { statusTable, type StatusView } from "../views.js";
 
 export const statusCommand: CliCommand = {
   name: "status",
-  summary: "show each service's stages: state, live version and URL",
   configure: (command) => command.argument("[service]").option("--json", "print JSON"),
   async run(args, options, context) {
     const client = await connect(context.stateDir);

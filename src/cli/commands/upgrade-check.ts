@@ -20,7 +20,6 @@ const placeholderImage = `upgrade-check.invalid/image@sha256:${"0".repeat(64)}`;
 
 export const upgradeCheckCommand: CliCommand = {
   name: "upgrade-check",
-  summary: "list objects whose API a Kubernetes release removes, with the replacement",
   configure: (command) =>
     command
       .argument("[paths...]", "YAML or JSON manifests, or folders searched for .yaml, .yml and .json")

@@ -5,7 +5,6 @@ import { stageTargets } from "../../spec/schema.js";
 
 export const validateCommand: CliCommand = {
   name: "validate",
-  summary: "check a waybill.yaml (or a Keptn slo.yaml); errors give file:line:col",
   configure: (command) =>
     command
       .argument("[file]", "waybill.yaml or slo.yaml, or a folder holding a waybill.yaml", "waybill.yaml")

@@ -22,7 +22,6 @@ interface VerifyReport {
 
 export const verifyCommand: CliCommand = {
   name: "verify",
-  summary: "verify a signed attestation (DSSE envelope or .intoto.jsonl bundle) against trusted keys",
   configure: (command) =>
     command
       .argument("<file>", "envelope.json, or bundle.intoto.jsonl")

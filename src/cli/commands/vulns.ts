@@ -13,7 +13,6 @@ import {
 
 export const vulnsCommand: CliCommand = {
   name: "vulns",
-  summary: "match a folder's dependencies (or a CycloneDX SBOM) against OSV advisories",
   configure: (command) =>
     command
       .argument("<input>", "a folder (its SBOM is generated from the lockfiles) or a CycloneDX JSON file")

@@ -174,12 +174,12 @@ function judgeOnSamples(
 const NOISE_HISTORY = 5;
 
 function judgeWithinNoise(history: PreviousEvaluation[]): RelativeJudge {
-  return ({ sli, criterion, measured, target }) => {
+  return ({ sli, criterion, measured, target, baseline }) => {
     const earlier = history
       .map((previous) => previous.values[sli])
       .filter((value): value is number => typeof value === "number" && Number.isFinite(value))
       .slice(0, NOISE_HISTORY);
-    const decided = decideWithinNoise({ criterion, measured, target, earlier });
+    const decided = decideWithinNoise({ criterion, measured, target, baseline, earlier });
     return { decision: decided.decision, reason: decided.reason };
   };
 }

@@ -1,5 +1,5 @@
 /**
- * SBOM from lockfiles (DESIGN.md "Evidence and recall"): every ecosystem reader picks its files
+ * SBOM from lockfiles (docs/design.md "Evidence and recall"): every ecosystem reader picks its files
  * from the artifact folder, the readings are merged by purl, and the result is a CycloneDX 1.6
  * document whose metadata names the artifact and its digest.
  */
