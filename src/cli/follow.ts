@@ -16,6 +16,7 @@ import {
 
 const POLL_MS = 250;
 const SETTLED = new Set(["succeeded", "failed", "waiting-approval"]);
+const PIPE_PROGRESS_MS = 5000;
 
 export interface FollowOutcome {
   runs: RunView[];
@@ -23,14 +24,41 @@ export interface FollowOutcome {
   waiting: RunView[];
 }
 
+/**
+ * `live`: the output is a terminal, where a long task's progress rewrites one line in place;
+ * elsewhere (a CI log) a progress line is printed at most every PIPE_PROGRESS_MS.
+ */
 export async function followShip(
   client: ApiClient,
   shipId: string,
-  print: ((line: string) => void) | undefined,
+  printLine: ((line: string) => void) | undefined,
+  live: boolean = process.stdout.isTTY === true,
 ): Promise<FollowOutcome> {
   const started = Date.now();
   const seen = new Map<string, string>();
   const judged = new Set<string>();
+  const progressShownAt = new Map<string, number>();
+  const reasonShown = new Set<string>();
+  let progressOpen = false;
+  const print =
+    printLine === undefined
+      ? undefined
+      : (line: string): void => {
+          if (progressOpen) printLine("\n");
+          progressOpen = false;
+          printLine(line);
+        };
+  const showProgress = (run: RunView, text: string): void => {
+    if (printLine === undefined) return;
+    const line = `${elapsed(started).padStart(7)}  [${run.stage}] ${visible(run.version)} ${run.task ?? ""}: ${visible(text)}`;
+    if (live) {
+      printLine(`\r\u001b[2K${line}`);
+      progressOpen = true;
+    } else if (Date.now() - (progressShownAt.get(run.id) ?? 0) >= PIPE_PROGRESS_MS) {
+      progressShownAt.set(run.id, Date.now());
+      printLine(`${line}\n`);
+    }
+  };
   for (;;) {
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
     for (const run of runs) {
@@ -39,10 +67,14 @@ export async function followShip(
         const summary = await gateLine(client, run);
         if (summary !== undefined) print(`${elapsed(started).padStart(7)}  ${summary}\n`);
       }
-      const line = describe(run);
+      // A reason already printed (while rolling back) is not printed again when the run fails.
+      const line = describe(run, reasonShown.has(run.id));
+      if (run.state === "rolling-back") reasonShown.add(run.id);
       if (seen.get(run.id) !== line) {
         seen.set(run.id, line);
         print?.(`${elapsed(started).padStart(7)}  ${line}\n`);
+      } else if (run.progress !== undefined) {
+        showProgress(run, run.progress);
       }
     }
     if (runs.length > 0 && runs.every((run) => SETTLED.has(run.state))) {
@@ -64,14 +96,14 @@ async function gateLine(client: ApiClient, run: RunView): Promise<string | undef
   return detail.evaluation === null ? undefined : gateSummary(run.stage, detail.evaluation);
 }
 
-function describe(run: RunView): string {
+function describe(run: RunView, reasonShown: boolean): string {
   const where = `[${run.stage}] ${visible(run.version)}`;
   const colour = colourOf(run.state === "succeeded" ? "released" : run.state);
-  const text = describeState(run, where);
+  const text = describeState(run, where, reasonShown);
   return colour === undefined ? text : paint(text, colour);
 }
 
-function describeState(run: RunView, where: string): string {
+function describeState(run: RunView, where: string, reasonShown: boolean): string {
   switch (run.state) {
     case "queued":
       return `${where} ${queuedNote(run)}`;
@@ -84,7 +116,9 @@ function describeState(run: RunView, where: string): string {
     case "succeeded":
       return `${where} released`;
     case "failed":
-      return `${where} failed (run ${run.id}): ${visible(run.reason ?? "unknown reason")}`;
+      return reasonShown
+        ? `${where} failed (run ${run.id}), reason above`
+        : `${where} failed (run ${run.id}): ${visible(run.reason ?? "unknown reason")}`;
     default:
       return `${where} ${run.state}`;
   }

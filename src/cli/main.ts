@@ -28,12 +28,14 @@ export async function main(argv: string[]): Promise<number> {
       "--state <dir>",
       "state directory (default: $WAYBILL_STATE, else the nearest .waybill/ here or above, else ./.waybill)",
     )
-    .version(versionLine(), "-V, --version", "print Waybill's version and Node's")
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
     .showHelpAfterError("(run with --help for usage)");
 
   const requested = requestedCommand(argv);
+  // Only before a command: `ship --version 1.2.0` names the build's version.
+  if (requested === undefined)
+    program.version(versionLine(), "-V, --version", "print Waybill's version and Node's");
   for (const entry of commands) {
     if (entry.name !== requested) {
       // Listed for --help and for "unknown command" suggestions; never run.

@@ -17,6 +17,8 @@ export interface RunView {
   shipId: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** What its running task last said about where it stands (a load test's requests, p95, errors) */
+  progress?: string;
   /** For a queued run: the run of its stage it waits behind */
   waitingFor?: { id: string; state: string; version: string };
 }

@@ -53,7 +53,7 @@ test(
     assert.equal(slower.code, 1, slower.stdout + slower.stderr);
     assert.match(
       slower.stdout,
-      /live failed: canary: canary at 20% on local scored [\d.]+ \(fail\): latency High/,
+      /\[live\] 1\.2\.0-slow (?:rolling back|failed \(run r-[0-9a-f]+\)): canary: canary at 20% on local scored [\d.]+ \(fail\): latency High/,
     );
     const stage = await live();
     assert.equal(stage?.state, "rolled-back");

@@ -33,6 +33,7 @@ export interface EngineOptions {
 export class Engine {
   private readonly executing = new Map<string, Promise<void>>();
   private readonly approvalTimers = new Map<string, NodeJS.Timeout>();
+  private readonly live = new Map<string, string>();
   private readonly abortController = new AbortController();
   private scheduling: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -204,7 +205,13 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       this.abortController.signal.removeEventListener("abort", onStop);
+      this.live.delete(context.run.id);
     }
+  }
+
+  /** Where the running task of a run stands, as it last said (see TaskContext.progress) */
+  liveProgress(runId: string): string | undefined {
+    return this.live.get(runId);
   }
 
   private async record(run: RunRecord, task: PlannedTask, outcome: TaskOutcome): Promise<void> {
@@ -330,6 +337,9 @@ export class Engine {
       signal: this.abortController.signal,
       emit: async (event) => {
         await this.store.append([event]);
+      },
+      progress: (text) => {
+        this.live.set(run.id, text);
       },
     };
   }

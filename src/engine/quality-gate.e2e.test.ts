@@ -51,7 +51,7 @@ test(
     assert.equal(regressed.code, 1, regressed.stdout + regressed.stderr);
     assert.match(
       regressed.stdout,
-      /\[staging\] 1\.1\.0-slow failed \(run r-[0-9a-f]+\): evaluate: quality gate failed .*latency_p95 = [\d.]+ violates <=\+10%, baseline [\d.]+ \(\+\d+(\.\d+)?%\) \(significantly past the bound \+10%: typical \+[\d.]+% \[/,
+      /\[staging\] 1\.1\.0-slow (?:rolling back|failed \(run r-[0-9a-f]+\)): evaluate: quality gate failed .*latency_p95 = [\d.]+ violates <=\+10%, baseline [\d.]+ \(\+\d+(\.\d+)?%\) \(significantly past the bound \+10%: typical \+[\d.]+% \[/,
     );
 
     const now = await stages();

@@ -25,6 +25,11 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Appends an event now, outside the task's final commit (progress, side effects) */
   emit(event: NewEvent): Promise<void>;
+  /**
+   * Says where a long task stands (a load test's requests, p95 and errors), for people watching;
+   * kept in memory only, never in the log, and cleared when the task ends.
+   */
+  progress(text: string): void;
 }
 
 export type TaskOutcome =

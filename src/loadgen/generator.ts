@@ -21,6 +21,7 @@ import type {
   EndpointResult,
   GeneratorTiming,
   LoadOptions,
+  LoadProgress,
   LoadResult,
   LoadSide,
   SideResult,
@@ -41,9 +42,15 @@ const hardStopGraceMs = 1000;
 export const MAX_SIDE_SAMPLES = 50_000;
 const SIDE_ORDER_SEED = 0x51de;
 
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  return new LoadRun(options).start();
+/** `onProgress` hears where the run stands about once a second. */
+export async function runLoad(
+  options: LoadOptions,
+  onProgress?: (progress: LoadProgress) => void,
+): Promise<LoadResult> {
+  return new LoadRun(options, onProgress).start();
 }
+
+const PROGRESS_EVERY_MS = 1000;
 
 function positiveNumber(value: number, name: string): number {
   if (!(Number.isFinite(value) && value > 0))
@@ -131,10 +138,14 @@ class LoadRun implements ConnectionListener {
   private tickTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private hardStopTimer: NodeJS.Timeout | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
   private finished = false;
   private resolve: (result: LoadResult) => void = () => undefined;
 
-  constructor(options: LoadOptions) {
+  constructor(
+    options: LoadOptions,
+    private readonly onProgress?: (progress: LoadProgress) => void,
+  ) {
     this.model = options.model ?? defaults.model;
     if (this.model !== "open" && this.model !== "closed") {
       throw new UserError(`load test: model must be "open" or "closed"`);
@@ -187,6 +198,9 @@ class LoadRun implements ConnectionListener {
       () => this.finish(),
       this.warmupMs + this.durationMs + this.timeoutMs + hardStopGraceMs,
     );
+    if (this.onProgress !== undefined) {
+      this.progressTimer = setInterval(() => this.reportProgress(), PROGRESS_EVERY_MS);
+    }
 
     if (this.model === "open") {
       // The count of i with i·interval inside the window; the epsilon keeps float error from adding one.
@@ -202,6 +216,18 @@ class LoadRun implements ConnectionListener {
       this.finishIfDone();
     }
     return done;
+  }
+
+  private reportProgress(): void {
+    const total = Tally.combined(this.endpointTallies);
+    const summary = total.summary(0);
+    this.onProgress?.({
+      elapsedMs: Math.round(performance.now() - this.startedAt),
+      sent: this.dispatched,
+      finished: summary.requests,
+      errors: summary.errors,
+      p95Ms: total.answered === 0 ? null : summary.latency.p95,
+    });
   }
 
   /** Counts the time the event loop held the generator up, while the measured window is open */
@@ -370,6 +396,7 @@ class LoadRun implements ConnectionListener {
     clearTimeout(this.tickTimer);
     clearInterval(this.sweepTimer);
     clearTimeout(this.hardStopTimer);
+    clearInterval(this.progressTimer);
     const now = performance.now();
     for (const connection of this.connections) {
       const request = connection.request;

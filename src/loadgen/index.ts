@@ -11,6 +11,7 @@ export type {
   EndpointResult,
   GeneratorTiming,
   LatencySummary,
+  LoadProgress,
   LoadSide,
   SideResult,
 } from "./types.js";

@@ -5,12 +5,18 @@
  */
 import { Worker } from "node:worker_threads";
 import { UserError } from "../errors.js";
-import type { LoadOptions, LoadResult } from "./types.js";
+import type { LoadOptions, LoadProgress, LoadResult } from "./types.js";
 
 export type WorkerReply =
-  { ok: true; result: LoadResult } | { ok: false; message: string; userError: boolean };
+  | { ok: true; result: LoadResult }
+  | { ok: false; message: string; userError: boolean }
+  | { progress: LoadProgress };
 
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
+/** `onProgress` hears where the run stands about once a second. */
+export function runLoad(
+  options: LoadOptions,
+  onProgress?: (progress: LoadProgress) => void,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL("./load-worker.js", import.meta.url), {
       workerData: options,
@@ -18,7 +24,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       execArgv: process.execArgv.filter((flag) => !flag.startsWith("--input-type")),
     });
     let settled = false;
-    worker.once("message", (reply: WorkerReply) => {
+    worker.on("message", (reply: WorkerReply) => {
+      if ("progress" in reply) {
+        onProgress?.(reply.progress);
+        return;
+      }
       settled = true;
       if (reply.ok) resolve(reply.result);
       else reject(reply.userError ? new UserError(reply.message) : new Error(reply.message));

@@ -9,7 +9,7 @@ import type { LoadOptions } from "./types.js";
 import type { WorkerReply } from "./isolated.js";
 
 const reply = (message: WorkerReply) => parentPort?.postMessage(message);
-runLoad(workerData as LoadOptions).then(
+runLoad(workerData as LoadOptions, (progress) => reply({ progress })).then(
   (result) => reply({ ok: true, result }),
   (error: unknown) =>
     reply({ ok: false, message: errorMessage(error), userError: error instanceof UserError }),

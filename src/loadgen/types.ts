@@ -43,6 +43,18 @@ export interface LoadOptions {
   sides?: LoadSide[];
 }
 
+/** Where a run stands, reported about once a second while it goes on */
+export interface LoadProgress {
+  elapsedMs: number;
+  /** Requests sent so far, warm-up included */
+  sent: number;
+  /** Measured requests that finished, and how many of them failed */
+  finished: number;
+  errors: number;
+  /** p95 of the measured answers so far, ms; null before the first */
+  p95Ms: number | null;
+}
+
 export interface LoadSide {
   name: string;
   /** Added to every request of this side, e.g. the proxy's pin header */

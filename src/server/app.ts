@@ -269,6 +269,11 @@ export async function buildApp(
     };
   });
 
+  const liveOf = (run: RunRecord): { progress?: string } => {
+    const progress = run.state === "running" ? deps.engine.liveProgress(run.id) : undefined;
+    return progress === undefined ? {} : { progress };
+  };
+
   app.get("/v1/runs", viewer, async (request) => {
     const query = runsQuery.parse(request.query);
     const runs = await deps.store.listRuns({
@@ -279,14 +284,19 @@ export async function buildApp(
     const open = await deps.store.listRuns({
       states: ["queued", "running", "waiting-approval", "rolling-back"],
     });
-    return { runs: runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open) })) };
+    return { runs: runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open), ...liveOf(run) })) };
   });
 
   app.get<{ Params: { id: string } }>("/v1/runs/:id", viewer, async (request) => {
     const run = await findRun(deps.store, request.params.id);
     const events = await deps.store.events({ run: run.id });
     const evaluation = (await deps.store.evaluations(run.service, run.stage)).find((e) => e.runId === run.id);
-    return { ...publicRun(run), evaluation: evaluation ?? null, events: events.map(publicEvent) };
+    return {
+      ...publicRun(run),
+      ...liveOf(run),
+      evaluation: evaluation ?? null,
+      events: events.map(publicEvent),
+    };
   });
 
   app.post("/v1/attestations", developer, async (request, reply) => {

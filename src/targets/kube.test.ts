@@ -289,8 +289,10 @@ describe("KubeTarget against the fake API server", () => {
     const context = contextFor("dev", imageV1, "run-1");
     assert.deepEqual(await (await kube.startMeasurement(context)).stop(), {
       process: null,
+      baselineProcess: null,
       latencySamplesMs: [],
     });
+    assert.equal(kube.baselineEndpoint(), undefined, "the gate compares with history on a cluster");
     assert.equal(kube.url(), undefined);
     assert.throws(() => kube.testEndpoint(context), /set testUrl on stage dev/);
   });

@@ -18,6 +18,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./init.js")).initCommand,
   },
   {
+    name: "import",
+    summary: "write a waybill.yaml from a Keptn shipyard (with its slo.yaml and sli.yaml) or OpenSLO objects",
+    load: async () => (await import("./import.js")).importCommand,
+  },
+  {
     name: "validate",
     summary: "check a waybill.yaml (or a Keptn slo.yaml); errors give file:line:col",
     load: async () => (await import("./validate.js")).validateCommand,

@@ -14,6 +14,8 @@ import {
   mergeSideResults,
   runExternalLoad,
   runLoad,
+  type LoadOptions,
+  type LoadProgress,
   type SideResult,
 } from "../../loadgen/index.js";
 import { judgePaired, pairedCriteriaOf, type PairedJudgement } from "../../gate/paired-comparison.js";
@@ -175,7 +177,12 @@ async function drivePaired(
       { name: "baseline", headers: baselineHeaders },
       { name: "candidate", headers: candidate.headers },
     ];
-    const result = await runLoad(options);
+    const windows = Math.max(1, Math.floor(maxDurationMs / durationMs));
+    const result = await runLoad(options, (progress) =>
+      context.progress(
+        `${describeProgress(progress, options)}, both versions side by side${windows > 1 ? ` (window ${window + 1} of at most ${windows})` : ""}`,
+      ),
+    );
     if (result.generator.inconclusive !== null) {
       return { slis: {}, tool: "builtin", inconclusive: result.generator.inconclusive };
     }
@@ -234,7 +241,7 @@ async function driveLoad(
     ...request,
     headers: { ...request.headers, ...endpoint.headers },
   }));
-  const result = await runLoad(options);
+  const result = await runLoad(options, (progress) => context.progress(describeProgress(progress, options)));
   return { slis: loadResultToSlis(result), tool: "builtin", inconclusive: result.generator.inconclusive };
 }
 
@@ -256,6 +263,14 @@ function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEv
     passedTests: measurements.map((event) => `load on ${(event.data as EventData["test.measured"]).target}`),
   });
   return attestationEvent(context, PREDICATE_TYPES["test-result"], predicate);
+}
+
+/** "load 12.0s of 30.5s: 600 sent, p95 104.2 ms, 0 errors" */
+export function describeProgress(progress: LoadProgress, options: LoadOptions): string {
+  const totalMs = (options.warmupMs ?? 0) + options.durationMs;
+  const p95 = progress.p95Ms === null ? "no answer yet" : `p95 ${progress.p95Ms.toFixed(1)} ms`;
+  const errors = `${progress.errors} error${progress.errors === 1 ? "" : "s"}`;
+  return `load ${(progress.elapsedMs / 1000).toFixed(1)}s of ${(totalMs / 1000).toFixed(1)}s: ${progress.sent} sent, ${p95}, ${errors}`;
 }
 
 /** Every k-th sample, so the kept ones still span the whole window. */
