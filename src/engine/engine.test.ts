@@ -195,6 +195,30 @@ test("waits for a person where approval is manual, and a rejection rolls back", 
   await store.close();
 });
 
+test("a newer build supersedes one that waits for approval, unless the stage says supersede: false", async () => {
+  for (const supersede of [true, false]) {
+    const { store, digest } = await setUp(`supersede-${supersede}`, [
+      { name: "prod", approval: { pass: "manual" }, supersede },
+    ]);
+    const engine = engineOn(store, new RecordingTarget());
+    await engine.start();
+    const older = await shipShop(engine, { shipId: "s1", stage: "prod", digest, version: "1" });
+    await settle(store, (s) => s.includes("prod:waiting-approval"));
+    const newer = await shipShop(engine, { shipId: "s2", stage: "prod", digest, version: "2" });
+    if (supersede) {
+      await settle(store, (s) => s[0] === "prod:failed" && s[1] === "prod:waiting-approval");
+      assert.equal((await store.getRun(older.id))?.reason, "approve: rejected by waybill: superseded by 2");
+    } else {
+      // A scheduling pass is where a supersede would happen: after one, nothing may have changed.
+      await engine.schedule();
+      assert.equal((await store.getRun(older.id))?.state, "waiting-approval", "both wait, oldest first");
+      assert.equal((await store.getRun(newer.id))?.state, "queued");
+    }
+    await engine.stop();
+    await store.close();
+  }
+});
+
 /** An admin's policy for the test service's prod stage, as the control plane records one */
 function prodPolicy(policy: ProtectedPolicy) {
   return newEvent("policy.changed", "services/shop/stages/prod/policy", {

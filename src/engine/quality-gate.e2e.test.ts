@@ -80,8 +80,13 @@ test(
       /latency_p95\s+<=\+10%\s+\d+\/\d+\s+\+[\d.]+% \[\+[\d.]+%, \+[\d.]+%\]\s+\+[\d.]+% \[.*\]\s+violated/,
     );
 
-    const diff = await cli(["signature", "diff", "1.0.1", "1.1.0-slow", "--stage", "staging", "--json"]);
+    const diff = await cli(["signature", "diff", "1.0.1", "1.1.0-slow", "--json"]);
     assert.equal(diff.code, 0, diff.stderr);
+    assert.equal(
+      (JSON.parse(diff.stdout) as { stage: string }).stage,
+      "staging",
+      "without --stage, the newest stage where both were evaluated",
+    );
     const changes = (
       JSON.parse(diff.stdout) as {
         changes: { sli: string; relativePct: number; significant: boolean | null }[];

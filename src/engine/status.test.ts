@@ -106,3 +106,17 @@ test("a failed stage carries the reason of its last run", () => {
     "health: timed out",
   );
 });
+
+test("a stage lists the runs queued behind its current one, oldest first", () => {
+  const status = stageStatus(
+    "dev",
+    [run("v1", "succeeded"), run("v2", "waiting-approval"), run("v3", "queued"), run("v4", "queued")],
+    [live],
+    null,
+  );
+  assert.equal(status.state, "waiting-approval");
+  assert.deepEqual(status.queued, [
+    { id: "v3", version: "v3" },
+    { id: "v4", version: "v4" },
+  ]);
+});

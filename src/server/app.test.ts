@@ -13,7 +13,8 @@ import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
-import { buildApp, type AppDependencies, type RouteInfo } from "./app.js";
+import { blockerOf, buildApp, type AppDependencies, type RouteInfo } from "./app.js";
+import type { RunRecord } from "../store/store.js";
 import { TokenRegistry, adminToken, roles, type Role } from "./auth.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-api-"));
@@ -505,5 +506,37 @@ describe("stage policies", () => {
       assert.equal(response.statusCode, status, `${service}/${stage} ${JSON.stringify(payload)}`);
       assert.ok(response.json<{ error: string }>().error.length > 0);
     }
+  });
+});
+
+describe("a queued run names what it waits for", () => {
+  const run = (id: string, stage: string, state: RunRecord["state"]): RunRecord => ({
+    id,
+    shipId: "s",
+    kind: "ship",
+    service: "shop",
+    stage,
+    stageIndex: 0,
+    digest: "sha256:x",
+    version: id,
+    state,
+    result: null,
+    task: null,
+    reason: null,
+    createdAt: "",
+    startedAt: null,
+    finishedAt: null,
+  });
+  const open = [
+    run("r-1", "prod", "waiting-approval"),
+    run("r-2", "dev", "running"),
+    run("r-3", "prod", "queued"),
+    run("r-4", "prod", "queued"),
+  ];
+  test("the run its stage is busy with, else none", () => {
+    assert.deepEqual(blockerOf(open[2] ?? run("", "", "queued"), open), {
+      waitingFor: { id: "r-1", state: "waiting-approval", version: "r-1" },
+    });
+    assert.deepEqual(blockerOf(open[0] ?? run("", "", "queued"), open), {}, "only a queued run waits");
   });
 });

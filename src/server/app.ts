@@ -139,7 +139,7 @@ export function publicRun(run: RunRecord) {
  * What a queued run waits for: the run its stage is busy with, else the one queued before it.
  * The CLI names it, with how to decide it when it waits for a person.
  */
-function blockerOf(
+export function blockerOf(
   run: RunRecord,
   open: RunRecord[],
 ): { waitingFor?: { id: string; state: string; version: string } } {
@@ -402,7 +402,8 @@ export async function buildApp(
     const query = signatureDiffQuery.parse(request.query);
     const service = await serviceFor(deps.store, query.service);
     const records = await deps.store.evaluations(service, query.stage);
-    const a = findSignature(records, query.a, undefined);
+    const stage = query.stage ?? sharedStage(records, query.a, query.b);
+    const a = findSignature(records, query.a, stage);
     const b = findSignature(records, query.b, a.stage);
     return {
       service,
@@ -593,18 +594,31 @@ async function serviceFor(store: Store, named: string | undefined): Promise<stri
 }
 
 /** A signature by run id, version or digest (a digest prefix will do), newest first. */
+/** A signature is named by its run id, its version, its digest, or a digest prefix. */
+function signatureMatches(record: EvaluationRecord, ref: string): boolean {
+  return (
+    record.runId === ref ||
+    record.version === ref ||
+    record.digest === ref ||
+    record.digest.startsWith(`sha256:${ref}`)
+  );
+}
+
+/** The newest stage where both builds were evaluated, so `signature diff A B` needs no --stage. */
+function sharedStage(records: EvaluationRecord[], a: string, b: string): string | undefined {
+  const stagesOfA = new Set(
+    records.filter((record) => signatureMatches(record, a)).map((record) => record.stage),
+  );
+  return records.find((record) => signatureMatches(record, b) && stagesOfA.has(record.stage))?.stage;
+}
+
 function findSignature(
   records: EvaluationRecord[],
   ref: string,
   stage: string | undefined,
 ): EvaluationRecord {
   const found = records.find(
-    (record) =>
-      (stage === undefined || record.stage === stage) &&
-      (record.runId === ref ||
-        record.version === ref ||
-        record.digest === ref ||
-        record.digest.startsWith(`sha256:${ref}`)),
+    (record) => (stage === undefined || record.stage === stage) && signatureMatches(record, ref),
   );
   if (found === undefined) {
     throw new NotFoundError(`no performance signature matches "${ref}"${stage ? ` in stage ${stage}` : ""}`);

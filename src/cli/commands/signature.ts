@@ -12,7 +12,7 @@ export const signatureCommand: CliCommand = {
       .argument("<a>", "run id, version or digest")
       .argument("<b>", "run id, version or digest")
       .option("--service <name>", "the service (needed when there are several)")
-      .option("--stage <name>", "the stage (default: where A was last evaluated)")
+      .option("--stage <name>", "the stage (default: the newest one where both were evaluated)")
       .option("--json", "print JSON"),
   async run(args, options, context) {
     const [, a = "", b = ""] = args;
