@@ -157,7 +157,20 @@ export function evaluationTable(view: EvaluationView): string {
       `${round(objective.score)}/${objective.weight}`,
     ]);
   }
-  return head + table(rows) + pairedTable(view) + undecidedNotes(evaluation);
+  return head + table(rows) + pairedTable(view) + historyNotes(view) + undecidedNotes(evaluation);
+}
+
+/** With history only, how each relative criterion stood against the earlier results' spread. */
+function historyNotes(view: EvaluationView): string {
+  if (view.baselineKind !== "history") return "";
+  const notes = view.evaluation.objectives.flatMap((objective) =>
+    objective.passTargets.flatMap((target) =>
+      target.judged === undefined || target.judged.decision === "undecided"
+        ? []
+        : [`${objective.sli} ${target.criteria}: ${target.judged.reason}`],
+    ),
+  );
+  return notes.length === 0 ? "" : `\nagainst the earlier results' run-to-run noise:\n${notes.join("\n")}\n`;
 }
 
 function baselineDescription(view: EvaluationView): string {

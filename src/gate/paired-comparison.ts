@@ -137,7 +137,10 @@ export function decideWithinNoise(input: {
   const { criterion, measured, target, baseline, earlier } = input;
   const spread = earlier.length >= 3 ? 1.4826 * medianAbsoluteDeviation(earlier) : null;
   const holds = worseIsHigher(criterion) ? measured <= target : measured >= target;
-  if (holds) return { decision: "holds", spread, reason: "within the target" };
+  if (holds) {
+    const noise = spread === null ? "" : ` (run-to-run spread ±${round(3 * spread)})`;
+    return { decision: "holds", spread, reason: `within the target${noise}` };
+  }
   if (spread === null) {
     return {
       decision: "violated",
