@@ -88,6 +88,26 @@ export async function followShip(
   }
 }
 
+/** Follows one run (an approved one, on to its release) until it finishes; returns it then. */
+export async function followRun(
+  client: ApiClient,
+  runId: string,
+  print: (line: string) => void,
+): Promise<RunView> {
+  const started = Date.now();
+  let last = "";
+  for (;;) {
+    const run = await client.get<RunView>(`/v1/runs/${encodeURIComponent(runId)}`);
+    const line = describe(run, false);
+    if (line !== last) {
+      last = line;
+      print(`${elapsed(started).padStart(7)}  ${line}\n`);
+    }
+    if (run.state === "succeeded" || run.state === "failed") return run;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
 /** The gate's verdict for a settled run that had one */
 async function gateLine(client: ApiClient, run: RunView): Promise<string | undefined> {
   const detail = await client.get<{ evaluation: EvaluationView | null }>(

@@ -97,9 +97,11 @@ describe("shipping examples/hello through its stages", { timeout: 600_000 }, () 
     }
     const approved = await cli(["approve", waiting.id]);
     assert.equal(approved.code, 0, approved.stderr);
-    for (let i = 0; i < 100 && (await stage("production")).state !== "released"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    assert.match(
+      approved.stdout,
+      /\[production\] 1\.0\.0 released/,
+      "approve follows the run to its release",
+    );
     const production = await stage("production");
     assert.equal(production.state, "released");
     assert.equal(await body(production.url), "hello from 1.0.0 (production)");

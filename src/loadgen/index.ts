@@ -3,6 +3,7 @@ export { runLoad } from "./isolated.js";
 export { loadOptionsFromSpec } from "./from-spec.js";
 export { loadResultToSlis, type SliValues } from "./slis.js";
 export { mergeSideResults } from "./side-results.js";
+export { describeProgress } from "./progress.js";
 export { runExternalLoad, parseSliJson, type ExternalLoadOptions } from "./external.js";
 export type {
   LoadOptions,

@@ -66,7 +66,7 @@ test(
     );
     const production = settled.find((run) => run.stage === "production");
     assert.ok(production);
-    const approved = await cli(["approve", production.id]);
+    const approved = await cli(["approve", production.id, "--no-wait"]);
     assert.equal(approved.code, 0, approved.stderr);
     killControlPlane();
 

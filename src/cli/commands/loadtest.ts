@@ -1,6 +1,7 @@
 import { UserError } from "../../errors.js";
-import { runLoad, type LoadOptions, type LoadResult } from "../../loadgen/index.js";
+import { describeProgress, runLoad, type LoadOptions, type LoadResult } from "../../loadgen/index.js";
 import { parseDuration } from "../../spec/units.js";
+
 import type { CliCommand } from "../command.js";
 
 // The same defaults as an empty `test.load` block in waybill.yaml.
@@ -40,7 +41,12 @@ export const loadtestCommand: CliCommand = {
       ),
   async run(args, options, context) {
     const load = loadOptionsFromFlags(args[0], options);
-    const result = await runLoad(load);
+    // On a terminal, one line rewritten in place says where the run stands; nothing in a pipe.
+    const live = process.stderr.isTTY === true;
+    const result = await runLoad(load, (progress) => {
+      if (live) context.stderr(`\r\u001b[2K${describeProgress(progress, load)}`);
+    });
+    if (live) context.stderr("\r\u001b[2K");
     if (options.json === true) context.stdout(`${JSON.stringify(result)}\n`);
     else context.stdout(summarize(args[0] ?? "", load, result));
     return result.generator.inconclusive === null ? 0 : 1;

@@ -27,9 +27,10 @@ export const shipCommand: CliCommand = {
     const json = options.json === true;
     const say = json ? () => undefined : context.stderr;
     const startedOn = new Date().toISOString();
-    if (spec.build.command !== undefined) {
-      say(`building ${spec.metadata.name}: ${spec.build.command}\n`);
-      await runBuild(spec.build.command, serviceDir, spec.build.env, say);
+    const buildCommand = spec.build.command;
+    if (buildCommand !== undefined) {
+      say(`building ${spec.metadata.name}: ${buildCommand}\n`);
+      await withHeartbeat(say, (output) => runBuild(buildCommand, serviceDir, spec.build.env, output));
     }
     const finishedOn = new Date().toISOString();
     const source = await sourceFacts(serviceDir);
@@ -100,5 +101,29 @@ async function waitUntilStarted(
     const first = runs[0];
     if (first !== undefined && first.state !== "queued") return first;
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const QUIET_BUILD_MS = 10_000;
+
+/** A build that prints nothing for a while still says it is alive, and for how long it has run. */
+async function withHeartbeat<T>(
+  say: (text: string) => void,
+  work: (output: (text: string) => void) => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  let lastOutput = started;
+  const timer = setInterval(() => {
+    if (Date.now() - lastOutput < QUIET_BUILD_MS) return;
+    lastOutput = Date.now();
+    say(`  still building (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  }, 1000);
+  try {
+    return await work((text) => {
+      lastOutput = Date.now();
+      say(text);
+    });
+  } finally {
+    clearInterval(timer);
   }
 }

@@ -9,15 +9,15 @@
  * on both sides' samples, further windows run, up to `test.load.maxDuration`.
  */
 import {
+  describeProgress,
   loadOptionsFromSpec,
   loadResultToSlis,
   mergeSideResults,
   runExternalLoad,
   runLoad,
-  type LoadOptions,
-  type LoadProgress,
   type SideResult,
 } from "../../loadgen/index.js";
+
 import { judgePaired, pairedCriteriaOf, type PairedJudgement } from "../../gate/paired-comparison.js";
 import { commandArgv, parseDuration } from "../../spec/units.js";
 import { createHash } from "node:crypto";
@@ -263,14 +263,6 @@ function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEv
     passedTests: measurements.map((event) => `load on ${(event.data as EventData["test.measured"]).target}`),
   });
   return attestationEvent(context, PREDICATE_TYPES["test-result"], predicate);
-}
-
-/** "load 12.0s of 30.5s: 600 sent, p95 104.2 ms, 0 errors" */
-export function describeProgress(progress: LoadProgress, options: LoadOptions): string {
-  const totalMs = (options.warmupMs ?? 0) + options.durationMs;
-  const p95 = progress.p95Ms === null ? "no answer yet" : `p95 ${progress.p95Ms.toFixed(1)} ms`;
-  const errors = `${progress.errors} error${progress.errors === 1 ? "" : "s"}`;
-  return `load ${(progress.elapsedMs / 1000).toFixed(1)}s of ${(totalMs / 1000).toFixed(1)}s: ${progress.sent} sent, ${p95}, ${errors}`;
 }
 
 /** Every k-th sample, so the kept ones still span the whole window. */
