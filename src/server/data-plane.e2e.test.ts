@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readControlPlaneInfo } from "../cli/client.js";
-import { cleanUp, replaceStages, runCli, scratchExample } from "../testing/cli.js";
+import { cleanUp, eventually, isAlive, runCli, scratchExample, shipToDevOnly } from "../testing/cli.js";
 
 const scratch = scratchExample("hello");
 const cli = (args: string[]) => runCli(args, { stateDir: scratch.stateDir, cwd: scratch.root });
@@ -30,23 +30,6 @@ async function body(url: string): Promise<string | undefined> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`${what} did not happen within 30 s`);
-}
-
 function dataPlanePid(): number {
   return (JSON.parse(readFileSync(join(scratch.stateDir, "data-plane.json"), "utf8")) as { pid: number }).pid;
 }
@@ -55,13 +38,7 @@ test(
   "stage URLs answer every request while the control plane is killed, and take new routes when it returns",
   { timeout: 300_000 },
   async () => {
-    replaceStages(scratch.serviceDir, ["{ name: dev, test: false, gate: false }"]);
-    const shipped = await cli(["ship", "hello", "--version", "1.0.0"]);
-    assert.equal(shipped.code, 0, shipped.stderr);
-    const status = JSON.parse((await cli(["status", "hello", "--json"])).stdout) as {
-      services: { stages: { url: string }[] }[];
-    };
-    const url = status.services[0]?.stages[0]?.url ?? "";
+    const url = await shipToDevOnly(scratch.serviceDir, cli, "1.0.0");
     assert.match((await body(url)) ?? "", /hello from 1\.0\.0/);
 
     const controlPlane = readControlPlaneInfo(scratch.stateDir)?.pid ?? 0;

@@ -10,10 +10,12 @@ import { readControlPlaneInfo } from "../cli/client.js";
 import {
   cleanUp,
   controlPlaneIdOf,
+  eventually,
+  isAlive,
   processesOf,
-  replaceStages,
   runCli,
   scratchExample,
+  shipToDevOnly,
 } from "../testing/cli.js";
 import { cliEntry } from "../testing/paths.js";
 
@@ -35,38 +37,17 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-async function eventually(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what} did not happen within 30 s`);
-}
-
 test(
   "down stops every app with or without a control plane, and the next start brings the stage back",
   { timeout: 300_000 },
   async () => {
-    replaceStages(scratch.serviceDir, ["{ name: dev, test: false, gate: false }"]);
-    const shipped = await cli(["ship", "hello", "--version", "1.0.0"]);
-    assert.equal(shipped.code, 0, shipped.stderr);
-    const status = JSON.parse((await cli(["status", "hello", "--json"])).stdout) as {
-      services: { stages: { url: string }[] }[];
-    };
-    const url = status.services[0]?.stages[0]?.url ?? "";
+    const url = await shipToDevOnly(scratch.serviceDir, cli, "1.0.0");
     assert.ok(await answers(url));
     const id = controlPlaneIdOf(scratch.stateDir);
 
     const controlPlane = readControlPlaneInfo(scratch.stateDir)?.pid ?? 0;
     process.kill(controlPlane, "SIGKILL");
-    await eventually("the control plane's death", () => {
-      try {
-        process.kill(controlPlane, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await eventually("the control plane's death", () => !isAlive(controlPlane));
     assert.ok(processesOf(id).length > 0, "the app outlived the control plane");
     const down = await cli(["down"]);
     assert.equal(down.code, 0, down.stderr);

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import assert from "node:assert/strict";
 import type { CliCommand, CliContext } from "../cli/command.js";
 import { UserError } from "../errors.js";
@@ -139,4 +139,37 @@ export async function userErrorOf(run: () => Promise<unknown>): Promise<UserErro
     throw error;
   }
   assert.fail("expected a UserError");
+}
+
+/** Waits, polling every 100 ms, until `check` holds; fails the test after 30 s, naming `what`. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`${what} did not happen within 30 s`);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ships a scratch example through one quick stage, dev (no test, no gate); returns dev's URL. */
+export async function shipToDevOnly(
+  serviceDir: string,
+  cli: (args: string[]) => Promise<CliResult>,
+  version: string,
+): Promise<string> {
+  replaceStages(serviceDir, ["{ name: dev, test: false, gate: false }"]);
+  const shipped = await cli(["ship", basename(serviceDir), "--version", version]);
+  assert.equal(shipped.code, 0, shipped.stderr);
+  const status = JSON.parse((await cli(["status", basename(serviceDir), "--json"])).stdout) as {
+    services: { stages: { url: string }[] }[];
+  };
+  return status.services[0]?.stages[0]?.url ?? "";
 }
