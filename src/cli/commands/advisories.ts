@@ -4,6 +4,7 @@ import { basename, join, resolve } from "node:path";
 import { UserError } from "../../errors.js";
 import { defaultArchiveUrl, downloadArchive, OSV_ECOSYSTEMS } from "../../evidence/vulns/download.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { table } from "../views.js";
 
@@ -44,7 +45,8 @@ export const advisoriesCommand: CliCommand = {
     }
     const client = await connect(context.stateDir);
     const view = await client.get<AdvisoriesView>("/v1/advisories");
-    context.stdout(options.json === true ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
+    if (options.json === true) printJson(context, view);
+    else context.stdout(describe(view));
     return 0;
   },
 };

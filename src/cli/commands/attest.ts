@@ -1,5 +1,6 @@
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { UserError, errorMessage } from "../../errors.js";
 import { signStatement } from "../../evidence/attestation/attestation.js";
 import { formatBundle } from "../../evidence/attestation/bundle.js";
@@ -30,7 +31,7 @@ export const attestCommand: CliCommand = {
 
     const out = options.out;
     if (typeof out !== "string") {
-      context.stdout(`${JSON.stringify(envelope, null, 2)}\n`);
+      printJson(context, envelope);
       return 0;
     }
     if (out.endsWith(".jsonl")) appendFileSync(out, formatBundle([envelope]));

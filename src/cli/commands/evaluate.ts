@@ -5,6 +5,7 @@ import { parsePreviousEvaluations, parseSliValues } from "../../gate/inputs.js";
 import { evaluateSlo, type CriterionTarget, type Evaluation } from "../../gate/slo-evaluation.js";
 import { loadSloFile } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { table } from "../views.js";
 
 const exitCodes: Record<Evaluation["result"], number> = { pass: 0, warning: 3, fail: 1 };
@@ -43,7 +44,7 @@ export const evaluateCommand: CliCommand = {
 
     if (options.json === true) {
       const { result, score, message, objectives, comparison } = evaluation;
-      context.stdout(`${JSON.stringify({ result, score, message, objectives, comparison }, null, 2)}\n`);
+      printJson(context, { result, score, message, objectives, comparison });
     } else {
       context.stdout(renderEvaluation(evaluation));
     }

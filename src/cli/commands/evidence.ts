@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { readEnvelopes } from "../../evidence/attestation/files.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { table } from "../views.js";
 
@@ -51,7 +52,7 @@ export const evidenceCommand: CliCommand = {
     }
     const view = await client.get<EvidenceView>(`/v1/evidence/${ref}`);
     if (options.json === true) {
-      context.stdout(`${JSON.stringify(view, null, 2)}\n`);
+      printJson(context, view);
       return 0;
     }
     const { artifact } = view;

@@ -12,6 +12,7 @@ import {
 } from "../../gate/canary-judge.js";
 import { parseSamples } from "../../gate/inputs.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { table } from "../views.js";
 
 const directions: readonly Direction[] = ["either", "increase", "decrease"];
@@ -63,9 +64,7 @@ export const judgeCommand: CliCommand = {
     if (options.json === true) {
       const { classification, critical, estimate, ci, pValue, effectSize, reason } = judgement;
       // JSON has no NaN: an estimate that was not computed prints as null.
-      context.stdout(
-        `${JSON.stringify({ classification, critical, estimate, ci, pValue, effectSize, reason }, null, 2)}\n`,
-      );
+      printJson(context, { classification, critical, estimate, ci, pValue, effectSize, reason });
     } else {
       context.stdout(renderJudgement(judgement, settings));
     }

@@ -3,6 +3,7 @@ import { describeProgress, runLoad, type LoadOptions, type LoadResult } from "..
 import { parseDuration } from "../../spec/units.js";
 
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 
 // The same defaults as an empty `test.load` block in waybill.yaml.
 const defaults = { rate: 50, duration: "10s", warmup: "1s", connections: 10, timeout: "5s" } as const;
@@ -47,7 +48,7 @@ export const loadtestCommand: CliCommand = {
       if (live) context.stderr(`\r\u001b[2K${describeProgress(progress, load)}`);
     });
     if (live) context.stderr("\r\u001b[2K");
-    if (options.json === true) context.stdout(`${JSON.stringify(result)}\n`);
+    if (options.json === true) printJson(context, result);
     else context.stdout(summarize(args[0] ?? "", load, result));
     return result.generator.inconclusive === null ? 0 : 1;
   },

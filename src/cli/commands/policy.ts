@@ -5,6 +5,7 @@ import type { EffectivePolicy, PolicyChange } from "../../engine/policies.js";
 import { describeRequirement, type ProtectedPolicy } from "../../policy/protected-policy.js";
 import type { PolicyChangeRecord } from "../../store/store.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { table } from "../views.js";
 
@@ -35,7 +36,7 @@ export const policyCommand: CliCommand = {
     if (action === "history") {
       const { history } = await client.get<{ history: PolicyChangeRecord[] }>(path);
       if (options.json === true) {
-        context.stdout(`${JSON.stringify(history, null, 2)}\n`);
+        printJson(context, history);
         return 0;
       }
       const rows = [["WHEN", "BY", "WHY", "FROM", "TO"]];
@@ -79,7 +80,7 @@ async function show(
   const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
   const { policies } = await client.get<{ policies: EffectivePolicy[] }>(`/v1/policies${query}`);
   if (options.json === true) {
-    context.stdout(`${JSON.stringify(policies, null, 2)}\n`);
+    printJson(context, policies);
     return 0;
   }
   if (policies.length === 0) {

@@ -1,5 +1,6 @@
 import type { RecallResult } from "../../engine/recall.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip } from "../follow.js";
 import { table, type RunView } from "../views.js";
@@ -19,7 +20,7 @@ export const recallCommand: CliCommand = {
     const client = await connect(context.stateDir);
     const view = await client.get<RecallResult>(`/v1/recall?q=${encodeURIComponent(query)}`);
     if (options.json === true && typeof options.redeploy !== "string") {
-      context.stdout(`${JSON.stringify(view, null, 2)}\n`);
+      printJson(context, view);
       return 0;
     }
     if (options.json !== true) {
@@ -55,8 +56,7 @@ export const recallCommand: CliCommand = {
       failed ||= outcome.failed.length > 0;
       outcomes.push(...outcome.runs);
     }
-    if (options.json === true)
-      context.stdout(`${JSON.stringify({ ...view, redeployed: outcomes }, null, 2)}\n`);
+    if (options.json === true) printJson(context, { ...view, redeployed: outcomes });
     return failed ? 1 : 0;
   },
 };

@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip, printOutcome } from "../follow.js";
 import type { RunView } from "../views.js";
@@ -15,7 +16,7 @@ export const rollbackCommand: CliCommand = {
     );
     const json = options.json === true;
     const outcome = await followShip(client, run.shipId, json ? undefined : context.stdout);
-    if (json) context.stdout(`${JSON.stringify({ runs: outcome.runs }, null, 2)}\n`);
+    if (json) printJson(context, { runs: outcome.runs });
     else await printOutcome(client, service, outcome, context.stdout);
     return outcome.failed.length > 0 ? 1 : 0;
   },

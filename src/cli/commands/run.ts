@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import {
   evaluationTable,
@@ -18,7 +19,7 @@ export const runCommand: CliCommand = {
       `/v1/runs/${encodeURIComponent(args[0] ?? "")}`,
     );
     if (options.json === true) {
-      context.stdout(`${JSON.stringify(run, null, 2)}\n`);
+      printJson(context, run);
       return 0;
     }
     context.stdout(

@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { runsTable, type RunView } from "../views.js";
 
@@ -14,7 +15,8 @@ export const runsCommand: CliCommand = {
     const params = new URLSearchParams({ limit: String(options.limit ?? "50") });
     if (args[0] !== undefined) params.set("service", args[0]);
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?${params}`);
-    context.stdout(options.json === true ? `${JSON.stringify({ runs }, null, 2)}\n` : runsTable(runs));
+    if (options.json === true) printJson(context, { runs });
+    else context.stdout(runsTable(runs));
     return 0;
   },
 };

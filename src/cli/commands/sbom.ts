@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { generateSbom } from "../../evidence/sbom/index.js";
 import type { CycloneDxBom } from "../../evidence/sbom/index.js";
 
@@ -19,7 +20,7 @@ export const sbomCommand: CliCommand = {
       await writeFile(options.out, json);
       context.stderr(`wrote ${options.out}: ${summary(bom)}\n`);
     }
-    if (options.json === true) context.stdout(json);
+    if (options.json === true) printJson(context, bom);
     else if (typeof options.out !== "string") context.stdout(`${summary(bom)}\n`);
     return 0;
   },

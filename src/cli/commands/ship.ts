@@ -8,6 +8,7 @@ import { UserError } from "../../errors.js";
 import { stageTargets, type ServiceSpec } from "../../spec/schema.js";
 import { loadServiceSpec } from "../../spec/load.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip, printOutcome } from "../follow.js";
 import type { RunView } from "../views.js";
@@ -63,13 +64,12 @@ export const shipCommand: CliCommand = {
 
     if (options.wait === false) {
       const first = await waitUntilStarted(client, shipped.shipId);
-      context.stdout(
-        json ? `${JSON.stringify({ runs: [first] })}\n` : `started run ${first.id} (${first.stage})\n`,
-      );
+      if (json) printJson(context, { runs: [first] });
+      else context.stdout(`started run ${first.id} (${first.stage})\n`);
       return 0;
     }
     const outcome = await followShip(client, shipped.shipId, json ? undefined : context.stdout);
-    if (json) context.stdout(`${JSON.stringify({ runs: outcome.runs }, null, 2)}\n`);
+    if (json) printJson(context, { runs: outcome.runs });
     else await printOutcome(client, spec.metadata.name, outcome, context.stdout);
     return outcome.failed.length > 0 ? 1 : 0;
   },

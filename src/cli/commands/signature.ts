@@ -1,6 +1,7 @@
 import { Argument } from "commander";
 import type { SliChange } from "../../gate/signature-diff.js";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { table } from "../views.js";
 
@@ -28,7 +29,7 @@ export const signatureCommand: CliCommand = {
       changes: SliChange[];
     }>(`/v1/signatures/diff?${params}`);
     if (options.json === true) {
-      context.stdout(`${JSON.stringify(diff, null, 2)}\n`);
+      printJson(context, diff);
       return 0;
     }
     context.stdout(`${diff.service} in ${diff.stage}: A = ${diff.a}, B = ${diff.b}\n\n`);

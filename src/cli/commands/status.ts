@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { statusTable, type StatusView } from "../views.js";
 
@@ -9,7 +10,8 @@ export const statusCommand: CliCommand = {
     const client = await connect(context.stateDir);
     const query = args[0] === undefined ? "" : `?service=${encodeURIComponent(args[0])}`;
     const status = await client.get<StatusView>(`/v1/status${query}`);
-    context.stdout(options.json === true ? `${JSON.stringify(status, null, 2)}\n` : statusTable(status));
+    if (options.json === true) printJson(context, status);
+    else context.stdout(statusTable(status));
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { UserError, errorMessage } from "../../errors.js";
 import { kubeConfigForContext } from "../../kube/apply.js";
 import { listLiveObjects, type LiveObject, type WrittenWith } from "../../kube/live-objects.js";
@@ -61,7 +62,7 @@ export const upgradeCheckCommand: CliCommand = {
     ];
     const release = `${target.major}.${target.minor}`;
     if (options.json === true) {
-      context.stdout(`${JSON.stringify({ findings: findings.map(findingJson) }, null, 2)}\n`);
+      printJson(context, { findings: findings.map(findingJson) });
     } else {
       for (const finding of findings) context.stdout(`${describeFinding(finding)}\n`);
       context.stdout(summary(findings, objects.length + inventory.listed, release));

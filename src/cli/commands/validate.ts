@@ -1,5 +1,6 @@
 import { join, relative } from "node:path";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { SpecError, isDirectory, loadSpecFile, type LoadedSpecFile } from "../../spec/load.js";
 import { stageTargets } from "../../spec/schema.js";
 
@@ -18,11 +19,11 @@ export const validateCommand: CliCommand = {
       loaded = loadSpecFile(file);
     } catch (error) {
       if (!(json && error instanceof SpecError)) throw error;
-      context.stdout(`${JSON.stringify({ valid: false, file, issues: error.issues }, null, 2)}\n`);
+      printJson(context, { valid: false, file, issues: error.issues });
       return error.exitCode;
     }
     if (json) {
-      context.stdout(`${JSON.stringify({ valid: true, file, kind: loaded.kind, issues: [] }, null, 2)}\n`);
+      printJson(context, { valid: true, file, kind: loaded.kind, issues: [] });
     } else {
       context.stdout(`ok: ${summary(file, loaded)}\n`);
     }

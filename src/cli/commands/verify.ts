@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { UserError } from "../../errors.js";
 import {
   claimedPredicateType,
@@ -67,7 +68,7 @@ export const verifyCommand: CliCommand = {
     const allValid = reports.every((entry) => entry.valid);
     const single = !isBundle || predicateType !== undefined;
     if (options.json === true) {
-      context.stdout(`${JSON.stringify(single ? reports[0] : reports, null, 2)}\n`);
+      printJson(context, single ? reports[0] : reports);
     } else {
       for (const entry of reports) context.stdout(`${describe(entry)}\n`);
     }

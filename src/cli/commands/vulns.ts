@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { printJson } from "../json-output.js";
 import { UserError } from "../../errors.js";
 import {
   MemoryAdvisoryStore,
@@ -52,7 +53,7 @@ export const vulnsCommand: CliCommand = {
         score,
         fixed,
       }));
-      context.stdout(`${JSON.stringify({ findings, notScanned: scan.notScanned, failOn }, null, 2)}\n`);
+      printJson(context, { findings, notScanned: scan.notScanned, failOn });
     } else {
       context.stdout(table(scan, store.size));
     }
