@@ -8,11 +8,18 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as Enums from "@cyclonedx/cyclonedx-library/Enums";
-import * as Models from "@cyclonedx/cyclonedx-library/Models";
+import type * as EnumsModule from "@cyclonedx/cyclonedx-library/Enums";
+import type * as ModelsModule from "@cyclonedx/cyclonedx-library/Models";
 import type * as Serialize from "@cyclonedx/cyclonedx-library/Serialize";
-import * as Spec from "@cyclonedx/cyclonedx-library/Spec";
+import type * as SpecModule from "@cyclonedx/cyclonedx-library/Spec";
 import type { FoundComponent } from "./types.js";
+
+// The library is CommonJS: required, not imported, it loads without the ESM loader scanning each
+// of its files for named exports, which `waybill sbom` paid on every start.
+const requireLibrary = createRequire(import.meta.url);
+const Enums = requireLibrary("@cyclonedx/cyclonedx-library/Enums") as typeof EnumsModule;
+const Models = requireLibrary("@cyclonedx/cyclonedx-library/Models") as typeof ModelsModule;
+const Spec = requireLibrary("@cyclonedx/cyclonedx-library/Spec") as typeof SpecModule;
 
 export type CycloneDxBom = Serialize.JSON.Types.Normalized.Bom;
 
@@ -56,7 +63,7 @@ export function buildBom(
   bom.metadata.component = artifact;
   bom.metadata.tools.components.add(waybillTool());
 
-  const modelByPurl = new Map<string, Models.Component>();
+  const modelByPurl = new Map<string, ModelsModule.Component>();
   for (const found of [...components].sort((a, b) => compareCodePoints(a.purl, b.purl))) {
     const model = libraryComponent(found);
     modelByPurl.set(found.purl, model);
@@ -101,11 +108,11 @@ function restoreRepeatedAlgorithms(bom: CycloneDxBom, components: readonly Found
     if (hashes === undefined) continue;
     component.hashes = [...hashes]
       .sort((a, b) => compareCodePoints(a.alg, b.alg) || compareCodePoints(a.content, b.content))
-      .map((hash) => ({ alg: hash.alg as Enums.HashAlgorithm, content: hash.content }));
+      .map((hash) => ({ alg: hash.alg as EnumsModule.HashAlgorithm, content: hash.content }));
   }
 }
 
-function artifactComponent(subject: SbomSubject): Models.Component {
+function artifactComponent(subject: SbomSubject): ModelsModule.Component {
   const artifact = new Models.Component(Enums.ComponentType.Application, subject.name, {
     bomRef: `artifact:${subject.name}${subject.version === undefined ? "" : `@${subject.version}`}`,
     version: subject.version,
@@ -118,7 +125,7 @@ function artifactComponent(subject: SbomSubject): Models.Component {
   return artifact;
 }
 
-function libraryComponent(found: FoundComponent): Models.Component {
+function libraryComponent(found: FoundComponent): ModelsModule.Component {
   const model = new Models.Component(Enums.ComponentType.Library, found.localName, {
     bomRef: found.purl,
     group: found.group,
@@ -127,7 +134,7 @@ function libraryComponent(found: FoundComponent): Models.Component {
     scope: found.scope === "required" ? Enums.ComponentScope.Required : Enums.ComponentScope.Optional,
   });
   for (const hash of [...found.hashes].sort((a, b) => compareCodePoints(a.alg, b.alg))) {
-    model.hashes.set(hash.alg as Enums.HashAlgorithm, hash.content);
+    model.hashes.set(hash.alg as EnumsModule.HashAlgorithm, hash.content);
   }
   const properties = [...found.properties].sort(
     (a, b) => compareCodePoints(a.name, b.name) || compareCodePoints(a.value, b.value),
@@ -157,7 +164,7 @@ function readWaybillVersion(): string | undefined {
   return waybillVersion;
 }
 
-function waybillTool(): Models.Component {
+function waybillTool(): ModelsModule.Component {
   return new Models.Component(Enums.ComponentType.Application, "waybill", { version: readWaybillVersion() });
 }
 
