@@ -174,10 +174,19 @@ function otherControlPlanes(stateDir: string): { pid: number; stateDir: string }
       continue;
     }
     const state = argv[argv.indexOf("--state") + 1];
-    const isServe = argv.includes("serve") && argv.some((arg) => /(waybill|main)\.js$/.test(arg));
-    if (isServe && argv.includes("--state") && state !== undefined && state !== stateDir) {
+    if (
+      isControlPlaneCommandLine(argv) &&
+      argv.includes("--state") &&
+      state !== undefined &&
+      state !== stateDir
+    ) {
       found.push({ pid: Number(entry), stateDir: state });
     }
   }
   return found;
+}
+
+/** `node …/waybill.js serve …`: a pid can be reused, so only such a process is taken for one. */
+export function isControlPlaneCommandLine(argv: readonly string[]): boolean {
+  return argv.includes("serve") && argv.some((arg) => /(waybill|main)\.js$/.test(arg));
 }

@@ -59,3 +59,10 @@ export function isAddressTaken(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === "EADDRINUSE" || code === "EACCES";
 }
+
+/** The port of an http:// URL, or undefined (no URL, or no explicit port). */
+export function portOfUrl(url: string | null | undefined): number | undefined {
+  if (url === null || url === undefined) return undefined;
+  const port = Number(new URL(url).port);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}

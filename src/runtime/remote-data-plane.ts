@@ -6,7 +6,7 @@
  * once; every call is idempotent.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,10 +21,10 @@ import {
   type DataPlaneInfo,
   type DataPlanePath,
   type DataPlaneRequest,
-  dataPlaneInfoFile,
   dataPlaneSocket,
 } from "./data-plane-daemon.js";
-import { terminateProcessGroup } from "./process-group.js";
+import { portOfUrl } from "./ports.js";
+import { isDataPlaneProcess, stopDataPlaneProcess } from "./stop-all.js";
 import type { InstanceTraffic, ProxyRecord, RequestStats, Routes, StageKey } from "./types.js";
 
 const WATCH_INTERVAL_MS = 1000;
@@ -176,12 +176,13 @@ class RemoteDataPlane implements DataPlane {
   }
 
   private async startDaemon(): Promise<DataPlaneInfo> {
-    await this.killUnanswering();
+    // One alive but not answering (hung) is stopped before another starts.
+    await stopDataPlaneProcess(this.options.stateDir, 1000);
     const logs = join(this.options.stateDir, "logs");
     mkdirSync(logs, { recursive: true });
     const log = openSync(join(logs, "data-plane.log"), "a");
     const [low, high] = this.options.portRange;
-    const metricsPort = portOf(this.info?.metricsUrl) ?? this.options.metricsPort;
+    const metricsPort = portOfUrl(this.info?.metricsUrl) ?? this.options.metricsPort;
     const args = [
       DAEMON_ENTRY,
       "--state",
@@ -209,20 +210,6 @@ class RemoteDataPlane implements DataPlane {
     throw new Error(
       `could not start the data plane (${exited === undefined ? "it did not answer in time" : `exit code ${exited}`}); see ${join(logs, "data-plane.log")}`,
     );
-  }
-
-  /** A data plane that is alive but does not answer (hung) is killed before another starts. */
-  private async killUnanswering(): Promise<void> {
-    const file = dataPlaneInfoFile(this.options.stateDir);
-    if (!existsSync(file)) return;
-    let pid: number | undefined;
-    try {
-      pid = (JSON.parse(readFileSync(file, "utf8")) as Partial<DataPlaneInfo>).pid;
-    } catch {
-      return;
-    }
-    if (pid === undefined || !isDataPlaneProcess(pid)) return;
-    await terminateProcessGroup(pid, () => isDataPlaneProcess(pid), 1000);
   }
 
   private async waitUntilGone(pid: number | undefined): Promise<void> {
@@ -266,22 +253,5 @@ class RemoteDataPlane implements DataPlane {
       );
       outgoing.end(payload);
     });
-  }
-}
-
-function portOf(url: string | null | undefined): number | undefined {
-  if (url === null || url === undefined) return undefined;
-  const port = Number(new URL(url).port);
-  return Number.isInteger(port) && port > 0 ? port : undefined;
-}
-
-/** A pid can be reused: only a process running the data plane's entry counts. */
-export function isDataPlaneProcess(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      .split("\0")
-      .some((arg) => arg.endsWith("data-plane-main.js"));
-  } catch {
-    return false;
   }
 }

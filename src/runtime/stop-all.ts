@@ -5,7 +5,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dataPlaneInfoFile } from "./data-plane-daemon.js";
 import { terminateProcessGroup } from "./process-group.js";
-import { isDataPlaneProcess } from "./remote-data-plane.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
 
 export async function stopMarkedProcesses(controlPlaneId: string, graceMs: number): Promise<number> {
@@ -33,4 +32,15 @@ export async function stopDataPlaneProcess(stateDir: string, graceMs: number): P
   if (pid === undefined || !isDataPlaneProcess(pid)) return false;
   await terminateProcessGroup(pid, () => isDataPlaneProcess(pid), graceMs);
   return true;
+}
+
+/** A pid can be reused: only a process running the data plane's entry counts. */
+export function isDataPlaneProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .some((arg) => arg.endsWith("data-plane-main.js"));
+  } catch {
+    return false;
+  }
 }

@@ -281,9 +281,10 @@ export async function buildApp(
       ...(query.ship === undefined ? {} : { shipId: query.ship }),
       limit: query.limit ?? 200,
     });
-    const open = await deps.store.listRuns({
-      states: ["queued", "running", "waiting-approval", "rolling-back"],
-    });
+    // What queued runs wait behind costs one more query, only when the page has one.
+    const open = runs.some((run) => run.state === "queued")
+      ? await deps.store.listRuns({ states: ["queued", "running", "waiting-approval", "rolling-back"] })
+      : [];
     return { runs: runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open), ...liveOf(run) })) };
   });
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { open } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { listenOn } from "../runtime/ports.js";
+import { listenOn, portOfUrl } from "../runtime/ports.js";
 import { ContentStore } from "../artifact/content-store.js";
 import { artifactDigest } from "../artifact/digest.js";
 import { appRootFor, resolveAppUser } from "../runtime/app-user.js";
@@ -177,7 +177,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     startedAt: new Date().toISOString(),
   };
   writeAtomically(controlPlaneInfoFile(stateDir), JSON.stringify(info, null, 2));
-  rememberPorts(stateDir, { api: port, metrics: portOf(info.metricsUrl) });
+  rememberPorts(stateDir, { api: port, metrics: portOfUrl(info.metricsUrl) });
   await engine.start();
   return { info, closed, close };
 }
@@ -207,10 +207,6 @@ function rememberedPorts(stateDir: string): RememberedPorts {
 
 function rememberPorts(stateDir: string, ports: RememberedPorts): void {
   writeAtomically(portsFile(stateDir), JSON.stringify(ports));
-}
-
-function portOf(url: string | null): number | undefined {
-  return url === null ? undefined : Number(new URL(url).port) || undefined;
 }
 
 /** Port 0 ("any") takes the remembered port when it is free, and any port when it is not. */

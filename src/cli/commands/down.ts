@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopDataPlaneProcess, stopMarkedProcesses } from "../../runtime/index.js";
 import type { CliCommand } from "../command.js";
-import { findControlPlane, readControlPlaneInfo } from "../client.js";
+import { findControlPlane, isControlPlaneCommandLine, readControlPlaneInfo } from "../client.js";
 
 const APP_STOP_GRACE_MS = 5000;
 
@@ -61,8 +61,7 @@ async function waitUntilGone(pid: number | undefined, timeoutMs: number): Promis
 /** A pid file can outlive its process and the pid be reused: only a `waybill serve` is killed. */
 function isControlPlaneProcess(pid: number): boolean {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    return argv.includes("serve") && argv.some((arg) => /(waybill|main)\.js$/.test(arg));
+    return isControlPlaneCommandLine(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"));
   } catch {
     return false;
   }
