@@ -177,7 +177,13 @@ async function answer(
     }
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
-    const raw: unknown = chunks.length === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    let raw: unknown = {};
+    try {
+      if (chunks.length > 0) raw = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      reply(400, { error: `bad ${path} request: the body is not JSON` });
+      return;
+    }
     const typedPath = path as DataPlanePath;
     const parsed = DATA_PLANE_REQUESTS[typedPath].safeParse(raw);
     if (!parsed.success) {
