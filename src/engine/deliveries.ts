@@ -17,7 +17,7 @@ import { importAdvisories } from "../evidence/vulns/import.js";
 import { scanBom, vulnsPredicate } from "../evidence/vulns/index.js";
 import { pinnedDigest } from "../artifact/image.js";
 import { serviceSpecSchema, stageTargets, type ServiceSpec } from "../spec/schema.js";
-import { newEvent, type NewEvent } from "../store/events.js";
+import { newEvent, type NewEvent, type RightsizeBounds } from "../store/events.js";
 import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
 import type { Actor, StagePolicies } from "./policies.js";
@@ -214,6 +214,26 @@ export class Deliveries {
       stage,
       digest: previous.digest,
       version: previous.version,
+    });
+  }
+
+  /** Queues a rightsizing experiment on the stage's live release. */
+  async rightsize(service: string, stage: string, bounds: RightsizeBounds): Promise<RunRecord> {
+    await this.requireStage(service, stage);
+    const live = (await this.store.releaseHistory(service, stage))[0];
+    if (live === undefined) {
+      throw new ConflictError(
+        `${service}/${stage} has no live release to rightsize: ship one there first (waybill ship)`,
+      );
+    }
+    return this.engine.enqueue({
+      shipId: randomUUID(),
+      kind: "rightsize",
+      service,
+      stage,
+      digest: live.digest,
+      version: live.version,
+      rightsize: bounds,
     });
   }
 

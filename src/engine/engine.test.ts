@@ -56,6 +56,9 @@ class RecordingTarget implements Target {
   setCanaryWeight = async (_context: TargetContext, _weight: number) => ({
     observe: async () => ({ stable: null, canary: null }),
   });
+  sizingLab = () => Promise.reject(new Error("this test target has no sizing lab"));
+  runtimeLimits = () => Promise.resolve(null);
+  dependencyUsage = () => Promise.resolve(null);
 }
 
 async function setUp(

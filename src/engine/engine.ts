@@ -18,6 +18,8 @@ import type { Target, TargetResolver } from "../targets/target.js";
 import { enforcePolicy } from "../policy/protected-policy.js";
 import { StagePolicies } from "./policies.js";
 import { foldRunProgress } from "./run-progress.js";
+import { usesAuto } from "../spec/resources.js";
+import { recordedRecommendation } from "../evidence/attestation/recorded-recommendation.js";
 import type { PlannedTask, TaskContext, TaskHandler, TaskOutcome, TaskRegistry } from "./task.js";
 
 const ACTIVE_STATES = ["running", "waiting-approval", "rolling-back"] as const;
@@ -332,6 +334,7 @@ export class Engine {
       history: await this.store.events({ run: run.id }),
       targets,
       previous,
+      recommendation: usesAuto(spec) ? await recordedRecommendation(this.store, artifact.digest) : null,
       store: this.store,
       evidence: this.options.evidence,
       signal: this.abortController.signal,
@@ -368,6 +371,8 @@ export function parseStoredSpec(artifact: ArtifactRecord): ServiceSpec {
  * several only those its rollout reached (the clusters after the failure were never touched).
  */
 function touchedTargets(context: TaskContext): Target[] {
+  // A rightsize run never touches the stage itself: its copies live in the sizing lab.
+  if (context.run.kind === "rightsize") return [];
   if (context.targets.length < 2) return context.targets;
   const { attempts } = foldRunProgress(context.history);
   return context.targets.filter((target) => attempts.has(`deploy ${target.name}`));

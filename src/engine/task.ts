@@ -8,6 +8,7 @@ import { stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.j
 import type { GateResult, NewEvent, StoredEvent } from "../store/events.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target } from "../targets/target.js";
+import type { RecordedRecommendation } from "../spec/resources.js";
 
 export interface TaskContext {
   run: RunRecord;
@@ -19,6 +20,8 @@ export interface TaskContext {
   targets: Target[];
   /** What was live on each target before this run, by target name */
   previous: Map<string, ReleaseRecord>;
+  /** The artifact's recorded rightsizing recommendation, where `resources` says `auto` */
+  recommendation: RecordedRecommendation | null;
   store: Store;
   /** Signs attestations with the control plane's key and checks them against the trust file */
   evidence: EvidenceService;

@@ -123,6 +123,39 @@ describe("renderStage", () => {
     );
   });
 
+  it("sizes a container with resources: auto from the recorded rightsizing recommendation", () => {
+    const auto: ServiceSpec = { ...hello, resources: { cpu: "auto", memory: "auto" } };
+    const { objects } = renderStage(auto, "dev", {
+      ...release,
+      recommendation: { cpu: "300m", memory: "192Mi" },
+    });
+    const container = (
+      find(objects, "Deployment", "hello").spec as {
+        template: { spec: { containers: { resources: unknown; env: { name: string; value?: string }[] }[] } };
+      }
+    ).template.spec.containers[0];
+    assert.deepEqual(container?.resources, {
+      requests: { cpu: "300m", memory: "192Mi" },
+      limits: { cpu: "300m", memory: "192Mi" },
+    });
+    const nodeOptions = container?.env.find((variable) => variable.name === "NODE_OPTIONS")?.value;
+    assert.equal(nodeOptions, "--max-old-space-size=144", "the runtime hints follow the recommended size");
+  });
+
+  it("keeps a declared limit beside an auto one", () => {
+    const half: ServiceSpec = { ...hello, resources: { cpu: "auto", memory: "256Mi" } };
+    const { objects } = renderStage(half, "dev", {
+      ...release,
+      recommendation: { cpu: "2", memory: "64Mi" },
+    });
+    const resources = (
+      find(objects, "Deployment", "hello").spec as {
+        template: { spec: { containers: { resources: { limits: Record<string, string> } }[] } };
+      }
+    ).template.spec.containers[0]?.resources.limits;
+    assert.deepEqual(resources, { cpu: "2", memory: "256Mi" });
+  });
+
   it("leaves the namespace out when none is given", () => {
     const { objects } = renderStage(hello, "dev", { version: "1", image: newImage });
     assert.ok(objects.every((object) => !("namespace" in object.metadata)));

@@ -9,7 +9,8 @@ import { stringify } from "yaml";
 import { UserError } from "../errors.js";
 import type { ServiceSpec, StageSpec } from "../spec/schema.js";
 import { stageTargets } from "../spec/schema.js";
-import { parseCpuMillicores, parseDuration, parseMemoryBytes } from "../spec/units.js";
+import { parseDuration } from "../spec/units.js";
+import { resolveResources, type RecordedRecommendation } from "../spec/resources.js";
 import { cpuLimitCoresVariable, kubeRuntimeHints, type ResourceLimits } from "./runtime-hints.js";
 
 export interface K8sMetadata {
@@ -38,6 +39,11 @@ export interface LiveRelease {
 export interface RenderOptions {
   /** The human version label of the release being rendered */
   version: string;
+  /**
+   * The size where `resources` says `auto`: the artifact's recorded rightsizing recommendation.
+   * Without one, `auto` renders the default size.
+   */
+  recommendation?: RecordedRecommendation | null;
   /** The artifact digest (sha256:…); when given it must be the image's digest */
   digest?: string;
   /** An image reference with a digest; default run.image, else build.image */
@@ -95,8 +101,9 @@ export function labelValue(text: string): string {
 }
 
 /** Kubernetes spells the decimal kilo "k"; waybill.yaml also accepts "K". */
-function memoryQuantity(memory: string): string {
-  return memory.replace(/K$/, "k");
+/** As written, where it was declared; a resolved `auto` in whole MiB. */
+function memoryQuantity(declared: string, bytes: number): string {
+  return declared === "auto" ? `${Math.ceil(bytes / 2 ** 20)}Mi` : declared.replace(/K$/, "k");
 }
 
 function cpuQuantity(millicores: number): string {
@@ -145,10 +152,7 @@ export function renderStage(spec: ServiceSpec, stageName: string, options: Rende
     spec,
     stage,
     namespace: options.namespace,
-    limits: {
-      cpuMillicores: parseCpuMillicores(spec.resources.cpu),
-      memoryBytes: parseMemoryBytes(spec.resources.memory),
-    },
+    limits: resolveResources(spec, options.recommendation ?? null),
     labels: {
       ...spec.metadata.labels,
       "app.kubernetes.io/name": serviceName,
@@ -385,7 +389,7 @@ function deployment(context: StageContext, track: Track): K8sObject {
 function containerResources(context: StageContext): Record<string, Record<string, string>> {
   const quantities = {
     cpu: cpuQuantity(context.limits.cpuMillicores),
-    memory: memoryQuantity(context.spec.resources.memory),
+    memory: memoryQuantity(context.spec.resources.memory, context.limits.memoryBytes),
   };
   return { requests: { ...quantities }, limits: { ...quantities } };
 }

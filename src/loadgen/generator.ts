@@ -94,12 +94,29 @@ function parseTarget(target: string): { address: ServerAddress; hostHeader: stri
   };
 }
 
+/** A request due, waiting in its lane for a free connection */
+interface Queued {
+  request: PreparedRequest;
+  scheduledAt: number;
+  deadline: number;
+  measured: boolean;
+}
+
+interface Lane {
+  idle: HttpConnection[];
+  /** Connections opened for this lane */
+  open: number;
+  /** Oldest first */
+  waiting: Queued[];
+}
+
 class LoadRun implements ConnectionListener {
   private readonly model: "open" | "closed";
   private readonly warmupMs: number;
   private readonly durationMs: number;
   private readonly timeoutMs: number;
-  private readonly maxConnections: number;
+  /** Connections each lane may open */
+  private readonly connectionsPerLane: number;
   private readonly maxRequests: number;
   private readonly intervalMs: number;
   private readonly address: ServerAddress;
@@ -118,14 +135,20 @@ class LoadRun implements ConnectionListener {
   private readonly sideEndpointTallies: Tally[];
   private readonly sideSamples: Array<{ kept: number[]; seen: number }>;
   private readonly connections: HttpConnection[] = [];
-  private readonly idle: HttpConnection[] = [];
+  /**
+   * Open model with sides: a lane per side, each with its own connections and its own queue of
+   * due requests, so a side that answers slowly (a regressed version, a trial starved of CPU)
+   * holds up only its own requests and never the other side's. Otherwise one lane.
+   */
+  private readonly lanes: Lane[];
+  private readonly laneOf = new Map<HttpConnection, Lane>();
   private busy = 0;
 
   private startedAt = 0;
   private measureFrom = 0;
   private windowEnd = 0;
   private lastMeasuredSettle = 0;
-  /** Requests taken off the schedule: sent, or given up as expired while queued */
+  /** Requests taken off the schedule into their lane's queue */
   private dispatched = 0;
   /** Open model: how many scheduled requests are due by now, and how many ever will be */
   private due = 0;
@@ -160,8 +183,10 @@ class LoadRun implements ConnectionListener {
       throw new UserError("load test: warm-up must be zero or a positive number");
     }
     this.timeoutMs = positiveNumber(options.timeoutMs ?? defaults.timeoutMs, "timeout");
-    this.maxConnections =
-      positiveInteger(options.connections ?? defaults.connections, "connections") * sideCount;
+    const connections = positiveInteger(options.connections ?? defaults.connections, "connections");
+    const laneCount = this.model === "open" ? sideCount : 1;
+    this.connectionsPerLane = this.model === "open" ? connections : connections * sideCount;
+    this.lanes = Array.from({ length: laneCount }, () => ({ idle: [], open: 0, waiting: [] }));
     this.maxRequests =
       options.maxRequests === undefined
         ? Infinity
@@ -209,7 +234,7 @@ class LoadRun implements ConnectionListener {
       this.tick();
     } else {
       while (this.mayStartClosedRequest(this.startedAt)) {
-        const connection = this.acquire();
+        const connection = this.acquire(this.lanes[0] as Lane);
         if (connection === null) break;
         this.sendClosedRequest(connection, this.startedAt);
       }
@@ -223,7 +248,7 @@ class LoadRun implements ConnectionListener {
     const summary = total.summary(0);
     this.onProgress?.({
       elapsedMs: Math.round(performance.now() - this.startedAt),
-      sent: this.dispatched,
+      sent: this.dispatched - this.queuedCount(),
       finished: summary.requests,
       errors: summary.errors,
       p95Ms: total.answered === 0 ? null : summary.latency.p95,
@@ -289,13 +314,15 @@ class LoadRun implements ConnectionListener {
     return this.sideEndpointTallies[request.sideIndex * this.endpointTallies.length + request.endpointIndex];
   }
 
-  /** A free connection, opening a new one while under the limit; null when all are busy */
-  private acquire(): HttpConnection | null {
-    let connection = this.idle.pop();
+  /** A free connection of the lane, opening a new one while under its limit; null when all are busy */
+  private acquire(lane: Lane): HttpConnection | null {
+    let connection = lane.idle.pop();
     if (connection === undefined) {
-      if (this.connections.length >= this.maxConnections) return null;
+      if (lane.open >= this.connectionsPerLane) return null;
       connection = new HttpConnection(this.address, this);
+      lane.open++;
       this.connections.push(connection);
+      this.laneOf.set(connection, lane);
     }
     this.busy++;
     return connection;
@@ -304,16 +331,21 @@ class LoadRun implements ConnectionListener {
   private release(connection: HttpConnection, now: number): void {
     this.busy--;
     if (this.finished) return;
+    const lane = this.laneOf.get(connection) as Lane;
     if (this.model === "open") {
-      this.idle.push(connection);
+      lane.idle.push(connection);
       this.dispatchDue(now);
     } else if (this.mayStartClosedRequest(now)) {
       this.busy++;
       this.sendClosedRequest(connection, now);
     } else {
-      this.idle.push(connection);
+      lane.idle.push(connection);
     }
     this.finishIfDone();
+  }
+
+  private queuedCount(): number {
+    return this.lanes.reduce((sum, lane) => sum + lane.waiting.length, 0);
   }
 
   /** Open model: work out how many requests are due, send what the connections allow, wake for the next */
@@ -330,21 +362,37 @@ class LoadRun implements ConnectionListener {
     this.finishIfDone();
   }
 
+  /** Moves what is due into its lane's queue, in schedule order, then sends what each lane can. */
   private dispatchDue(now: number): void {
     while (this.dispatched < this.due) {
       const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
-      const deadline = scheduledAt + this.timeoutMs;
-      const measured = scheduledAt >= this.measureFrom;
-      if (now > deadline) {
-        // It waited in the queue past its timeout; a real client would have given up already.
-        this.dispatched++;
-        if (measured) this.recordFailure(this.nextRequest(), now);
-        continue;
-      }
-      const connection = this.acquire();
-      if (connection === null) return;
+      const request = this.nextRequest();
       this.dispatched++;
-      connection.send(this.nextRequest(), scheduledAt, deadline, measured);
+      const lane = this.lanes[this.lanes.length === 1 ? 0 : request.sideIndex] as Lane;
+      lane.waiting.push({
+        request,
+        scheduledAt,
+        deadline: scheduledAt + this.timeoutMs,
+        measured: scheduledAt >= this.measureFrom,
+      });
+    }
+    for (const lane of this.lanes) this.sendQueued(lane, now);
+  }
+
+  private sendQueued(lane: Lane, now: number): void {
+    let next = lane.waiting[0];
+    while (next !== undefined) {
+      if (now > next.deadline) {
+        // It waited in the queue past its timeout; a real client would have given up already.
+        lane.waiting.shift();
+        if (next.measured) this.recordFailure(next.request, now);
+      } else {
+        const connection = this.acquire(lane);
+        if (connection === null) return;
+        lane.waiting.shift();
+        connection.send(next.request, next.scheduledAt, next.deadline, next.measured);
+      }
+      next = lane.waiting[0];
     }
   }
 
@@ -382,7 +430,7 @@ class LoadRun implements ConnectionListener {
     if (this.busy > 0 || this.finished) return;
     const nothingLeftToSend =
       this.model === "open"
-        ? this.dispatched >= this.scheduled
+        ? this.dispatched >= this.scheduled && this.queuedCount() === 0
         : !this.mayStartClosedRequest(performance.now());
     if (nothingLeftToSend) this.finish();
   }
@@ -404,6 +452,11 @@ class LoadRun implements ConnectionListener {
       connection.abandon();
     }
     if (this.model === "open") {
+      for (const lane of this.lanes) {
+        for (const queued of lane.waiting.splice(0)) {
+          if (queued.measured) this.recordFailure(queued.request, now);
+        }
+      }
       for (; this.dispatched < this.scheduled; this.dispatched++) {
         const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
         if (scheduledAt >= this.measureFrom) this.recordFailure(this.nextRequest(), now);

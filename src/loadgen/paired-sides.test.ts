@@ -7,6 +7,42 @@ import { mergeSideResults } from "./side-results.js";
 import type { SideResult } from "./types.js";
 
 describe("driving a live release and its candidate side by side", () => {
+  it("keeps a side that cannot keep up from holding up the other side's requests", async () => {
+    const server = createServer((request, response) => {
+      const saturated = request.headers["x-waybill-route"] === "candidate";
+      setTimeout(() => response.end("ok"), saturated ? 250 : 1);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // Two connections a side at 40 a second: the candidate side needs ten, so it queues.
+      const result = await runLoad({
+        target: `http://127.0.0.1:${port}`,
+        rate: 40,
+        durationMs: 1500,
+        connections: 2,
+        sides: [
+          { name: "baseline", headers: { "x-waybill-route": "stable" } },
+          { name: "candidate", headers: { "x-waybill-route": "candidate" } },
+        ],
+      });
+      const baseline = result.sides?.baseline;
+      const candidate = result.sides?.candidate;
+      assert.ok(baseline !== undefined && candidate !== undefined);
+      const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1] ?? 0;
+      assert.ok(median(candidate.latencySamplesMs) > 250, "the candidate's own queue counts against it");
+      assert.equal(baseline.requests, 60);
+      assert.equal(baseline.errors, 0);
+      assert.ok(
+        baseline.latency.p99 * 5 < median(candidate.latencySamplesMs),
+        `the baseline's p99 ${baseline.latency.p99} ms is its own, not the candidate's queue`,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it("gives each side the same rate and mix, interleaved in a random order, and reports each apart", async () => {
     const arrivals: string[] = [];
     const server = createServer((request, response) => {

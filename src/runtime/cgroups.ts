@@ -232,6 +232,14 @@ function instanceDirs(placement: CgroupPlacement, instanceId: string): { cpu: st
 /** The cgroup.procs files a process must write its pid to, to join the instance's cgroups */
 export type CgroupProcsFiles = string[];
 
+/** Where a process joins the instance's cgroups: a probe that must see the instance's limits does */
+export function instanceProcsFiles(placement: CgroupPlacement, instanceId: string): CgroupProcsFiles {
+  const dirs = instanceDirs(placement, instanceId);
+  return placement.version === 2
+    ? [join(dirs.cpu, "cgroup.procs")]
+    : [join(dirs.cpu, "cgroup.procs"), join(dirs.memory, "cgroup.procs")];
+}
+
 /** Creates (or reuses) the instance's cgroup and sets its limits. */
 export async function createInstanceCgroup(
   placement: CgroupPlacement,
@@ -249,12 +257,12 @@ export async function createInstanceCgroup(
   if (placement.version === 2) {
     await writeFile(join(dirs.cpu, "cpu.max"), `${quotaMicros} ${CPU_PERIOD_MICROS}`);
     await writeFile(join(dirs.memory, "memory.max"), memoryBytes);
-    return [join(dirs.cpu, "cgroup.procs")];
+  } else {
+    await writeFile(join(dirs.cpu, "cpu.cfs_period_us"), String(CPU_PERIOD_MICROS));
+    await writeFile(join(dirs.cpu, "cpu.cfs_quota_us"), String(quotaMicros));
+    await writeFile(join(dirs.memory, "memory.limit_in_bytes"), memoryBytes);
   }
-  await writeFile(join(dirs.cpu, "cpu.cfs_period_us"), String(CPU_PERIOD_MICROS));
-  await writeFile(join(dirs.cpu, "cpu.cfs_quota_us"), String(quotaMicros));
-  await writeFile(join(dirs.memory, "memory.limit_in_bytes"), memoryBytes);
-  return [join(dirs.cpu, "cgroup.procs"), join(dirs.memory, "cgroup.procs")];
+  return instanceProcsFiles(placement, instanceId);
 }
 
 /**
@@ -277,6 +285,25 @@ export async function removeInstanceCgroup(placement: CgroupPlacement, instanceI
     }, REMOVE_WAIT_MS);
     if (!removed) throw new Error(`cannot remove cgroup ${dir}: ${errorMessage(lastError)}`);
   }
+}
+
+/**
+ * OOM kills in the instance's memory cgroup: `oom_kill` of memory.events (v2) or of
+ * memory.oom_control (v1, kernels since 4.13); null where neither tells.
+ */
+export async function readOomKills(placement: CgroupPlacement, instanceId: string): Promise<number | null> {
+  const dir = instanceDirs(placement, instanceId).memory;
+  const file = placement.version === 2 ? "memory.events" : "memory.oom_control";
+  try {
+    return parseOomKills(await readFile(join(dir, file), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+export function parseOomKills(text: string): number | null {
+  const match = /^oom_kill (\d+)$/m.exec(text);
+  return match === null ? null : Number(match[1]);
 }
 
 /** Removes the control plane's parent cgroups if no instance cgroup is left in them. */

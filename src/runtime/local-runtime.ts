@@ -4,6 +4,9 @@
  * matters, so a control plane killed at any moment can be succeeded by another that adopts,
  * restarts or kills what it finds (see start()).
  */
+import type { RuntimeName } from "../kube/runtime-hints.js";
+import { compareLimits, type LimitsReport } from "./limits-check/compare.js";
+import { observeRuntime, type Unobservable } from "./limits-check/probe.js";
 import { mkdir } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { UserError, errorMessage } from "../errors.js";
@@ -14,6 +17,8 @@ import {
   createInstanceCgroup,
   locateCgroups,
   prepareCgroups,
+  readOomKills,
+  instanceProcsFiles,
   removeEmptyParents,
   removeInstanceCgroup,
 } from "./cgroups.js";
@@ -158,6 +163,12 @@ export class LocalRuntime {
   /** Found and prepared on the first start of an instance with limits; null where unavailable */
   private cgroupPlacement: Promise<CgroupPlacement | null> | null = null;
   private cgroupLocation: Promise<CgroupLocation> | null = null;
+  private cgroupsUnavailable: string | null = null;
+
+  /** The user apps run as, when this process is root; undefined when they run as this process's user */
+  get appUser(): AppUser | undefined {
+    return this.options.appUser;
+  }
 
   constructor(private readonly options: LocalRuntimeOptions) {
     this.portRange = options.portRange ?? DEFAULT_PROXY_PORT_RANGE;
@@ -565,8 +576,45 @@ export class LocalRuntime {
     }
   }
 
+  /**
+   * Whether instances really get their CPU and memory limits here, or why not: an experiment
+   * about limits (rightsizing) must refuse to run without them.
+   */
+  async limitsEnforcement(): Promise<{ enforced: true } | { enforced: false; reason: string }> {
+    if ((await this.preparedCgroups()) !== null) return { enforced: true };
+    return { enforced: false, reason: this.cgroupsUnavailable ?? "no writable cgroup" };
+  }
+
+  /**
+   * Whether the instance's language runtime took the limits it was launched with (see
+   * limits-check/): what it was seen to take, and each mismatch as a sentence.
+   */
+  async checkRuntimeLimits(instanceId: string, runtime: RuntimeName): Promise<LimitsReport | Unobservable> {
+    const record = this.instances.get(instanceId)?.record;
+    if (record === undefined) return { unobservable: `no instance ${instanceId}` };
+    const { limits } = record.launch;
+    if (record.pid === null) return { unobservable: `instance ${instanceId} has no running process` };
+    if (limits === undefined) return { unobservable: `instance ${instanceId} was started without limits` };
+    const placement = await this.preparedCgroups();
+    const observation = await observeRuntime({
+      runtime,
+      pid: record.pid,
+      ...(placement === null ? {} : { procsFiles: instanceProcsFiles(placement, instanceId) }),
+    });
+    if ("unobservable" in observation) return observation;
+    return compareLimits({ limits, launchEnv: record.launch.env, observation });
+  }
+
+  /** How often the kernel's OOM killer struck the instance's cgroup; null where it does not tell. */
+  async oomKills(instanceId: string): Promise<number | null> {
+    assertValidInstanceId(instanceId);
+    const placement = await this.preparedCgroups();
+    return placement === null ? null : readOomKills(placement, instanceId);
+  }
+
   private preparedCgroups(): Promise<CgroupPlacement | null> {
     const withoutLimits = (reason: string): null => {
+      this.cgroupsUnavailable = reason;
       this.reportError(
         new Error(
           `CPU and memory limits are not enforced on this host, instances run without them: ${reason}`,

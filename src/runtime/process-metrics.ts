@@ -7,7 +7,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { type CpuThrottling, readCpuThrottling } from "./cgroups.js";
 import { sleep } from "./timing.js";
-import type { ProcessMetrics, ProcessSampler } from "./types.js";
+import type { ProcessMetrics, ProcessSampler, UsagePerSecond } from "./types.js";
 
 /**
  * USER_HZ, the unit of the CPU times in /proc/<pid>/stat. The kernel fixes it at 100 for user
@@ -131,6 +131,7 @@ export function startSampler(
   const groups = new Map<number, GroupReadings>();
   let peakRssKib = 0;
   let samples = 0;
+  const perSecond = new PerSecondUsage();
   const sample = async (): Promise<void> => {
     const isBaseline = samples === 0;
     samples += 1;
@@ -147,12 +148,13 @@ export function startSampler(
         firstThrottling: throttling,
         lastThrottling: throttling,
       });
-      return;
+    } else {
+      // A member reaped outside the group takes its time along; the total must not run backwards.
+      readings.lastTicks = Math.max(readings.lastTicks, usage.cpuTicks);
+      readings.firstThrottling ??= throttling;
+      readings.lastThrottling = throttling ?? readings.lastThrottling;
     }
-    // A member reaped outside the group takes its time along; the total must not run backwards.
-    readings.lastTicks = Math.max(readings.lastTicks, usage.cpuTicks);
-    readings.firstThrottling ??= throttling;
-    readings.lastThrottling = throttling ?? readings.lastThrottling;
+    perSecond.add(Date.now(), ticksSoFar(groups), usage.rssKib);
   };
 
   const stopped = new AbortController();
@@ -190,7 +192,44 @@ export function startSampler(
         cpuThrottledPct: sawThrottling
           ? throttledPct({ periods: 0, throttledPeriods: 0 }, { periods, throttledPeriods })
           : null,
+        perSecond: perSecond.series(),
       };
     },
   };
+}
+
+function ticksSoFar(groups: ReadonlyMap<number, GroupReadings>): number {
+  let ticks = 0;
+  for (const readings of groups.values()) ticks += readings.lastTicks - readings.firstTicks;
+  return ticks;
+}
+
+/**
+ * Usage per whole second, as a recommender samples it (Kubernetes' VPA reads usage every few
+ * seconds): CPU from the ticks used in the second, memory the largest resident size seen in it.
+ */
+class PerSecondUsage {
+  private readonly cpuMillicores: number[] = [];
+  private readonly memoryMib: number[] = [];
+  private secondStart: { atMs: number; ticks: number } | null = null;
+  private peakRssKibThisSecond = 0;
+
+  add(atMs: number, ticks: number, rssKib: number): void {
+    this.peakRssKibThisSecond = Math.max(this.peakRssKibThisSecond, rssKib);
+    if (this.secondStart === null) {
+      this.secondStart = { atMs, ticks };
+      return;
+    }
+    const elapsedMs = atMs - this.secondStart.atMs;
+    if (elapsedMs < 1_000) return;
+    const cpuSeconds = (ticks - this.secondStart.ticks) / CLOCK_TICKS_PER_SECOND;
+    this.cpuMillicores.push(Math.round((cpuSeconds * 1_000_000) / elapsedMs));
+    this.memoryMib.push(kibToMib(this.peakRssKibThisSecond));
+    this.secondStart = { atMs, ticks };
+    this.peakRssKibThisSecond = rssKib;
+  }
+
+  series(): UsagePerSecond {
+    return { cpuMillicores: [...this.cpuMillicores], memoryMib: [...this.memoryMib] };
+  }
 }

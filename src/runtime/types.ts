@@ -122,6 +122,13 @@ export interface ProcessMetrics {
   memoryMaxMib: number;
   /** % of the cgroup's CPU periods that were throttled; null where the cgroup does not tell */
   cpuThrottledPct: number | null;
+  /** Per whole second of a sampler's window; absent for `processMetrics()` */
+  perSecond?: UsagePerSecond;
+}
+
+export interface UsagePerSecond {
+  cpuMillicores: number[];
+  memoryMib: number[];
 }
 
 export interface ProcessSampler {

@@ -13,11 +13,17 @@ import type { ArtifactRecord, EvaluationRecord, RunRecord, Store } from "../stor
 import { decodePayload, parseEnvelope } from "../evidence/attestation/dsse.js";
 import { formatBundle } from "../evidence/attestation/bundle.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
+import {
+  parseMinimumEnvironment,
+  type MinimumEnvironmentPredicate,
+} from "../evidence/attestation/minimum-environment.js";
 import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
 import { importAdvisories } from "../evidence/vulns/import.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import type { Recall } from "../engine/recall.js";
 import { versionLabelSchema } from "../spec/version-label.js";
+import { durationSchema } from "../spec/schema.js";
+import { parseDuration } from "../spec/units.js";
 import { newEvent } from "../store/events.js";
 import type { StoredEvent } from "../store/events.js";
 import { allows, type Principal, type Role, type TokenRegistry } from "./auth.js";
@@ -114,6 +120,10 @@ const signatureDiffQuery = signaturesQuery.extend({ a: z.string().min(1), b: z.s
 const policyParams = z.strictObject({
   service: z.union([z.literal("*"), z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)]),
   stage: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: "a stage name is a DNS label" }),
+});
+const rightsizeBody = z.strictObject({
+  maxSteps: z.number().int().min(1).max(40).optional(),
+  maxDuration: durationSchema.optional(),
 });
 const shutdownBody = z.strictObject({ stopApps: z.boolean().default(true) }).optional();
 
@@ -438,6 +448,19 @@ export async function buildApp(
     },
   );
 
+  app.post<{ Params: { service: string; stage: string } }>(
+    "/v1/services/:service/stages/:stage/rightsize",
+    developer,
+    async (request, reply) => {
+      const body = rightsizeBody.parse(request.body ?? {});
+      const run = await deps.deliveries.rightsize(request.params.service, request.params.stage, {
+        ...(body.maxSteps === undefined ? {} : { maxSteps: body.maxSteps }),
+        ...(body.maxDuration === undefined ? {} : { maxDurationMs: parseDuration(body.maxDuration) }),
+      });
+      return reply.code(201).send(publicRun(run));
+    },
+  );
+
   app.get<{ Params: { service: string; stage: string } }>(
     "/v1/services/:service/stages/:stage/logs",
     viewer,
@@ -578,7 +601,38 @@ function summaryOf(predicateType: string, predicate: unknown): { summary?: strin
     return { summary: `${String(body.result)} with score ${String(body.score)} in ${String(body.stage)}` };
   }
   if (predicateType === PREDICATE_TYPES["test-result"]) return { summary: String(body.result) };
+  if (predicateType === PREDICATE_TYPES["minimum-environment"]) {
+    const report = parseMinimumEnvironment(predicate);
+    return report === null ? {} : { summary: minimumEnvironmentSummary(report) };
+  }
   return {};
+}
+
+function minimumEnvironmentSummary(report: MinimumEnvironmentPredicate): string {
+  const parts: string[] = [];
+  if (report.sizing !== null) {
+    const { recommended, provenMinimum, steps } = report.sizing;
+    parts.push(
+      `recommends cpu ${recommended.cpu}, memory ${recommended.memory} (proven minimum cpu ${provenMinimum.cpu}, memory ${provenMinimum.memory}; ${steps.length} steps)`,
+    );
+  }
+  const limits = report.runtimeLimits;
+  if (limits !== null) {
+    parts.push(
+      "unobservable" in limits
+        ? `runtime limits not checked: ${limits.unobservable}`
+        : limits.mismatches.length === 0
+          ? `the ${limits.runtime} runtime sees its limits`
+          : `runtime limits mismatch: ${limits.mismatches.join("; ")}`,
+    );
+  }
+  const dependencies = report.dependencies;
+  if (dependencies !== null && dependencies.recorded) {
+    parts.push(
+      `${dependencies.neverLoaded.length} declared package(s) never loaded under the test load (${dependencies.shareOfArtifactPct}% of the artifact)`,
+    );
+  }
+  return `${parts.join("; ")} in ${report.stage}`;
 }
 
 async function serviceFor(store: Store, named: string | undefined): Promise<string> {

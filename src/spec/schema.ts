@@ -141,8 +141,33 @@ const runSchema = z.strictObject({
 });
 
 const resourcesSchema = z.strictObject({
-  cpu: cpuSchema.default("1").describe("CPU limit: cores (1, 0.5) or millicores (500m)"),
-  memory: memorySchema.default("512Mi").describe("Memory limit, such as 256Mi or 1Gi"),
+  cpu: z
+    .union([z.literal("auto"), cpuSchema])
+    .default("1")
+    .describe(
+      "CPU limit: cores (1, 0.5) or millicores (500m); auto takes the artifact's rightsizing recommendation",
+    ),
+  memory: z
+    .union([z.literal("auto"), memorySchema])
+    .default("512Mi")
+    .describe("Memory limit, such as 256Mi or 1Gi; auto takes the artifact's rightsizing recommendation"),
+});
+
+const rightsizingSchema = z.strictObject({
+  maxSteps: z
+    .number()
+    .int()
+    .min(1)
+    .max(40)
+    .default(12)
+    .describe("Trial sizes in all, the final confirmation included"),
+  maxDuration: durationSchema.default("15m").describe("No step starts after this much time"),
+  margin: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(15)
+    .describe("Percent added to each proven minimum for the recommendation"),
 });
 
 const loadRequestSchema = z.strictObject({
@@ -320,6 +345,12 @@ const stageSchema = z.strictObject({
     .describe(
       "Whether a pass or a warning result is released automatically or waits for `waybill approve`; a fail never is",
     ),
+  rightsize: z
+    .boolean()
+    .default(false)
+    .describe(
+      "After the gate passes, find the smallest CPU and memory limits at which every SLO still passes, and record them as the artifact's minimum-environment attestation",
+    ),
   supersede: z
     .boolean()
     .default(true)
@@ -386,6 +417,9 @@ export const serviceSpecSchema = z
     build: buildSchema.default({ artifact: ".", env: {} }),
     run: runSchema,
     resources: resourcesSchema.default({ cpu: "1", memory: "512Mi" }),
+    rightsizing: rightsizingSchema
+      .default({ maxSteps: 12, maxDuration: "15m", margin: 15 })
+      .describe("Bounds of `waybill rightsize` and of a stage's `rightsize: true`"),
     test: testSchema.default({}),
     sli: z.array(sliProviderSchema).default([]),
     slo: z

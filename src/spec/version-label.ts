@@ -4,7 +4,6 @@
  * fake a line there.
  */
 import { z } from "zod";
-import { UserError } from "../errors.js";
 
 const VERSION_LABEL = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const RULE = "letters, digits and . _ + -, starting with a letter or digit, at most 128 characters";
@@ -12,12 +11,3 @@ const RULE = "letters, digits and . _ + -, starting with a letter or digit, at m
 export const versionLabelSchema = z
   .string()
   .regex(VERSION_LABEL, { message: `a version label is ${RULE}, such as 1.4.2 or a git sha` });
-
-export function checkVersionLabel(label: string, source: string): string {
-  if (!VERSION_LABEL.test(label)) {
-    throw new UserError(
-      `${source} ${JSON.stringify(label)} is not a version label: use ${RULE}, such as 1.4.2 or a git sha`,
-    );
-  }
-  return label;
-}

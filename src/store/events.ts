@@ -2,6 +2,11 @@
  * The event vocabulary. Every state change of a run is one of these, appended to the log as a
  * CloudEvents 1.0 record; run state and the other projections are folds over the log.
  */
+import type { RecordedStep } from "../gate/rightsizing.js";
+import type {
+  DependencyUsage,
+  MinimumEnvironmentPredicate,
+} from "../evidence/attestation/minimum-environment.js";
 import type { PairedJudgement } from "../gate/paired-comparison.js";
 import type { ProtectedPolicy } from "../policy/protected-policy.js";
 
@@ -26,7 +31,7 @@ export interface StoredEvent<T = Record<string, unknown>> extends CloudEvent<T> 
   seq: number;
 }
 
-export type RunKind = "ship" | "rollback";
+export type RunKind = "ship" | "rollback" | "rightsize";
 export type RunState = "queued" | "running" | "waiting-approval" | "rolling-back" | "succeeded" | "failed";
 export type GateResult = "pass" | "warning" | "fail";
 
@@ -34,11 +39,23 @@ export type GateResult = "pass" | "warning" | "fail";
 export interface QueuedRun {
   shipId: string;
   kind: RunKind;
+  /** A rightsize run's bounds, where the request set them */
+  rightsize?: RightsizeBounds;
   service: string;
   stage: string;
   stageIndex: number;
   digest: string;
   version: string;
+}
+
+/** What the runtime was seen to take of its limits, or why it could not be seen */
+export type RuntimeLimitsSeen =
+  | { runtime: string; expected: Record<string, string>; seen: Record<string, string>; mismatches: string[] }
+  | { unobservable: string };
+
+export interface RightsizeBounds {
+  maxSteps?: number;
+  maxDurationMs?: number;
 }
 
 /** Each event type with the shape of its data. */
@@ -58,6 +75,10 @@ export interface EventData {
   "task.succeeded": { task: string; output?: Record<string, unknown> };
   "task.failed": { task: string; reason: string };
   "run.result": { result: GateResult };
+  /** One finished step of a rightsizing experiment (engine/rightsizing-experiment.ts) */
+  "rightsize.step": RecordedStep;
+  /** The experiment's report, also signed as the artifact's minimum-environment attestation */
+  "rightsize.recorded": MinimumEnvironmentPredicate;
   "run.waiting-approval": { result: GateResult; deadline: string };
   "run.approved": { by: string };
   "run.rejected": { by: string; reason: string };
@@ -86,6 +107,10 @@ export interface EventData {
     baseline?: ConcurrentBaseline;
     /** Windows of `test.load.duration` that ran: more than one while a relative criterion was inconclusive */
     windows?: number;
+    /** Whether the new version's language runtime took its limits (runtime/limits-check) */
+    runtimeLimits?: RuntimeLimitsSeen;
+    /** Which of the SBOM's packages the new version loaded under the load (evidence/usage) */
+    dependencies?: DependencyUsage;
   };
   "evaluation.recorded": EvaluationRecordData;
   "attestation.recorded": {

@@ -47,6 +47,7 @@ function contextFor(
     stage: spec.stages.find((stage) => stage.name === stageName)!,
     artifact,
     previous,
+    recommendation: null,
     signal: AbortSignal.timeout(20_000),
   };
 }

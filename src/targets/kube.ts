@@ -44,7 +44,9 @@ import {
 import { stageTargets, testUrlFor } from "../spec/schema.js";
 import { parseDuration } from "../spec/units.js";
 import type { Store } from "../store/store.js";
-import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
+import type { CanaryTraffic, SizingLab, Target, TargetContext, TargetMeasurement } from "./target.js";
+import { UserError } from "../errors.js";
+import { usesAuto } from "../spec/resources.js";
 
 /** On blue-green Deployments: the run whose release the slot holds, so retries find their slot. */
 export const runIdAnnotation = "waybill.dev/run-id";
@@ -194,6 +196,28 @@ export class KubeTarget implements Target {
     return { observe: async () => ({ stable: null, canary: null }) };
   }
 
+  /** A pod's runtime is out of sight from outside the cluster, as its usage is. */
+  runtimeLimits(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
+  /** So are the files a pod's process loads. */
+  dependencyUsage(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
+  /**
+   * Rightsizing runs where Waybill sizes and measures the processes itself: on a local stage.
+   * From outside a cluster it can neither measure pods nor set a pod's limits for one trial.
+   */
+  sizingLab(): Promise<SizingLab> {
+    return Promise.reject(
+      new UserError(
+        `${this.name} is a Kubernetes target: Waybill cannot measure its pods from outside the cluster, so rightsizing runs on a local stage. Run \`waybill rightsize <service> --stage <a local stage>\`, and render this stage with \`resources: {cpu: auto, memory: auto}\` to use that recommendation`,
+      ),
+    );
+  }
+
   url(): string | undefined {
     return undefined;
   }
@@ -213,8 +237,14 @@ export class KubeTarget implements Target {
     version: string,
     options: Omit<RenderOptions, "image" | "version" | "namespace">,
   ): K8sObject[] {
+    if (usesAuto(context.spec) && context.recommendation === null) {
+      throw new UserError(
+        `resources say auto, and no rightsizing recommendation is recorded for ${context.run.service} ${context.run.version}: ship it through a local stage with \`rightsize: true\` first, or run \`waybill rightsize ${context.run.service} --stage <a local stage>\` on it, or declare cpu and memory`,
+      );
+    }
     return renderStage(context.spec, context.stage.name, {
       ...options,
+      recommendation: context.recommendation,
       image,
       version,
       ...(this.namespace === undefined ? {} : { namespace: this.namespace }),

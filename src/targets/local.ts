@@ -17,10 +17,29 @@ import type { LocalRuntime } from "../runtime/local-runtime.js";
 import { ROUTE_HEADER } from "../runtime/index.js";
 import type { StageKey } from "../runtime/types.js";
 import { runtimeHints } from "../kube/runtime-hints.js";
-import { commandArgv, parseCpuMillicores, parseDuration, parseMemoryBytes } from "../spec/units.js";
+import { commandArgv, parseDuration } from "../spec/units.js";
+import { resolveResources, usesAuto } from "../spec/resources.js";
+import { recordedRecommendation } from "../evidence/attestation/recorded-recommendation.js";
 import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
 import { parseStoredSpec } from "../engine/engine.js";
-import type { CanaryTraffic, Target, TargetContext, TargetMeasurement } from "./target.js";
+import type { ServiceSpec } from "../spec/schema.js";
+import type { LimitsReport } from "../runtime/limits-check/compare.js";
+import type { Unobservable } from "../runtime/limits-check/probe.js";
+import { UserError } from "../errors.js";
+import { LocalSizingLab, sizingLabKey } from "./local-sizing-lab.js";
+import { loadRecorderEnv, readLoadedFiles, type RecordedRuntime } from "../runtime/load-recorder/recorder.js";
+import { readComponents } from "../evidence/sbom/index.js";
+import { locatePackages } from "../evidence/usage/locate.js";
+import { unusedPackages } from "../evidence/usage/unused-packages.js";
+import type { DependencyUsage } from "../evidence/attestation/minimum-environment.js";
+import type {
+  CanaryTraffic,
+  SizeLimits,
+  SizingLab,
+  Target,
+  TargetContext,
+  TargetMeasurement,
+} from "./target.js";
 
 export const LOCAL_TARGET = "local";
 
@@ -156,6 +175,35 @@ export class LocalTarget implements Target {
     };
   }
 
+  async runtimeLimits(context: TargetContext): Promise<LimitsReport | Unobservable | null> {
+    const runtime = context.spec.run.runtime;
+    return runtime === undefined ? null : this.runtime.checkRuntimeLimits(context.run.id, runtime);
+  }
+
+  /** The SBOM's packages the new version loaded, and those it never did, since it started. */
+  async dependencyUsage(context: TargetContext): Promise<DependencyUsage | null> {
+    const recorded = recordedRuntime(context.spec, context.run.stage);
+    if (recorded === null) return null;
+    const loadedFiles = await readLoadedFiles(recorded, this.loadRecordDir(context.run.id));
+    const { components } = await readComponents(context.artifact.path);
+    const located = await locatePackages(context.artifact.path, components);
+    return unusedPackages({ components, loadedFiles, ...located });
+  }
+
+  async sizingLab(context: TargetContext): Promise<SizingLab> {
+    const enforcement = await this.runtime.limitsEnforcement();
+    if (!enforcement.enforced) {
+      throw new UserError(
+        `rightsizing needs CPU and memory limits the kernel enforces, and this host gives no writable cgroup: ${enforcement.reason}`,
+      );
+    }
+    return LocalSizingLab.open(this.runtime, sizingLabKey(stageKey(context)), {
+      start: (id, key, size, signal) =>
+        this.startInstance(id, key, context.artifact, context.run.version, signal, size),
+      remove: (id) => rm(this.instanceDir(id), { recursive: true, force: true }),
+    });
+  }
+
   url(service: string, stage: string): string | undefined {
     const proxy = this.runtime.getProxy({ service, stage });
     return proxy && `http://127.0.0.1:${proxy.port}`;
@@ -177,13 +225,14 @@ export class LocalTarget implements Target {
     artifact: ArtifactRecord,
     version: string,
     signal: AbortSignal,
+    size?: SizeLimits,
   ): Promise<void> {
     const spec = parseStoredSpec(artifact);
     const cwd = await this.prepareWorkingDir(instanceId, artifact);
-    const limits = {
-      cpuMillicores: parseCpuMillicores(spec.resources.cpu),
-      memoryBytes: parseMemoryBytes(spec.resources.memory),
-    };
+    const limits = size ?? (await sizeOf(spec, artifact, this.store));
+    const env = { ...runtimeHints(spec.run.runtime, limits, spec.run.env), ...spec.run.env };
+    const recorded = recordedRuntime(spec, key.stage);
+    const recorder = recorded === null ? {} : this.recorderEnv(recorded, instanceId, env);
     await this.runtime.startInstance(
       {
         id: instanceId,
@@ -194,7 +243,7 @@ export class LocalTarget implements Target {
         launch: {
           cwd,
           command: commandArgv(spec.run.command ?? []),
-          env: { ...runtimeHints(spec.run.runtime, limits, spec.run.env), ...spec.run.env },
+          env: { ...env, ...recorder },
           limits,
           healthPath: spec.run.health,
           healthTimeoutMs: parseDuration(spec.run.healthTimeout),
@@ -223,6 +272,32 @@ export class LocalTarget implements Target {
     return join(this.appRoot, "instances", instanceId);
   }
 
+  /**
+   * Where the recorder cannot go (a JVM cannot log into a folder whose name has a space, say), the
+   * instance runs unrecorded, and the test reports that nothing was recorded.
+   */
+  private recorderEnv(
+    runtime: RecordedRuntime,
+    instanceId: string,
+    env: Record<string, string>,
+  ): Record<string, string> {
+    const appUser = this.runtime.appUser;
+    try {
+      return loadRecorderEnv(
+        runtime,
+        this.loadRecordDir(instanceId),
+        env,
+        appUser === undefined ? {} : { appUser },
+      );
+    } catch {
+      return {};
+    }
+  }
+
+  private loadRecordDir(instanceId: string): string {
+    return join(this.instanceDir(instanceId), "loaded");
+  }
+
   private async retireAllBut(key: StageKey, keep: string, drainMs: number): Promise<void> {
     const others = this.runtime
       .listInstances()
@@ -237,6 +312,24 @@ export class LocalTarget implements Target {
       }),
     );
   }
+}
+
+/**
+ * Which runtime's loads an instance records: the new version of a stage whose test runs the
+ * built-in load, where the runtime is one the recorder knows. The same answer for every start of
+ * one release, so that starting it again finds the same launch and keeps the running instance.
+ */
+function recordedRuntime(spec: ServiceSpec, stageName: string): RecordedRuntime | null {
+  const runtime = spec.run.runtime;
+  const stage = spec.stages.find((candidate) => candidate.name === stageName);
+  if (stage === undefined || !stage.test || spec.test.load === undefined) return null;
+  return runtime === "node" || runtime === "python" || runtime === "jvm" ? runtime : null;
+}
+
+/** The declared size, with `auto` resolved from the artifact's recorded recommendation */
+async function sizeOf(spec: ServiceSpec, artifact: ArtifactRecord, store: Store): Promise<SizeLimits> {
+  const recommendation = usesAuto(spec) ? await recordedRecommendation(store, artifact.digest) : null;
+  return resolveResources(spec, recommendation);
 }
 
 function stageKey(context: TargetContext): StageKey {

@@ -4,6 +4,11 @@
  * interrupted task again.
  */
 import type { ServiceSpec, StageSpec } from "../spec/schema.js";
+import type { CopyUsage } from "../gate/rightsizing.js";
+import type { LimitsReport } from "../runtime/limits-check/compare.js";
+import type { Unobservable } from "../runtime/limits-check/probe.js";
+import type { RecordedRecommendation } from "../spec/resources.js";
+import type { DependencyUsage } from "../evidence/attestation/minimum-environment.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord } from "../store/store.js";
 
 export interface TargetContext {
@@ -13,6 +18,8 @@ export interface TargetContext {
   artifact: ArtifactRecord;
   /** What is live on this target now, before this run */
   previous: ReleaseRecord | undefined;
+  /** The artifact's recorded rightsizing recommendation, where `resources` says `auto` */
+  recommendation: RecordedRecommendation | null;
   signal: AbortSignal;
 }
 
@@ -65,6 +72,52 @@ export interface Target {
   setCanaryWeight(context: TargetContext, weight: number): Promise<{ observe(): Promise<CanaryTraffic> }>;
   /** Where users reach the stage on this target */
   url(service: string, stage: string): string | undefined;
+  /**
+   * Whether the new version's language runtime (`run.runtime`) took the limits it was given;
+   * null where there is no runtime to check or the target cannot see its processes.
+   */
+  runtimeLimits(context: TargetContext): Promise<LimitsReport | Unobservable | null>;
+  /**
+   * Which of the SBOM's packages the new version loaded since it started, and which it never did;
+   * null where its runtime's loads are not recorded or the target cannot see its processes.
+   */
+  dependencyUsage(context: TargetContext): Promise<DependencyUsage | null>;
+  /**
+   * Where the artifact can run at sizes of our choosing beside the stage, for rightsizing;
+   * a target that cannot enforce limits (or has no such place) rejects with the reason.
+   */
+  sizingLab(context: TargetContext): Promise<SizingLab>;
+}
+
+export interface SizeLimits {
+  cpuMillicores: number;
+  memoryBytes: number;
+}
+
+/** A copy's usage over a measurement, per second as well as in all */
+export type SizedUsage = CopyUsage;
+
+/**
+ * Copies of one release at sizes of the experiment's choosing, reachable through one entry point
+ * of their own and never given the stage's traffic. Two copies are paired at a time: requests
+ * carrying `referenceHeaders` reach the first, `trialHeaders` the second.
+ */
+export interface SizingLab {
+  readonly url: string;
+  readonly referenceHeaders: Record<string, string>;
+  readonly trialHeaders: Record<string, string>;
+  /** Starts the copy `name` at `size` and waits until it is healthy; a copy of that name is replaced */
+  start(name: string, size: SizeLimits, signal: AbortSignal): Promise<void>;
+  /** Routes the pair: reference and trial by name */
+  pair(reference: string, trial: string): Promise<void>;
+  /** Starts measuring both copies of the pair; `stop` returns what each used */
+  measure(
+    reference: string,
+    trial: string,
+  ): Promise<{ stop(): Promise<{ reference: SizedUsage; trial: SizedUsage }> }>;
+  stop(name: string): Promise<void>;
+  /** Stops every copy, the ones a crashed earlier attempt left included */
+  close(): Promise<void>;
 }
 
 export interface TargetResolver {

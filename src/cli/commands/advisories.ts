@@ -1,11 +1,11 @@
-import { Argument } from "commander";
 import { cpSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { UserError } from "../../errors.js";
 import { defaultArchiveUrl, downloadArchive, OSV_ECOSYSTEMS } from "../../evidence/vulns/download.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, oneOf, text } from "../options.js";
 import { table } from "../views.js";
 
 interface AdvisoriesView {
@@ -14,18 +14,17 @@ interface AdvisoriesView {
   source: string;
 }
 
-export const advisoriesCommand: CliCommand = {
+export const advisoriesCommand = defineCommand({
   name: "advisories",
-  configure: (command) =>
-    command
-      .addArgument(new Argument("[action]").choices(["list", "import"]).default("list"))
-      .argument(
-        "[source]",
-        `an OSV .json file, a folder of them, an all.zip, a URL, or an ecosystem (${OSV_ECOSYSTEMS.join(", ")}) for OSV's archive`,
-      )
-      .option("--json", "print JSON"),
-  async run(args, options, context) {
-    const [action = "list", source] = args;
+  args: {
+    action: argument(oneOf(["list", "import"]).prefault("list")),
+    source: argument(
+      text.optional(),
+      `an OSV .json file, a folder of them, an all.zip, a URL, or an ecosystem (${OSV_ECOSYSTEMS.join(", ")}) for OSV's archive`,
+    ),
+  },
+  options: { json: option("--json", "print JSON", flag) },
+  async run({ action, source }, options, context) {
     const advisoriesDir = join(context.stateDir, "advisories");
     if (action === "import") {
       if (source === undefined)
@@ -45,11 +44,11 @@ export const advisoriesCommand: CliCommand = {
     }
     const client = await connect(context.stateDir);
     const view = await client.get<AdvisoriesView>("/v1/advisories");
-    if (options.json === true) printJson(context, view);
+    if (options.json) printJson(context, view);
     else context.stdout(describe(view));
     return 0;
   },
-};
+});
 
 /** Puts the source into the advisories folder: copied, or downloaded with progress. */
 async function place(source: string, dir: string, say: (text: string) => void): Promise<void> {

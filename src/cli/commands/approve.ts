@@ -1,18 +1,21 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { connect } from "../client.js";
 import { followRun } from "../follow.js";
+import { flagOnByDefault, text } from "../options.js";
 import type { RunView } from "../views.js";
 
-export const approveCommand: CliCommand = {
+export const approveCommand = defineCommand({
   name: "approve",
-  configure: (command) =>
-    command.argument("<run>").option("--no-wait", "return once approved, without following the release"),
+  args: { run: argument(text) },
+  options: {
+    wait: option("--no-wait", "return once approved, without following the release", flagOnByDefault),
+  },
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}/approve`, {});
+    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args.run)}/approve`, {});
     context.stdout(`approved ${run.id}: ${run.service} ${run.version} → ${run.stage}\n`);
-    if (options.wait === false) return 0;
+    if (!options.wait) return 0;
     const finished = await followRun(client, run.id, context.stdout);
     return finished.state === "succeeded" ? 0 : 1;
   },
-};
+});

@@ -1,6 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import type { CliCommand } from "../command.js";
+import { defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { filePath, nonEmpty, text } from "../options.js";
 import { UserError, errorMessage } from "../../errors.js";
 import { signStatement } from "../../evidence/attestation/attestation.js";
 import { formatBundle } from "../../evidence/attestation/bundle.js";
@@ -9,28 +10,36 @@ import { loadSigner } from "../../evidence/attestation/keys.js";
 import { predicateShortNames, resolvePredicateType } from "../../evidence/attestation/predicate-types.js";
 import { makeStatement } from "../../evidence/attestation/statement.js";
 
-export const attestCommand: CliCommand = {
+export const attestCommand = defineCommand({
   name: "attest",
-  configure: (command) =>
-    command
-      .requiredOption("--type <type>", `predicate type: a URI or ${predicateShortNames.join(", ")}`)
-      .requiredOption("--predicate <file>", "the predicate, a JSON file")
-      .requiredOption(
-        "--subject <subject>",
-        "the artifact: a file, a folder (Waybill artifact digest) or sha256:<hex>",
-      )
-      .requiredOption("--key <file>", "PEM private key to sign with (waybill keys generate)")
-      .option("--out <file>", "write the envelope here (a .jsonl file gets it appended as a bundle line)"),
+  options: {
+    type: option(
+      "--type <type>",
+      `predicate type: a URI or ${predicateShortNames.join(", ")}`,
+      nonEmpty("a predicate type"),
+    ),
+    predicate: option("--predicate <file>", "the predicate, a JSON file", filePath),
+    subject: option(
+      "--subject <subject>",
+      "the artifact: a file, a folder (Waybill artifact digest) or sha256:<hex>",
+      nonEmpty("a file, a folder or sha256:<hex>"),
+    ),
+    key: option("--key <file>", "PEM private key to sign with (waybill keys generate)", filePath),
+    out: option(
+      "--out <file>",
+      "write the envelope here (a .jsonl file gets it appended as a bundle line)",
+      text.optional(),
+    ),
+  },
   async run(_args, options, context) {
-    const predicateType = resolvePredicateType(requiredText(options, "type"));
-    const predicateFile = requiredText(options, "predicate");
-    const subject = await resolveSubject(requiredText(options, "subject"));
-    const signer = loadSigner(requiredText(options, "key"));
-    const statement = makeStatement([subject], predicateType, readPredicate(predicateFile));
+    const predicateType = resolvePredicateType(options.type);
+    const subject = await resolveSubject(options.subject);
+    const signer = loadSigner(options.key);
+    const statement = makeStatement([subject], predicateType, readPredicate(options.predicate));
     const envelope = signStatement(statement, [signer]);
 
-    const out = options.out;
-    if (typeof out !== "string") {
+    const { out } = options;
+    if (out === undefined) {
       printJson(context, envelope);
       return 0;
     }
@@ -39,13 +48,7 @@ export const attestCommand: CliCommand = {
     context.stdout(`signed ${predicateType} for ${subject.name} ${subject.digest} → ${out}\n`);
     return 0;
   },
-};
-
-function requiredText(options: Record<string, unknown>, name: string): string {
-  const value = options[name];
-  if (typeof value !== "string" || value === "") throw new UserError(`--${name} is required`);
-  return value;
-}
+});
 
 function readPredicate(file: string): unknown {
   let text: string;

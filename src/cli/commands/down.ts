@@ -1,16 +1,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopDataPlaneProcess, stopMarkedProcesses } from "../../runtime/index.js";
-import type { CliCommand } from "../command.js";
+import { defineCommand, option } from "../command.js";
 import { findControlPlane, isControlPlaneCommandLine, readControlPlaneInfo } from "../client.js";
+import { flag } from "../options.js";
 
 const APP_STOP_GRACE_MS = 5000;
 
-export const downCommand: CliCommand = {
+export const downCommand = defineCommand({
   name: "down",
-  configure: (command) => command.option("--keep-apps", "leave the app processes running"),
-  async run(_args, options, context) {
-    const keepApps = options.keepApps === true;
+  options: { keepApps: option("--keep-apps", "leave the app processes running", flag) },
+  async run(_args, { keepApps }, context) {
     const client = await findControlPlane(context.stateDir);
     if (client !== undefined) {
       const pid = readControlPlaneInfo(context.stateDir)?.pid;
@@ -37,7 +37,7 @@ export const downCommand: CliCommand = {
     if (stopped > 0) context.stdout(`stopped ${stopped} app process group${stopped === 1 ? "" : "s"}\n`);
     return 0;
   },
-};
+});
 
 function controlPlaneId(stateDir: string): string | undefined {
   const file = join(stateDir, "id");

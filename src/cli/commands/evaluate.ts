@@ -4,45 +4,44 @@ import { CriteriaSyntaxError, parseCriteria } from "../../gate/criteria.js";
 import { parsePreviousEvaluations, parseSliValues } from "../../gate/inputs.js";
 import { evaluateSlo, type CriterionTarget, type Evaluation } from "../../gate/slo-evaluation.js";
 import { loadSloFile } from "../../spec/load.js";
-import type { CliCommand } from "../command.js";
+import { defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { filePath, flag } from "../options.js";
 import { table } from "../views.js";
 
 const exitCodes: Record<Evaluation["result"], number> = { pass: 0, warning: 3, fail: 1 };
 
-export const evaluateCommand: CliCommand = {
+export const evaluateCommand = defineCommand({
   name: "evaluate",
-  configure: (command) =>
-    command
-      .requiredOption("--slo <file>", "the Keptn slo.yaml")
-      .requiredOption(
-        "--sli <file>",
-        'SLI values as JSON: {"name": number|null}, or Keptn\'s indicatorValues array',
-      )
-      .option(
-        "--previous <file>",
-        'every earlier evaluation as a JSON array, newest first: [{"result": "pass", "values": {"name": number|null}}]',
-      )
-      .option("--json", "print the evaluation as JSON")
-      .addHelpText("after", "\nExit codes: 0 pass, 3 warning, 1 fail, 2 bad input."),
+  options: {
+    slo: option("--slo <file>", "the Keptn slo.yaml", filePath),
+    sli: option(
+      "--sli <file>",
+      'SLI values as JSON: {"name": number|null}, or Keptn\'s indicatorValues array',
+      filePath,
+    ),
+    previous: option(
+      "--previous <file>",
+      'every earlier evaluation as a JSON array, newest first: [{"result": "pass", "values": {"name": number|null}}]',
+      filePath.optional(),
+    ),
+    json: option("--json", "print the evaluation as JSON", flag),
+  },
+  helpAfter: "\nExit codes: 0 pass, 3 warning, 1 fail, 2 bad input.",
   async run(_args, options, context) {
-    const sloFile = pathOption(options.slo, "--slo");
-    const sliFile = pathOption(options.sli, "--sli");
-    const previousFile =
-      options.previous === undefined ? undefined : pathOption(options.previous, "--previous");
-
-    const slo = loadSloFile(sloFile);
-    const values = readGateInput(sliFile, parseSliValues);
-    const previous = previousFile === undefined ? [] : readGateInput(previousFile, parsePreviousEvaluations);
+    const slo = loadSloFile(options.slo);
+    const values = readGateInput(options.sli, parseSliValues);
+    const previous =
+      options.previous === undefined ? [] : readGateInput(options.previous, parsePreviousEvaluations);
     let evaluation: Evaluation;
     try {
       evaluation = evaluateSlo(slo, values, previous);
     } catch (error) {
-      if (error instanceof CriteriaSyntaxError) throw new UserError(`${sloFile}: ${error.message}`);
+      if (error instanceof CriteriaSyntaxError) throw new UserError(`${options.slo}: ${error.message}`);
       throw error;
     }
 
-    if (options.json === true) {
+    if (options.json) {
       const { result, score, message, objectives, comparison } = evaluation;
       printJson(context, { result, score, message, objectives, comparison });
     } else {
@@ -50,12 +49,7 @@ export const evaluateCommand: CliCommand = {
     }
     return exitCodes[evaluation.result];
   },
-};
-
-function pathOption(value: unknown, flag: string): string {
-  if (typeof value !== "string" || value === "") throw new UserError(`${flag} needs a file path`);
-  return value;
-}
+});
 
 function renderEvaluation(evaluation: Evaluation): string {
   const { totalScore, comparison } = evaluation;

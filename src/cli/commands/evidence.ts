@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { readEnvelopes } from "../../evidence/attestation/files.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, text } from "../options.js";
 import { table } from "../views.js";
 
 interface EvidenceView {
@@ -19,21 +20,26 @@ interface EvidenceView {
   deployments: { service: string; stage: string; target: string; from: string; until: string | null }[];
 }
 
-export const evidenceCommand: CliCommand = {
+export const evidenceCommand = defineCommand({
   name: "evidence",
-  configure: (command) =>
-    command
-      .argument("<artifact>", "service@version or sha256:<digest>")
-      .option(
-        "--add <file>",
-        "record the attestations in an envelope or .intoto.jsonl bundle for this artifact",
-      )
-      .option("--bundle <file>", "export every attestation of the artifact as an .intoto.jsonl bundle")
-      .option("--json", "print JSON"),
+  args: { artifact: argument(text, "service@version or sha256:<digest>") },
+  options: {
+    add: option(
+      "--add <file>",
+      "record the attestations in an envelope or .intoto.jsonl bundle for this artifact",
+      text.optional(),
+    ),
+    bundle: option(
+      "--bundle <file>",
+      "export every attestation of the artifact as an .intoto.jsonl bundle",
+      text.optional(),
+    ),
+    json: option("--json", "print JSON", flag),
+  },
   async run(args, options, context) {
-    const ref = encodeURIComponent(args[0] ?? "");
+    const ref = encodeURIComponent(args.artifact);
     const client = await connect(context.stateDir);
-    if (typeof options.add === "string") {
+    if (options.add !== undefined) {
       for (const envelope of readEnvelopes(options.add)) {
         const added = await client.post<{
           predicateType: string;
@@ -46,12 +52,12 @@ export const evidenceCommand: CliCommand = {
         }
       }
     }
-    if (typeof options.bundle === "string") {
+    if (options.bundle !== undefined) {
       writeFileSync(options.bundle, await client.text(`/v1/evidence/${ref}?format=bundle`));
       context.stdout(`wrote ${options.bundle}\n`);
     }
     const view = await client.get<EvidenceView>(`/v1/evidence/${ref}`);
-    if (options.json === true) {
+    if (options.json) {
       printJson(context, view);
       return 0;
     }
@@ -74,4 +80,4 @@ export const evidenceCommand: CliCommand = {
     context.stdout(view.deployments.length === 0 ? "never deployed\n" : table(deployments));
     return 0;
   },
-};
+});

@@ -1,37 +1,47 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
-import { Argument } from "commander";
+import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { detectProject, serviceName } from "../../spec/init.js";
 import { importKeptn, type SourceFile } from "../../spec/import/keptn.js";
 import { importOpenSlo } from "../../spec/import/openslo.js";
 import { renderImportedService, type ImportedService } from "../../spec/import/render.js";
 import { SpecError, parseServiceSpec } from "../../spec/load.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
+import { oneOf, text } from "../options.js";
 
-export const importCommand: CliCommand = {
+export const importCommand = defineCommand({
   name: "import",
-  configure: (command) =>
-    command
-      .addArgument(new Argument("<kind>", "what the files are").choices(["keptn", "openslo"]))
-      .argument(
-        "<files...>",
-        "keptn: <shipyard.yaml> [slo.yaml] [sli.yaml] (Prometheus); openslo: one file of SLO and SLI objects",
-      )
-      .option("--dir <folder>", "the service's folder: its waybill.yaml is written there", ".")
-      .option("--name <service>", "the service's name (default: the folder's name)")
-      .option("--prometheus <url>", "where the Prometheus SLIs are queried", "http://127.0.0.1:9090"),
-  async run(args, options, context) {
-    const [kind, ...files] = args;
-    const dir = resolve(String(options.dir));
+  args: {
+    kind: argument(oneOf(["keptn", "openslo"]), "what the files are"),
+    files: argument(
+      z.array(text).min(1, { error: "expected one file or more" }),
+      "keptn: <shipyard.yaml> [slo.yaml] [sli.yaml] (Prometheus); openslo: one file of SLO and SLI objects",
+    ),
+  },
+  options: {
+    dir: option(
+      "--dir <folder>",
+      "the service's folder: its waybill.yaml is written there",
+      text.prefault("."),
+    ),
+    name: option("--name <service>", "the service's name (default: the folder's name)", text.optional()),
+    prometheus: option(
+      "--prometheus <url>",
+      "where the Prometheus SLIs are queried",
+      text.prefault("http://127.0.0.1:9090"),
+    ),
+  },
+  async run({ kind, files }, options, context) {
+    const dir = resolve(options.dir);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
       throw new UserError(`--dir ${dir}: no such folder`);
     const out = join(dir, "waybill.yaml");
     if (existsSync(out)) throw new UserError(`${out} already exists; waybill import does not overwrite it`);
     const sources = files.map(readSource);
     const project = detectProject(dir);
-    const name = serviceName(typeof options.name === "string" ? options.name : basename(dir));
-    const prometheusUrl = String(options.prometheus);
+    const name = serviceName(options.name ?? basename(dir));
+    const prometheusUrl = options.prometheus;
     const imported: ImportedService =
       kind === "keptn"
         ? fromKeptn(sources, dir, project, name, prometheusUrl)
@@ -55,7 +65,7 @@ export const importCommand: CliCommand = {
     context.stdout(`Next: waybill validate ${out}, then waybill ship ${folder}\n`);
     return 0;
   },
-};
+});
 
 function readSource(file: string): SourceFile {
   try {

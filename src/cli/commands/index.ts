@@ -74,6 +74,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./policy.js")).policyCommand,
   },
   {
+    name: "rightsize",
+    summary:
+      "find the smallest CPU and memory limits at which every SLO still passes, by experiment under the stage's test load",
+    load: async () => (await import("./rightsize.js")).rightsizeCommand,
+  },
+  {
     name: "logs",
     summary: "print the stdout (or stderr) of a stage's live deployment",
     load: async () => (await import("./logs.js")).logsCommand,

@@ -1,11 +1,12 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand } from "../command.js";
+import { text } from "../options.js";
 import { initServiceSpec } from "../../spec/init.js";
 
-export const initCommand: CliCommand = {
+export const initCommand = defineCommand({
   name: "init",
-  configure: (command) => command.argument("[dir]", "the project folder", "."),
-  async run(args, _options, context) {
-    const { file, project } = initServiceSpec(args[0] ?? ".");
+  args: { dir: argument(text.prefault("."), "the project folder") },
+  async run({ dir }, _options, context) {
+    const { file, project } = initServiceSpec(dir);
     if (project.ecosystem === "generic") {
       context.stdout(
         `wrote ${file}\nCould not tell what kind of project this is, so the file is generic: set run.command ` +
@@ -22,4 +23,4 @@ export const initCommand: CliCommand = {
     );
     return 0;
   },
-};
+});

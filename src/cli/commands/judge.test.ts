@@ -126,11 +126,14 @@ describe("waybill judge", () => {
   });
 
   const badOptions: { options: Record<string, unknown>; says: string }[] = [
-    { options: { confidence: "1.5" }, says: "--confidence must be a number between 0 and 1" },
-    { options: { tolerance: "-1" }, says: "--tolerance must be a number 0 or more" },
-    { options: { allowedIncrease: "lots" }, says: "--allowed-increase must be a number 0 or more" },
-    { options: { direction: "up" }, says: "--direction must be one of either, increase, decrease" },
-    { options: { nanStrategy: "zero" }, says: "--nan-strategy must be one of remove, replace" },
+    { options: { confidence: "1.5" }, says: '--confidence: expected a number between 0 and 1, got "1.5"' },
+    { options: { tolerance: "-1" }, says: '--tolerance: expected a number 0 or more, got "-1"' },
+    {
+      options: { allowedIncrease: "lots" },
+      says: '--allowed-increase: expected a number 0 or more, got "lots"',
+    },
+    { options: { direction: "up" }, says: '--direction: expected either, increase or decrease, got "up"' },
+    { options: { nanStrategy: "zero" }, says: '--nan-strategy: expected remove or replace, got "zero"' },
   ];
   for (const { options, says } of badOptions) {
     it(`refuses ${JSON.stringify(options)}`, async () => {

@@ -1,6 +1,4 @@
 import { readGateInput } from "../gate-input.js";
-import { Option } from "commander";
-import { UserError } from "../../errors.js";
 import {
   judgeMetric,
   judgeOptions,
@@ -11,57 +9,80 @@ import {
   type NanStrategy,
 } from "../../gate/canary-judge.js";
 import { parseSamples } from "../../gate/inputs.js";
-import type { CliCommand } from "../command.js";
+import { defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { filePath, flag, number, oneOf } from "../options.js";
 import { table } from "../views.js";
 
 const directions: readonly Direction[] = ["either", "increase", "decrease"];
 const effectSizes: readonly EffectSizeMeasure[] = ["mean-ratio", "cles"];
 const nanStrategies: readonly NanStrategy[] = ["remove", "replace"];
+const effectSizeBound = number({ atLeast: 0 }).optional();
 
-export const judgeCommand: CliCommand = {
+export const judgeCommand = defineCommand({
   name: "judge",
-  configure: (command) =>
-    command
-      .requiredOption(
-        "--baseline <file>",
-        "the baseline's samples: a JSON array of numbers, null for a missing value",
-      )
-      .requiredOption("--canary <file>", "the canary's samples, in the same form")
-      .addOption(new Option("--direction <direction>", "which change fails the metric").choices(directions))
-      .option("--confidence <level>", "confidence level of the interval (default 0.98)")
-      .option(
-        "--tolerance <fraction>",
-        "band the interval must clear, as a fraction of |estimate| (default 0.25)",
-      )
-      .addOption(
-        new Option("--effect-size <measure>", "effect size measure (default mean-ratio)").choices(
-          effectSizes,
-        ),
-      )
-      .option("--allowed-increase <size>", "effect size a High must reach (default 1, or 0.5 for cles)")
-      .option("--allowed-decrease <size>", "effect size a Low must fall to (default 1, or 0.5 for cles)")
-      .option("--critical-increase <size>", "effect size from which a critical High fails the canary")
-      .option("--critical-decrease <size>", "effect size from which a critical Low fails the canary")
-      .option("--critical", "a failure of this metric fails the whole canary")
-      .option("--require-data", "missing data fails the metric (NodataFailMetric)")
-      .addOption(
-        new Option("--nan-strategy <strategy>", "what null values become (default remove)").choices(
-          nanStrategies,
-        ),
-      )
-      .option("--json", "print the judgement as JSON")
-      .addHelpText(
-        "after",
-        "\nExit codes: 0 pass, 1 High, Low, NodataFailMetric or a critical failure, 2 bad input.",
-      ),
-  async run(_args, options, context) {
-    const baseline = readSamples(pathOption(options.baseline, "--baseline"));
-    const canary = readSamples(pathOption(options.canary, "--canary"));
-    const settings = judgeOptions(judgeOptionsFrom(options));
-    const judgement = judgeMetric(baseline, canary, settings);
+  options: {
+    baseline: option(
+      "--baseline <file>",
+      "the baseline's samples: a JSON array of numbers, null for a missing value",
+      filePath,
+    ),
+    canary: option("--canary <file>", "the canary's samples, in the same form", filePath),
+    direction: option(
+      "--direction <direction>",
+      "which change fails the metric",
+      oneOf(directions).optional(),
+    ),
+    confidence: option(
+      "--confidence <level>",
+      "confidence level of the interval (default 0.98)",
+      number({ above: 0, below: 1 }).optional(),
+    ),
+    tolerance: option(
+      "--tolerance <fraction>",
+      "band the interval must clear, as a fraction of |estimate| (default 0.25)",
+      number({ atLeast: 0 }).optional(),
+    ),
+    effectSize: option(
+      "--effect-size <measure>",
+      "effect size measure (default mean-ratio)",
+      oneOf(effectSizes).optional(),
+    ),
+    allowedIncrease: option(
+      "--allowed-increase <size>",
+      "effect size a High must reach (default 1, or 0.5 for cles)",
+      effectSizeBound,
+    ),
+    allowedDecrease: option(
+      "--allowed-decrease <size>",
+      "effect size a Low must fall to (default 1, or 0.5 for cles)",
+      effectSizeBound,
+    ),
+    criticalIncrease: option(
+      "--critical-increase <size>",
+      "effect size from which a critical High fails the canary",
+      effectSizeBound,
+    ),
+    criticalDecrease: option(
+      "--critical-decrease <size>",
+      "effect size from which a critical Low fails the canary",
+      effectSizeBound,
+    ),
+    critical: option("--critical", "a failure of this metric fails the whole canary", flag),
+    requireData: option("--require-data", "missing data fails the metric (NodataFailMetric)", flag),
+    nanStrategy: option(
+      "--nan-strategy <strategy>",
+      "what null values become (default remove)",
+      oneOf(nanStrategies).optional(),
+    ),
+    json: option("--json", "print the judgement as JSON", flag),
+  },
+  helpAfter: "\nExit codes: 0 pass, 1 High, Low, NodataFailMetric or a critical failure, 2 bad input.",
+  async run(_args, { baseline, canary, json, ...judging }, context) {
+    const settings = judgeOptions(judging);
+    const judgement = judgeMetric(readSamples(baseline), readSamples(canary), settings);
 
-    if (options.json === true) {
+    if (json) {
       const { classification, critical, estimate, ci, pValue, effectSize, reason } = judgement;
       // JSON has no NaN: an estimate that was not computed prints as null.
       printJson(context, { classification, critical, estimate, ci, pValue, effectSize, reason });
@@ -72,62 +93,7 @@ export const judgeCommand: CliCommand = {
       ["High", "Low", "NodataFailMetric"].includes(judgement.classification) || judgement.critical;
     return failed ? 1 : 0;
   },
-};
-
-function judgeOptionsFrom(options: Record<string, unknown>): Partial<JudgeOptions> {
-  return {
-    direction: choice(options.direction, "--direction", directions),
-    confidence: numberOption(
-      options.confidence,
-      "--confidence",
-      (value) => value > 0 && value < 1,
-      "between 0 and 1",
-    ),
-    tolerance: numberOption(options.tolerance, "--tolerance", (value) => value >= 0, "0 or more"),
-    effectSize: choice(options.effectSize, "--effect-size", effectSizes),
-    allowedIncrease: effectSizeOption(options.allowedIncrease, "--allowed-increase"),
-    allowedDecrease: effectSizeOption(options.allowedDecrease, "--allowed-decrease"),
-    criticalIncrease: effectSizeOption(options.criticalIncrease, "--critical-increase"),
-    criticalDecrease: effectSizeOption(options.criticalDecrease, "--critical-decrease"),
-    critical: options.critical === true,
-    requireData: options.requireData === true,
-    nanStrategy: choice(options.nanStrategy, "--nan-strategy", nanStrategies),
-  };
-}
-
-function pathOption(value: unknown, flag: string): string {
-  if (typeof value !== "string" || value === "") throw new UserError(`${flag} needs a file path`);
-  return value;
-}
-
-function choice<T extends string>(value: unknown, flag: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  const found = allowed.find((candidate) => candidate === value);
-  if (found === undefined) throw new UserError(`${flag} must be one of ${allowed.join(", ")}`);
-  return found;
-}
-
-function numberOption(
-  value: unknown,
-  flag: string,
-  valid: (value: number) => boolean,
-  expectation: string,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed =
-    typeof value === "number"
-      ? value
-      : typeof value === "string" && value.trim() !== ""
-        ? Number(value)
-        : NaN;
-  if (!Number.isFinite(parsed) || !valid(parsed))
-    throw new UserError(`${flag} must be a number ${expectation}`);
-  return parsed;
-}
-
-function effectSizeOption(value: unknown, flag: string): number | undefined {
-  return numberOption(value, flag, (size) => size >= 0, "0 or more");
-}
+});
 
 function readSamples(file: string): (number | null)[] {
   return readGateInput(file, parseSamples);

@@ -1,26 +1,22 @@
 import { join } from "node:path";
-import { Argument } from "commander";
-import type { CliCommand } from "../command.js";
-import { UserError } from "../../errors.js";
-import { generateKeyPair, isKeyType, keyTypes } from "../../evidence/attestation/keys.js";
+import { argument, defineCommand, option } from "../command.js";
+import { oneOf, text } from "../options.js";
+import { generateKeyPair, keyTypes } from "../../evidence/attestation/keys.js";
 
-export const keysCommand: CliCommand = {
+export const keysCommand = defineCommand({
   name: "keys",
-  configure: (command) =>
-    command
-      .addArgument(new Argument("<action>", "what to do").choices(["generate"]))
-      .option("--type <type>", `key type: ${keyTypes.join(" or ")}`, "ed25519")
-      .option("--out <dir>", "folder for the key files (default: <state>/keys)"),
-  async run(args, options, context) {
-    const action = args[0];
-    if (action !== "generate")
-      throw new UserError(`unknown keys action "${action ?? ""}" (expected: generate)`);
-    const type = options.type ?? "ed25519";
-    if (!isKeyType(type))
-      throw new UserError(`--type must be ${keyTypes.join(" or ")}, not "${String(type)}"`);
-    const outDir = typeof options.out === "string" ? options.out : join(context.stateDir, "keys");
+  args: { action: argument(oneOf(["generate"]), "what to do") },
+  options: {
+    type: option(
+      "--type <type>",
+      `key type: ${keyTypes.join(" or ")}`,
+      oneOf(keyTypes, { listedInHelp: false }).prefault("ed25519"),
+    ),
+    out: option("--out <dir>", "folder for the key files (default: <state>/keys)", text.optional()),
+  },
+  async run(_args, options, context) {
     // Only the paths are printed: the private key never reaches a terminal or a CI log.
-    const files = generateKeyPair(type, outDir);
+    const files = generateKeyPair(options.type, options.out ?? join(context.stateDir, "keys"));
     context.stdout(
       [
         `keyid:       ${files.keyid}`,
@@ -31,4 +27,4 @@ export const keysCommand: CliCommand = {
     );
     return 0;
   },
-};
+});

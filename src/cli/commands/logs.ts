@@ -1,20 +1,23 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { connect } from "../client.js";
+import { flag, text, wholeNumber } from "../options.js";
 
-export const logsCommand: CliCommand = {
+export const logsCommand = defineCommand({
   name: "logs",
-  configure: (command) =>
-    command
-      .argument("<service>")
-      .argument("<stage>")
-      .option("--stderr", "show stderr instead of stdout")
-      .option("--tail <bytes>", "how much of the end to show", "65536"),
-  async run(args, options, context) {
-    const [service = "", stage = ""] = args;
+  args: { service: argument(text), stage: argument(text) },
+  options: {
+    stderr: option("--stderr", "show stderr instead of stdout", flag),
+    tail: option(
+      "--tail <bytes>",
+      "how much of the end to show",
+      wholeNumber({ min: 1, max: 10_000_000, of: "bytes" }).prefault("65536"),
+    ),
+  },
+  async run({ service, stage }, options, context) {
     const client = await connect(context.stateDir);
     const params = new URLSearchParams({
-      stream: options.stderr === true ? "stderr" : "stdout",
-      tail: String(options.tail ?? "65536"),
+      stream: options.stderr ? "stderr" : "stdout",
+      tail: String(options.tail),
     });
     context.stdout(
       await client.text(
@@ -23,4 +26,4 @@ export const logsCommand: CliCommand = {
     );
     return 0;
   },
-};
+});

@@ -1,41 +1,61 @@
-import { Argument } from "commander";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../../errors.js";
 import type { EffectivePolicy, PolicyChange } from "../../engine/policies.js";
 import { describeRequirement, type ProtectedPolicy } from "../../policy/protected-policy.js";
 import type { PolicyChangeRecord } from "../../store/store.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option, type CliContext } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, fromText, oneOf, text } from "../options.js";
 import { table } from "../views.js";
 
-export const policyCommand: CliCommand = {
+/** The server checks each requirement, so the CLI sends them as written. */
+type PolicyChangeRequest = Omit<PolicyChange, "requires"> & { requires?: unknown[] };
+
+const approvalMode = oneOf(["automatic", "manual"], { listedInHelp: false }).optional();
+
+export const policyCommand = defineCommand({
   name: "policy",
-  configure: (command) =>
-    command
-      .addArgument(new Argument("<action>").choices(["show", "set", "history"]))
-      .argument("[service]", 'the service, or "*" for the default of every service')
-      .argument("[stage]", "the stage (set, history)")
-      .option("--approval-pass <mode>", "automatic or manual")
-      .option("--approval-warning <mode>", "automatic or manual")
-      .option(
-        "--requires <list>",
-        "required evidence, e.g. sbom,vulns or '[sbom, {vulns: {max_severity: low}}]'",
-      )
-      .option("--gate <on|off>", "whether the stage's quality gate must run")
-      .option("--targets <list>", "the stage's targets in order, e.g. local or kube:eu,kube:us")
-      .option("--json", "print JSON"),
-  async run(args, options, context) {
-    const [action, service, stage] = args;
-    if (action === "show") return show(service, options, context);
+  args: {
+    action: argument(oneOf(["show", "set", "history"])),
+    service: argument(text.optional(), 'the service, or "*" for the default of every service'),
+    stage: argument(text.optional(), "the stage (set, history)"),
+  },
+  options: {
+    approvalPass: option("--approval-pass <mode>", "automatic or manual", approvalMode),
+    approvalWarning: option("--approval-warning <mode>", "automatic or manual", approvalMode),
+    requires: option(
+      "--requires <list>",
+      "required evidence, e.g. sbom,vulns or '[sbom, {vulns: {max_severity: low}}]'",
+      fromText(
+        "expected names separated by commas, or a YAML list such as [sbom, vulns]",
+        requirementsFrom,
+      ).optional(),
+    ),
+    gate: option(
+      "--gate <on|off>",
+      "whether the stage's quality gate must run",
+      oneOf(["on", "off"], { listedInHelp: false })
+        .transform((gate) => gate === "on")
+        .optional(),
+    ),
+    targets: option(
+      "--targets <list>",
+      "the stage's targets in order, e.g. local or kube:eu,kube:us",
+      text.transform((list) => list.split(",").map((target) => target.trim())).optional(),
+    ),
+    json: option("--json", "print JSON", flag),
+  },
+  async run({ action, service, stage }, { json, ...requested }, context) {
+    if (action === "show") return show(service, json, context);
     if (service === undefined || stage === undefined) {
-      throw new UserError(`waybill policy ${action ?? ""} needs a service and a stage`);
+      throw new UserError(`waybill policy ${action} needs a service and a stage`);
     }
     const client = await connect(context.stateDir);
     const path = `/v1/policies/${encodeURIComponent(service)}/${encodeURIComponent(stage)}`;
     if (action === "history") {
       const { history } = await client.get<{ history: PolicyChangeRecord[] }>(path);
-      if (options.json === true) {
+      if (json) {
         printJson(context, history);
         return 0;
       }
@@ -52,16 +72,13 @@ export const policyCommand: CliCommand = {
       context.stdout(table(rows));
       return 0;
     }
-    const requested = changeFromOptions(options);
-    if (Object.keys(requested).length === 0) {
+    const change = policyChange(requested);
+    if (Object.keys(change).length === 0) {
       throw new UserError(
         "say what to set: --approval-pass, --approval-warning, --requires, --gate or --targets",
       );
     }
-    const result = await client.put<{ changed: boolean; current: PolicyChangeRecord | null }>(
-      path,
-      requested,
-    );
+    const result = await client.put<{ changed: boolean; current: PolicyChangeRecord | null }>(path, change);
     context.stdout(
       result.changed && result.current !== null
         ? `${service}/${stage}: ${summary(result.current.policy)}\n`
@@ -69,17 +86,13 @@ export const policyCommand: CliCommand = {
     );
     return 0;
   },
-};
+});
 
-async function show(
-  service: string | undefined,
-  options: Record<string, unknown>,
-  context: Parameters<CliCommand["run"]>[2],
-): Promise<number> {
+async function show(service: string | undefined, json: boolean, context: CliContext): Promise<number> {
   const client = await connect(context.stateDir);
   const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
   const { policies } = await client.get<{ policies: EffectivePolicy[] }>(`/v1/policies${query}`);
-  if (options.json === true) {
+  if (json) {
     printJson(context, policies);
     return 0;
   }
@@ -105,48 +118,39 @@ async function show(
   return 0;
 }
 
-function changeFromOptions(options: Record<string, unknown>): PolicyChange {
-  const change: PolicyChange = {};
-  const mode = (value: unknown, flag: string): "automatic" | "manual" | undefined => {
-    if (value === undefined) return undefined;
-    if (value === "automatic" || value === "manual") return value;
-    throw new UserError(`${flag} is automatic or manual, got "${String(value)}"`);
-  };
-  const pass = mode(options.approvalPass, "--approval-pass");
-  const warning = mode(options.approvalWarning, "--approval-warning");
+/** Only what was given: a field left out keeps its current value. */
+function policyChange(requested: {
+  approvalPass: "automatic" | "manual" | undefined;
+  approvalWarning: "automatic" | "manual" | undefined;
+  requires: unknown[] | undefined;
+  gate: boolean | undefined;
+  targets: string[] | undefined;
+}): PolicyChangeRequest {
+  const { approvalPass: pass, approvalWarning: warning, requires, gate, targets } = requested;
+  const change: PolicyChangeRequest = {};
   if (pass !== undefined || warning !== undefined) {
     change.approval = {
       ...(pass === undefined ? {} : { pass }),
       ...(warning === undefined ? {} : { warning }),
     };
   }
-  if (typeof options.requires === "string") change.requires = requirementsFrom(options.requires);
-  if (options.gate !== undefined) {
-    if (options.gate !== "on" && options.gate !== "off") {
-      throw new UserError(`--gate is on or off, got "${String(options.gate)}"`);
-    }
-    change.gate = options.gate === "on";
-  }
-  if (typeof options.targets === "string") {
-    change.targets = options.targets.split(",").map((target) => target.trim());
-  }
+  if (requires !== undefined) change.requires = requires;
+  if (gate !== undefined) change.gate = gate;
+  if (targets !== undefined) change.targets = targets;
   return change;
 }
 
-/** A YAML flow list as in waybill.yaml, or plain names separated by commas; the server checks each. */
-function requirementsFrom(text: string): PolicyChange["requires"] {
-  const trimmed = text.trim();
+/** A YAML flow list as in waybill.yaml, or plain names separated by commas. */
+function requirementsFrom(given: string): unknown[] | undefined {
+  const trimmed = given.trim();
   if (trimmed === "" || trimmed === "none") return [];
-  if (!trimmed.startsWith("["))
-    return trimmed.split(",").map((name) => name.trim()) as PolicyChange["requires"];
-  let parsed: unknown;
+  if (!trimmed.startsWith("[")) return trimmed.split(",").map((name) => name.trim());
   try {
-    parsed = parseYaml(trimmed);
-  } catch (error) {
-    throw new UserError(`--requires is not a YAML list: ${(error as Error).message.split("\n")[0] ?? ""}`);
+    const parsed: unknown = parseYaml(trimmed);
+    return Array.isArray(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
-  if (!Array.isArray(parsed)) throw new UserError("--requires must be a list, such as [sbom, vulns]");
-  return parsed as PolicyChange["requires"];
 }
 
 function summary(policy: ProtectedPolicy): string {

@@ -1,29 +1,35 @@
 import type { RecallResult } from "../../engine/recall.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip } from "../follow.js";
+import { flag, text } from "../options.js";
 import { table, type RunView } from "../views.js";
 
-export const recallCommand: CliCommand = {
+export const recallCommand = defineCommand({
   name: "recall",
-  configure: (command) =>
-    command
-      .argument(
-        "<query>",
-        "pkg:npm/lodash@<4.17.21, pkg:pypi/django@>=4.0,<4.2.8, or an advisory id (GHSA-…, CVE-…)",
-      )
-      .option("--redeploy <version>", "ship this (fixed) version of every service found deployed now")
-      .option("--json", "print JSON"),
-  async run(args, options, context) {
-    const query = args[0] ?? "";
+  args: {
+    query: argument(
+      text,
+      "pkg:npm/lodash@<4.17.21, pkg:pypi/django@>=4.0,<4.2.8, or an advisory id (GHSA-…, CVE-…)",
+    ),
+  },
+  options: {
+    redeploy: option(
+      "--redeploy <version>",
+      "ship this (fixed) version of every service found deployed now",
+      text.optional(),
+    ),
+    json: option("--json", "print JSON", flag),
+  },
+  async run({ query }, { redeploy, json }, context) {
     const client = await connect(context.stateDir);
     const view = await client.get<RecallResult>(`/v1/recall?q=${encodeURIComponent(query)}`);
-    if (options.json === true && typeof options.redeploy !== "string") {
+    if (json && redeploy === undefined) {
       printJson(context, view);
       return 0;
     }
-    if (options.json !== true) {
+    if (!json) {
       if (view.advisory)
         context.stdout(`${view.advisory.id} (${view.advisory.aliases.join(", ") || "no aliases"})\n`);
       if (view.matches.length === 0) context.stdout(`no deployment carries ${query}\n`);
@@ -40,23 +46,19 @@ export const recallCommand: CliCommand = {
         );
       }
     }
-    if (typeof options.redeploy !== "string") return 0;
+    if (redeploy === undefined) return 0;
     const { runs } = await client.post<{ runs: RunView[] }>("/v1/recall/redeploy", {
       q: query,
-      version: options.redeploy,
+      version: redeploy,
     });
     let failed = false;
     const outcomes = [];
     for (const run of runs) {
-      const outcome = await followShip(
-        client,
-        run.shipId,
-        options.json === true ? undefined : context.stdout,
-      );
+      const outcome = await followShip(client, run.shipId, json ? undefined : context.stdout);
       failed ||= outcome.failed.length > 0;
       outcomes.push(...outcome.runs);
     }
-    if (options.json === true) printJson(context, { ...view, redeployed: outcomes });
+    if (json) printJson(context, { ...view, redeployed: outcomes });
     return failed ? 1 : 0;
   },
-};
+});

@@ -1,17 +1,18 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { connect } from "../client.js";
+import { text } from "../options.js";
 import type { RunView } from "../views.js";
 
-export const rejectCommand: CliCommand = {
+export const rejectCommand = defineCommand({
   name: "reject",
-  configure: (command) => command.argument("<run>").option("--reason <text>", "why", "rejected"),
+  args: { run: argument(text) },
+  options: { reason: option("--reason <text>", "why", text.prefault("rejected")) },
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const reason = typeof options.reason === "string" ? options.reason : "rejected";
-    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args[0] ?? "")}/reject`, {
-      reason,
+    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args.run)}/reject`, {
+      reason: options.reason,
     });
     context.stdout(`rejected ${run.id}: ${run.service} ${run.version} → ${run.stage}\n`);
     return 0;
   },
-};
+});

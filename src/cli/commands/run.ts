@@ -1,6 +1,9 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, text } from "../options.js";
+import { dependencyUsageTable, rightsizeReport, runtimeLimitsLine } from "../environment-view.js";
+import { parseMinimumEnvironment } from "../../evidence/attestation/minimum-environment.js";
 import {
   evaluationTable,
   table,
@@ -10,15 +13,16 @@ import {
   type RunView,
 } from "../views.js";
 
-export const runCommand: CliCommand = {
+export const runCommand = defineCommand({
   name: "run",
-  configure: (command) => command.argument("<id>").option("--json", "print JSON"),
-  async run(args, options, context) {
+  args: { id: argument(text) },
+  options: { json: option("--json", "print JSON", flag) },
+  async run({ id }, options, context) {
     const client = await connect(context.stateDir);
     const run = await client.get<RunView & { events: EventView[]; evaluation: EvaluationView | null }>(
-      `/v1/runs/${encodeURIComponent(args[0] ?? "")}`,
+      `/v1/runs/${encodeURIComponent(id)}`,
     );
-    if (options.json === true) {
+    if (options.json) {
       printJson(context, run);
       return 0;
     }
@@ -27,6 +31,8 @@ export const runCommand: CliCommand = {
         `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
     );
     if (run.evaluation) context.stdout(`${evaluationTable(run.evaluation)}\n`);
+    const environment = environmentSection(run.events);
+    if (environment !== "") context.stdout(`${environment}\n\n`);
     const rows = [["TIME", "EVENT", "DETAIL"]];
     for (const event of run.events) {
       rows.push([event.time, event.type.replace(/^dev\.waybill\./, ""), detail(event.data)]);
@@ -34,7 +40,27 @@ export const runCommand: CliCommand = {
     context.stdout(table(rows));
     return 0;
   },
-};
+});
+
+/** What the run learned of the artifact's minimum environment: its runtime, its packages, its size */
+function environmentSection(events: EventView[]): string {
+  const measured = events.filter((event) => event.type.endsWith(".test.measured")).at(-1)?.data;
+  const recorded = events.filter((event) => event.type.endsWith(".rightsize.recorded")).at(-1)?.data;
+  const report = parseMinimumEnvironment(
+    recorded ?? {
+      stage: "",
+      target: "",
+      sizing: null,
+      runtimeLimits: measured?.runtimeLimits ?? null,
+      dependencies: measured?.dependencies ?? null,
+      window: { start: "", end: "" },
+    },
+  );
+  if (report === null) return "";
+  const parts = [runtimeLimitsLine(report.runtimeLimits), dependencyUsageTable(report.dependencies)];
+  if (report.sizing !== null) parts.push(rightsizeReport({ ...report, sizing: report.sizing }));
+  return parts.filter((part): part is string => part !== null).join("\n\n");
+}
 
 function detail(data: Record<string, unknown>): string {
   return Object.entries(data)

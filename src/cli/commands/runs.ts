@@ -1,22 +1,27 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, text, wholeNumber } from "../options.js";
 import { runsTable, type RunView } from "../views.js";
 
-export const runsCommand: CliCommand = {
+export const runsCommand = defineCommand({
   name: "runs",
-  configure: (command) =>
-    command
-      .argument("[service]")
-      .option("--json", "print JSON")
-      .option("--limit <n>", "at most this many of the newest runs", "50"),
-  async run(args, options, context) {
+  args: { service: argument(text.optional()) },
+  options: {
+    json: option("--json", "print JSON", flag),
+    limit: option(
+      "--limit <n>",
+      "at most this many of the newest runs",
+      wholeNumber({ min: 1, max: 1000 }).prefault("50"),
+    ),
+  },
+  async run({ service }, options, context) {
     const client = await connect(context.stateDir);
-    const params = new URLSearchParams({ limit: String(options.limit ?? "50") });
-    if (args[0] !== undefined) params.set("service", args[0]);
+    const params = new URLSearchParams({ limit: String(options.limit) });
+    if (service !== undefined) params.set("service", service);
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?${params}`);
-    if (options.json === true) printJson(context, { runs });
+    if (options.json) printJson(context, { runs });
     else context.stdout(runsTable(runs));
     return 0;
   },
-};
+});

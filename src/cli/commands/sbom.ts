@@ -1,30 +1,30 @@
 import { writeFile } from "node:fs/promises";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { flag, text } from "../options.js";
 import { generateSbom } from "../../evidence/sbom/index.js";
 import type { CycloneDxBom } from "../../evidence/sbom/index.js";
 
-export const sbomCommand: CliCommand = {
+export const sbomCommand = defineCommand({
   name: "sbom",
-  configure: (command) =>
-    command
-      .argument("<dir>", "the artifact folder")
-      .option("--json", "print the CycloneDX JSON instead of a summary")
-      .option("--out <file>", "write the CycloneDX JSON to a file"),
-  async run(args, options, context) {
-    const dir = args[0] ?? ".";
+  args: { dir: argument(text, "the artifact folder") },
+  options: {
+    json: option("--json", "print the CycloneDX JSON instead of a summary", flag),
+    out: option("--out <file>", "write the CycloneDX JSON to a file", text.optional()),
+  },
+  async run({ dir }, options, context) {
     const { bom, warnings } = await generateSbom(dir);
     for (const warning of warnings) context.stderr(`warning: ${warning}\n`);
     const json = `${JSON.stringify(bom, null, 2)}\n`;
-    if (typeof options.out === "string") {
+    if (options.out !== undefined) {
       await writeFile(options.out, json);
       context.stderr(`wrote ${options.out}: ${summary(bom)}\n`);
     }
-    if (options.json === true) printJson(context, bom);
-    else if (typeof options.out !== "string") context.stdout(`${summary(bom)}\n`);
+    if (options.json) printJson(context, bom);
+    else if (options.out === undefined) context.stdout(`${summary(bom)}\n`);
     return 0;
   },
-};
+});
 
 /** `1163 components (npm 1160, pypi 3)`, ecosystems by count, largest first. */
 export function summary(bom: CycloneDxBom): string {

@@ -3,36 +3,43 @@ import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { startControlPlane } from "../../server/control-plane.js";
 import { superviseControlPlane, systemdUnit } from "../../server/supervise.js";
-import type { CliCommand } from "../command.js";
+import { defineCommand, option } from "../command.js";
+import { flag, fromText, wholeNumber } from "../options.js";
 
-export const serveCommand: CliCommand = {
+const portNumber = wholeNumber({ min: 0, max: 65535 });
+const PORT_RANGE = "expected a port range written low-high, such as 7400-7999";
+
+export const serveCommand = defineCommand({
   name: "serve",
-  configure: (command) =>
-    command
-      .option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", "7300")
-      .option(
-        "--metrics-port <n>",
-        "port of the stage proxies' Prometheus /metrics (0 picks a free one)",
-        "0",
-      )
-      .option(
-        "--proxy-ports <low-high>",
-        "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
-      )
-      .option("--supervise", "keep the control plane running: start it again whenever it dies")
-      .option("--systemd-unit", "print a systemd unit that runs this control plane, and exit"),
+  options: {
+    port: option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", portNumber.prefault("7300")),
+    metricsPort: option(
+      "--metrics-port <n>",
+      "port of the stage proxies' Prometheus /metrics (0 picks a free one)",
+      portNumber.prefault("0"),
+    ),
+    proxyPorts: option(
+      "--proxy-ports <low-high>",
+      "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
+      fromText(PORT_RANGE, portRangeFrom).optional(),
+    ),
+    supervise: option("--supervise", "keep the control plane running: start it again whenever it dies", flag),
+    systemdUnit: option(
+      "--systemd-unit",
+      "print a systemd unit that runs this control plane, and exit",
+      flag,
+    ),
+  },
   async run(_args, options, context) {
-    const port = portOption(options.port, "--port");
-    const metricsPort = portOption(options.metricsPort, "--metrics-port");
-    const range = (options.proxyPorts as string | undefined) ?? process.env.WAYBILL_PROXY_PORTS;
-    if (range !== undefined) parsePortRange(range);
+    const { port, metricsPort } = options;
+    const proxyPorts = options.proxyPorts ?? proxyPortsFromEnvironment();
     const cli = fileURLToPath(new URL("../main.js", import.meta.url));
     const stateDir = resolve(context.stateDir);
-    if (options.systemdUnit === true) {
+    if (options.systemdUnit) {
       context.stdout(systemdUnit({ node: process.execPath, cli, stateDir, port }));
       return 0;
     }
-    if (options.supervise === true) {
+    if (options.supervise) {
       const args = [
         cli,
         "--state",
@@ -43,14 +50,14 @@ export const serveCommand: CliCommand = {
         "--metrics-port",
         String(metricsPort),
       ];
-      if (range !== undefined) args.push("--proxy-ports", range);
+      if (proxyPorts !== undefined) args.push("--proxy-ports", proxyPorts.join("-"));
       return superviseControlPlane({ args, log: (line) => context.stderr(`${line}\n`) });
     }
     const controlPlane = await startControlPlane({
       stateDir: context.stateDir,
       port,
       metricsPort,
-      ...(range === undefined ? {} : { proxyPorts: parsePortRange(range) }),
+      ...(proxyPorts === undefined ? {} : { proxyPorts }),
     });
     context.stdout(
       `waybill control plane listening on ${controlPlane.info.url} (state ${context.stateDir})\n`,
@@ -61,22 +68,20 @@ export const serveCommand: CliCommand = {
     await controlPlane.closed;
     return 0;
   },
-};
+});
 
-function parsePortRange(text: string): [number, number] {
+function proxyPortsFromEnvironment(): [number, number] | undefined {
+  const text = process.env.WAYBILL_PROXY_PORTS;
+  if (text === undefined) return undefined;
+  const range = portRangeFrom(text);
+  if (range === undefined)
+    throw new UserError(`WAYBILL_PROXY_PORTS: ${PORT_RANGE}, got ${JSON.stringify(text)}`);
+  return range;
+}
+
+function portRangeFrom(text: string): [number, number] | undefined {
   const match = /^(\d+)-(\d+)$/.exec(text.trim());
   const low = Number(match?.[1]);
   const high = Number(match?.[2]);
-  if (!match || low < 1 || high > 65535 || low > high) {
-    throw new UserError(`a proxy port range is written low-high, such as 7400-7999; got "${text}"`);
-  }
-  return [low, high];
-}
-
-function portOption(value: unknown, flag: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UserError(`${flag} must be a whole number from 0 to 65535, got "${String(value)}"`);
-  }
-  return port;
+  return match && low >= 1 && high <= 65535 && low <= high ? [low, high] : undefined;
 }

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { checkVersionLabel } from "../../spec/version-label.js";
+import { versionLabelSchema } from "../../spec/version-label.js";
 import { artifactDigest } from "../../artifact/digest.js";
 import { runBuild } from "../../artifact/build.js";
 import { lockfileDigests, sourceFacts } from "../../artifact/build-facts.js";
@@ -7,25 +7,28 @@ import { imageArtifact } from "../../artifact/image.js";
 import { UserError } from "../../errors.js";
 import { stageTargets, type ServiceSpec } from "../../spec/schema.js";
 import { loadServiceSpec } from "../../spec/load.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip, printOutcome } from "../follow.js";
+import { flag, flagOnByDefault, text } from "../options.js";
 import type { RunView } from "../views.js";
 
-export const shipCommand: CliCommand = {
+export const shipCommand = defineCommand({
   name: "ship",
-  configure: (command) =>
-    command
-      .argument("[dir]", "service folder holding waybill.yaml", ".")
-      .option("--version <label>", "version label (default: the first 12 hex digits of the digest)")
-      .option("--json", "print the runs this ship started, as JSON, when it ends")
-      .option("--no-wait", "return once the first run has started"),
+  args: { dir: argument(text.prefault("."), "service folder holding waybill.yaml") },
+  options: {
+    version: option(
+      "--version <label>",
+      "version label (default: the first 12 hex digits of the digest)",
+      versionLabelSchema.optional(),
+    ),
+    json: option("--json", "print the runs this ship started, as JSON, when it ends", flag),
+    wait: option("--no-wait", "return once the first run has started", flagOnByDefault),
+  },
   async run(args, options, context) {
-    const dir = resolve(args[0] ?? ".");
-    const { spec, dir: serviceDir } = loadServiceSpec(resolve(dir, "waybill.yaml"));
-    if (typeof options.version === "string") checkVersionLabel(options.version, "--version");
-    const json = options.json === true;
+    const { spec, dir: serviceDir } = loadServiceSpec(resolve(args.dir, "waybill.yaml"));
+    const { json } = options;
     const say = json ? () => undefined : context.stderr;
     const startedOn = new Date().toISOString();
     const buildCommand = spec.build.command;
@@ -39,8 +42,7 @@ export const shipCommand: CliCommand = {
       ? imageArtifact(spec, serviceDir)
       : await folderArtifact(resolve(serviceDir, spec.build.artifact), spec.build.artifact, serviceDir);
     const { digest } = artifact;
-    const version =
-      typeof options.version === "string" ? options.version : digest.slice("sha256:".length, 19);
+    const version = options.version ?? digest.slice("sha256:".length, 19);
     say(`artifact ${"image" in artifact ? artifact.image : digest} (version ${version})\n`);
 
     const client = await connect(context.stateDir);
@@ -62,7 +64,7 @@ export const shipCommand: CliCommand = {
           }),
     });
 
-    if (options.wait === false) {
+    if (!options.wait) {
       const first = await waitUntilStarted(client, shipped.shipId);
       if (json) printJson(context, { runs: [first] });
       else context.stdout(`started run ${first.id} (${first.stage})\n`);
@@ -73,7 +75,7 @@ export const shipCommand: CliCommand = {
     else await printOutcome(client, spec.metadata.name, outcome, context.stdout);
     return outcome.failed.length > 0 ? 1 : 0;
   },
-};
+});
 
 function deploysToKubernetes(spec: ServiceSpec): boolean {
   return spec.stages.some((stage) => stageTargets(stage).some((target) => target.startsWith("kube:")));

@@ -1,25 +1,30 @@
-import { Argument } from "commander";
 import type { SliChange } from "../../gate/signature-diff.js";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, oneOf, text } from "../options.js";
 import { table } from "../views.js";
 
-export const signatureCommand: CliCommand = {
+export const signatureCommand = defineCommand({
   name: "signature",
-  configure: (command) =>
-    command
-      .addArgument(new Argument("<action>").choices(["diff"]))
-      .argument("<a>", "run id, version or digest")
-      .argument("<b>", "run id, version or digest")
-      .option("--service <name>", "the service (needed when there are several)")
-      .option("--stage <name>", "the stage (default: the newest one where both were evaluated)")
-      .option("--json", "print JSON"),
-  async run(args, options, context) {
-    const [, a = "", b = ""] = args;
+  args: {
+    action: argument(oneOf(["diff"])),
+    a: argument(text, "run id, version or digest"),
+    b: argument(text, "run id, version or digest"),
+  },
+  options: {
+    service: option("--service <name>", "the service (needed when there are several)", text.optional()),
+    stage: option(
+      "--stage <name>",
+      "the stage (default: the newest one where both were evaluated)",
+      text.optional(),
+    ),
+    json: option("--json", "print JSON", flag),
+  },
+  async run({ a, b }, options, context) {
     const params = new URLSearchParams({ a, b });
-    if (typeof options.service === "string") params.set("service", options.service);
-    if (typeof options.stage === "string") params.set("stage", options.stage);
+    if (options.service !== undefined) params.set("service", options.service);
+    if (options.stage !== undefined) params.set("stage", options.stage);
     const client = await connect(context.stateDir);
     const diff = await client.get<{
       service: string;
@@ -28,7 +33,7 @@ export const signatureCommand: CliCommand = {
       b: string;
       changes: SliChange[];
     }>(`/v1/signatures/diff?${params}`);
-    if (options.json === true) {
+    if (options.json) {
       printJson(context, diff);
       return 0;
     }
@@ -47,7 +52,7 @@ export const signatureCommand: CliCommand = {
     context.stdout(table(rows));
     return 0;
   },
-};
+});
 
 function show(value: number | null): string {
   return value === null ? "-" : String(Math.round(value * 1000) / 1000);

@@ -1,17 +1,19 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
+import { flag, text } from "../options.js";
 import { statusTable, type StatusView } from "../views.js";
 
-export const statusCommand: CliCommand = {
+export const statusCommand = defineCommand({
   name: "status",
-  configure: (command) => command.argument("[service]").option("--json", "print JSON"),
-  async run(args, options, context) {
+  args: { service: argument(text.optional()) },
+  options: { json: option("--json", "print JSON", flag) },
+  async run({ service }, options, context) {
     const client = await connect(context.stateDir);
-    const query = args[0] === undefined ? "" : `?service=${encodeURIComponent(args[0])}`;
+    const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
     const status = await client.get<StatusView>(`/v1/status${query}`);
-    if (options.json === true) printJson(context, status);
+    if (options.json) printJson(context, status);
     else context.stdout(statusTable(status));
     return 0;
   },
-};
+});

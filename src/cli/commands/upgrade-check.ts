@@ -1,7 +1,9 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import type { CliCommand } from "../command.js";
+import { z } from "zod";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { flag, nonEmpty, repeatable, text } from "../options.js";
 import { UserError, errorMessage } from "../../errors.js";
 import { kubeConfigForContext } from "../../kube/apply.js";
 import { listLiveObjects, type LiveObject, type WrittenWith } from "../../kube/live-objects.js";
@@ -19,38 +21,47 @@ const manifestExtensions = new Set([".yaml", ".yml", ".json"]);
 /** Which API versions a stage renders does not depend on the image, so any pinned one will do. */
 const placeholderImage = `upgrade-check.invalid/image@sha256:${"0".repeat(64)}`;
 
-export const upgradeCheckCommand: CliCommand = {
+export const upgradeCheckCommand = defineCommand({
   name: "upgrade-check",
-  configure: (command) =>
-    command
-      .argument("[paths...]", "YAML or JSON manifests, or folders searched for .yaml, .yml and .json")
-      .requiredOption("--kube-version <version>", "the Kubernetes release to check against, e.g. 1.32")
-      .option(
-        "--stage <name>",
-        "also check this stage of waybill.yaml as rendered (repeatable)",
-        (value: string, previous: string[]) => [...previous, value],
-        [] as string[],
-      )
-      .option("--file <path>", "waybill.yaml for --stage, or a folder holding one", "waybill.yaml")
-      .option(
-        "--live <context>",
-        "also check the objects in the cluster of this kubeconfig context, by the apiVersion they were last applied or written with",
-      )
-      .option(
-        "--json",
-        'print {"findings": [{"file", "line", "apiVersion", "kind", "name", "removedIn", "replacement"}]}',
-      ),
-  async run(args, options, context) {
-    const kubeVersion = typeof options.kubeVersion === "string" ? options.kubeVersion : "";
+  args: {
+    paths: argument(z.array(text), "YAML or JSON manifests, or folders searched for .yaml, .yml and .json"),
+  },
+  options: {
+    kubeVersion: option(
+      "--kube-version <version>",
+      "the Kubernetes release to check against, e.g. 1.32",
+      nonEmpty("a Kubernetes release such as 1.32"),
+    ),
+    stage: option(
+      "--stage <name>",
+      "also check this stage of waybill.yaml as rendered (repeatable)",
+      repeatable(text),
+    ),
+    file: option(
+      "--file <path>",
+      "waybill.yaml for --stage, or a folder holding one",
+      text.prefault("waybill.yaml"),
+    ),
+    live: option(
+      "--live <context>",
+      "also check the objects in the cluster of this kubeconfig context, by the apiVersion they were last applied or written with",
+      text.optional(),
+    ),
+    json: option(
+      "--json",
+      'print {"findings": [{"file", "line", "apiVersion", "kind", "name", "removedIn", "replacement"}]}',
+      flag,
+    ),
+  },
+  async run({ paths }, options, context) {
+    const { kubeVersion, stage: stages, live } = options;
     const target = parseKubeVersion(kubeVersion);
-    const stages = Array.isArray(options.stage) ? options.stage.map(String) : [];
-    const live = typeof options.live === "string" ? options.live : undefined;
-    if (args.length === 0 && stages.length === 0 && live === undefined) {
+    if (paths.length === 0 && stages.length === 0 && live === undefined) {
       throw new UserError("nothing to check: give manifest files or folders, --stage NAME or --live CONTEXT");
     }
     const objects = [
-      ...args.flatMap(objectsInPath),
-      ...stages.flatMap((stage) => stageObjects(stage, options)),
+      ...paths.flatMap(objectsInPath),
+      ...stages.flatMap((stage) => stageObjects(stage, options.file)),
     ];
     const inventory =
       live === undefined
@@ -61,7 +72,7 @@ export const upgradeCheckCommand: CliCommand = {
       ...inventory.objects.flatMap((object) => liveFindings(object, kubeVersion)),
     ];
     const release = `${target.major}.${target.minor}`;
-    if (options.json === true) {
+    if (options.json) {
       printJson(context, { findings: findings.map(findingJson) });
     } else {
       for (const finding of findings) context.stdout(`${describeFinding(finding)}\n`);
@@ -69,7 +80,7 @@ export const upgradeCheckCommand: CliCommand = {
     }
     return findings.length > 0 ? 1 : 0;
   },
-};
+});
 
 /** A finding in a cluster also says how its version is known. */
 type Finding = UpgradeFinding & { writtenWith?: WrittenWith };
@@ -111,8 +122,7 @@ function objectsInFile(path: string): ManifestObject[] {
   return manifestObjects(readFileSync(path, "utf8"), path);
 }
 
-function stageObjects(stage: string, options: Record<string, unknown>): ManifestObject[] {
-  const given = typeof options.file === "string" ? options.file : "waybill.yaml";
+function stageObjects(stage: string, given: string): ManifestObject[] {
   const file = isDirectory(given) ? join(given, "waybill.yaml") : given;
   const { spec } = loadServiceSpec(file);
   const { yaml } = renderStage(spec, stage, { version: "upgrade-check", image: placeholderImage });

@@ -1,19 +1,21 @@
 import { join, relative } from "node:path";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { flag, text } from "../options.js";
 import { SpecError, isDirectory, loadSpecFile, type LoadedSpecFile } from "../../spec/load.js";
 import { stageTargets } from "../../spec/schema.js";
 
-export const validateCommand: CliCommand = {
+export const validateCommand = defineCommand({
   name: "validate",
-  configure: (command) =>
-    command
-      .argument("[file]", "waybill.yaml or slo.yaml, or a folder holding a waybill.yaml", "waybill.yaml")
-      .option("--json", 'print {"valid": bool, "issues": [...]}'),
-  async run(args, options, context) {
-    const given = args[0] ?? "waybill.yaml";
-    const file = isDirectory(given) ? join(given, "waybill.yaml") : given;
-    const json = options.json === true;
+  args: {
+    file: argument(
+      text.prefault("waybill.yaml"),
+      "waybill.yaml or slo.yaml, or a folder holding a waybill.yaml",
+    ),
+  },
+  options: { json: option("--json", 'print {"valid": bool, "issues": [...]}', flag) },
+  async run(args, { json }, context) {
+    const file = isDirectory(args.file) ? join(args.file, "waybill.yaml") : args.file;
     let loaded: LoadedSpecFile;
     try {
       loaded = loadSpecFile(file);
@@ -29,7 +31,7 @@ export const validateCommand: CliCommand = {
     }
     return 0;
   },
-};
+});
 
 function summary(file: string, loaded: LoadedSpecFile): string {
   if (loaded.kind === "slo") {

@@ -155,7 +155,7 @@ describe("waybill verify", () => {
       name: "a bad threshold",
       args: [sbomFile],
       options: { key: [ci.publicKeyPath], threshold: "two" },
-      message: /--threshold must be/,
+      message: /^--threshold: expected a whole number of at least 1, got "two"$/,
     },
   ];
   for (const { name, args, options, message } of badInputs) {

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
+import { filePath, flag, repeatable, text, wholeNumber } from "../options.js";
 import { UserError } from "../../errors.js";
 import {
   claimedPredicateType,
@@ -21,30 +22,39 @@ interface VerifyReport {
   signedBy: string[];
 }
 
-export const verifyCommand: CliCommand = {
+export const verifyCommand = defineCommand({
   name: "verify",
-  configure: (command) =>
-    command
-      .argument("<file>", "envelope.json, or bundle.intoto.jsonl")
-      .option("--key <file>", "trusted PEM public key; repeat for several", collect, [])
-      .option("--trust <file>", "trust file: keys and the predicate types each may sign")
-      .option("--subject <subject>", "the artifact it must be about: a file, a folder or sha256:<hex>")
-      .option("--type <type>", `predicate type it must have: a URI or ${predicateShortNames.join(", ")}`)
-      .option("--threshold <n>", "distinct trusted keys that must have signed", "1")
-      .option("--json", 'print {"valid", "reason", "predicateType", "subjects", "signedBy"}'),
-  async run(args, options, context) {
-    const file = args[0];
-    if (file === undefined) throw new UserError("name the envelope or bundle to verify");
-    const keys = trustedKeys(options);
-    const predicateType = typeof options.type === "string" ? resolvePredicateType(options.type) : undefined;
+  args: { file: argument(filePath, "envelope.json, or bundle.intoto.jsonl") },
+  options: {
+    key: option("--key <file>", "trusted PEM public key; repeat for several", repeatable(filePath)),
+    trust: option(
+      "--trust <file>",
+      "trust file: keys and the predicate types each may sign",
+      text.optional(),
+    ),
+    subject: option(
+      "--subject <subject>",
+      "the artifact it must be about: a file, a folder or sha256:<hex>",
+      text.optional(),
+    ),
+    type: option(
+      "--type <type>",
+      `predicate type it must have: a URI or ${predicateShortNames.join(", ")}`,
+      text.optional(),
+    ),
+    threshold: option(
+      "--threshold <n>",
+      "distinct trusted keys that must have signed",
+      wholeNumber({ min: 1 }).prefault("1"),
+    ),
+    json: option("--json", 'print {"valid", "reason", "predicateType", "subjects", "signedBy"}', flag),
+  },
+  async run({ file }, options, context) {
+    const keys = trustedKeys(options.key, options.trust);
+    const predicateType = options.type === undefined ? undefined : resolvePredicateType(options.type);
     const subjectDigest =
-      typeof options.subject === "string" ? (await resolveSubject(options.subject)).digest : undefined;
-    const threshold = Number(options.threshold ?? 1);
-    if (!Number.isInteger(threshold) || threshold < 1) {
-      throw new UserError(
-        `--threshold must be a whole number of at least 1, not "${String(options.threshold)}"`,
-      );
-    }
+      options.subject === undefined ? undefined : (await resolveSubject(options.subject)).digest;
+    const { threshold } = options;
     const envelopes = readEnvelopes(file);
     const isBundle = file.endsWith(".jsonl");
 
@@ -67,29 +77,22 @@ export const verifyCommand: CliCommand = {
     }
     const allValid = reports.every((entry) => entry.valid);
     const single = !isBundle || predicateType !== undefined;
-    if (options.json === true) {
+    if (options.json) {
       printJson(context, single ? reports[0] : reports);
     } else {
       for (const entry of reports) context.stdout(`${describe(entry)}\n`);
     }
     return allValid ? 0 : 1;
   },
-};
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+});
 
 /** Keys given with --key may sign anything; a trust file limits each key to its predicate types. */
-function trustedKeys(options: Record<string, unknown>): PolicyKey[] {
-  const keyFiles =
-    typeof options.key === "string" ? [options.key] : Array.isArray(options.key) ? options.key : [];
-  const keys: PolicyKey[] = keyFiles.map((keyFile: unknown) => {
-    if (typeof keyFile !== "string") throw new UserError("--key takes a PEM file");
+function trustedKeys(keyFiles: string[], trustFile: string | undefined): PolicyKey[] {
+  const keys: PolicyKey[] = keyFiles.map((keyFile) => {
     const publicKey = loadPublicKey(keyFile);
     return { name: basename(keyFile), keyid: keyIdOf(publicKey), publicKey };
   });
-  if (typeof options.trust === "string") keys.push(...loadTrustFile(options.trust).keys);
+  if (trustFile !== undefined) keys.push(...loadTrustFile(trustFile).keys);
   if (keys.length === 0) throw new UserError("give at least one trusted key with --key or --trust");
   return keys;
 }

@@ -1,10 +1,9 @@
-import type { CliCommand } from "../command.js";
+import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
-import { UserError } from "../../errors.js";
+import { filePath, flag, oneOf, text } from "../options.js";
 import {
   MemoryAdvisoryStore,
   compareSeverity,
-  isSeverity,
   loadAdvisories,
   readScanInput,
   scanBom,
@@ -12,30 +11,35 @@ import {
   type ScanResult,
 } from "../../evidence/vulns/index.js";
 
-export const vulnsCommand: CliCommand = {
+export const vulnsCommand = defineCommand({
   name: "vulns",
-  configure: (command) =>
-    command
-      .argument("<input>", "a folder (its SBOM is generated from the lockfiles) or a CycloneDX JSON file")
-      .requiredOption("--db <path>", "OSV advisories: a .json file, a folder of them, or an osv.dev all.zip")
-      .option(
-        "--fail-on <severity>",
-        "exit 1 when a finding is at or above this severity: none, low, medium, high or critical",
-        "high",
-      )
-      .option(
-        "--allow-unscanned",
-        "exit 0 even when an ecosystem of the input had no advisories to check against",
-      )
-      .option("--json", 'print {"findings": [...], "notScanned": [...]} sorted by severity, then id'),
-  async run(args, options, context) {
-    const input = args[0];
-    if (input === undefined) throw new UserError("name a folder or a CycloneDX JSON file to scan");
-    if (typeof options.db !== "string") throw new UserError("--db <path> is required");
-    const failOn = options.failOn === undefined ? "high" : String(options.failOn);
-    if (!isSeverity(failOn) || failOn === "unknown") {
-      throw new UserError(`--fail-on is none, low, medium, high or critical, got "${failOn}"`);
-    }
+  args: {
+    input: argument(text, "a folder (its SBOM is generated from the lockfiles) or a CycloneDX JSON file"),
+  },
+  options: {
+    db: option(
+      "--db <path>",
+      "OSV advisories: a .json file, a folder of them, or an osv.dev all.zip",
+      filePath,
+    ),
+    failOn: option(
+      "--fail-on <severity>",
+      "exit 1 when a finding is at or above this severity: none, low, medium, high or critical",
+      oneOf(["none", "low", "medium", "high", "critical"], { listedInHelp: false }).prefault("high"),
+    ),
+    allowUnscanned: option(
+      "--allow-unscanned",
+      "exit 0 even when an ecosystem of the input had no advisories to check against",
+      flag,
+    ),
+    json: option(
+      "--json",
+      'print {"findings": [...], "notScanned": [...]} sorted by severity, then id',
+      flag,
+    ),
+  },
+  async run({ input }, options, context) {
+    const { failOn } = options;
     const sbom = await readScanInput(input);
     const loaded = await loadAdvisories(options.db);
     const store = new MemoryAdvisoryStore();
@@ -44,7 +48,7 @@ export const vulnsCommand: CliCommand = {
     for (const warning of [...sbom.warnings, ...loaded.warnings, ...scan.warnings]) {
       context.stderr(`warning: ${warning}\n`);
     }
-    if (options.json === true) {
+    if (options.json) {
       const findings = scan.findings.map(({ id, aliases, package: pkg, severity, score, fixed }) => ({
         id,
         aliases,
@@ -58,8 +62,8 @@ export const vulnsCommand: CliCommand = {
       context.stdout(table(scan, store.size));
     }
     const failing = scan.findings.filter((finding) => compareSeverity(finding.severity, failOn) >= 0);
-    const unscanned = options.allowUnscanned === true ? [] : scan.notScanned;
-    if (options.json !== true) {
+    const unscanned = options.allowUnscanned ? [] : scan.notScanned;
+    if (!options.json) {
       for (const entry of scan.notScanned) {
         context.stdout(
           `not scanned: ${entry.ecosystem} (${entry.packages} packages): the database has no ${entry.ecosystem} advisories\n`,
@@ -74,7 +78,7 @@ export const vulnsCommand: CliCommand = {
     }
     return failing.length === 0 && unscanned.length === 0 ? 0 : 1;
   },
-};
+});
 
 function table(scan: ScanResult, advisoryCount: number): string {
   const scanned = `${scan.packagesScanned} ${scan.packagesScanned === 1 ? "package" : "packages"} against ${advisoryCount} ${advisoryCount === 1 ? "advisory" : "advisories"}`;

@@ -9,6 +9,7 @@ import type { TaskHandler } from "../task.js";
 export const approveTask: TaskHandler = {
   name: "approve",
   order: 70,
+  appliesTo: (run) => run.kind !== "rightsize",
   timeoutMs: 30_000,
   async run({ run, stage, history }) {
     const { approval } = foldRunProgress(history);

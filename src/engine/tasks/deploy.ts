@@ -4,6 +4,7 @@ import type { TaskHandler } from "../task.js";
 export const deployTask: TaskHandler = {
   name: "deploy",
   order: 30,
+  appliesTo: (run) => run.kind !== "rightsize",
   perTarget: true,
   timeoutMs: 300_000,
   async run(context) {

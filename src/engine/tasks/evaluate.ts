@@ -25,6 +25,7 @@ import { buildSloEvaluationPredicate } from "../../evidence/attestation/slo-eval
 import { attestationEvent } from "../attestations.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 import { gatherSlis } from "../sli-sources.js";
+import { explainRuntimeLimits, withRuntimeLimitsObjective } from "../runtime-limits.js";
 
 export const evaluateTask: TaskHandler = {
   name: "evaluate",
@@ -34,15 +35,18 @@ export const evaluateTask: TaskHandler = {
   appliesTo: (run, stage) => run.kind === "ship" && stage.gate,
   async run(context) {
     const { run, spec } = context;
-    const slo = typeof spec.slo === "string" ? undefined : spec.slo;
     const measured = lastMeasurement(context);
+    const slo = withRuntimeLimitsObjective(
+      typeof spec.slo === "string" ? undefined : spec.slo,
+      measured?.runtimeLimits,
+    );
     const { values, reasons } = await gatherSlis(context, slo, measured);
     const earlier = (await context.store.evaluations(run.service, run.stage)).filter(
       (e) => e.runId !== run.id,
     );
     const history: PreviousEvaluation[] = earlier.map((e) => ({ result: e.result, values: e.values }));
     const concurrent = measured?.baseline;
-    const evaluation =
+    const judged =
       concurrent === undefined
         ? evaluateSlo(slo, values, history, judgeWithinNoise(history))
         : evaluateSlo(
@@ -56,6 +60,7 @@ export const evaluateTask: TaskHandler = {
             ],
             judgeOnSamples(concurrent.paired, values, measured),
           );
+    const evaluation = explainRuntimeLimits(judged, measured?.runtimeLimits);
     const baselineRuns =
       concurrent === undefined
         ? evaluation.comparison.comparedIndexes.flatMap((index) => earlier[index]?.runId ?? [])

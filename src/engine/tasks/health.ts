@@ -4,6 +4,7 @@ import type { TaskHandler } from "../task.js";
 export const healthTask: TaskHandler = {
   name: "health",
   order: 40,
+  appliesTo: (run) => run.kind !== "rightsize",
   perTarget: true,
   timeoutMs: 60_000,
   async run(context) {

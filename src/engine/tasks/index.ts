@@ -5,6 +5,7 @@ import { deployTask } from "./deploy.js";
 import { evaluateTask } from "./evaluate.js";
 import { healthTask } from "./health.js";
 import { releaseTask } from "./release.js";
+import { rightsizeTask } from "./rightsize.js";
 import { testTask } from "./test.js";
 import { verifyArtifactTask } from "./verify-artifact.js";
 import { verifyEvidenceTask } from "./verify-evidence.js";
@@ -17,6 +18,7 @@ export function builtinTasks(): TaskRegistry {
     .register(healthTask)
     .register(testTask)
     .register(evaluateTask)
+    .register(rightsizeTask)
     .register(canaryTask)
     .register(approveTask)
     .register(releaseTask);

@@ -8,6 +8,7 @@ import type { TaskHandler } from "../task.js";
 export const releaseTask: TaskHandler = {
   name: "release",
   order: 80,
+  appliesTo: (run) => run.kind !== "rightsize",
   timeoutMs: 120_000,
   async run(context) {
     const { run } = context;

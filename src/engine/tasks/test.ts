@@ -12,13 +12,11 @@ import {
   describeProgress,
   loadOptionsFromSpec,
   loadResultToSlis,
-  mergeSideResults,
   runExternalLoad,
   runLoad,
-  type SideResult,
 } from "../../loadgen/index.js";
-
-import { judgePaired, pairedCriteriaOf, type PairedJudgement } from "../../gate/paired-comparison.js";
+import type { PairedJudgement } from "../../gate/paired-comparison.js";
+import { drivePairedLoad } from "../paired-load.js";
 import { commandArgv, parseDuration } from "../../spec/units.js";
 import { createHash } from "node:crypto";
 import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
@@ -27,6 +25,8 @@ import { newEvent, type ConcurrentBaseline, type EventData, type NewEvent } from
 import { attestationEvent } from "../attestations.js";
 import type { Target, TargetMeasurement } from "../../targets/target.js";
 import type { TaskContext, TaskHandler } from "../task.js";
+import { RUNTIME_LIMITS_SLI } from "../runtime-limits.js";
+import type { MinimumEnvironmentPredicate } from "../../evidence/attestation/minimum-environment.js";
 
 const MAX_STORED_SAMPLES = 2_000;
 
@@ -48,7 +48,8 @@ export const testTask: TaskHandler = {
       if ("inconclusive" in measured) return { kind: "failed", reason: measured.inconclusive };
       events.push(measured.event);
     }
-    events.push(attestTestResult(context, events));
+    const environment = events.flatMap((event) => attestEnvironment(context, event));
+    events.push(attestTestResult(context, events), ...environment);
     return { kind: "succeeded", events };
   },
 };
@@ -78,6 +79,11 @@ async function measure(
   const { slis, tool } = driven;
   const end = new Date();
   addProcessSlis(slis, seen.process);
+  const runtimeLimits = await target.runtimeLimits(targetContext);
+  if (runtimeLimits !== null && "mismatches" in runtimeLimits) {
+    slis[RUNTIME_LIMITS_SLI] = runtimeLimits.mismatches.length;
+  }
+  const dependencies = await target.dependencyUsage(targetContext);
   let baseline: ConcurrentBaseline | undefined;
   if (driven.paired !== undefined && context.previous.get(target.name) !== undefined) {
     const live = context.previous.get(target.name);
@@ -107,6 +113,8 @@ async function measure(
         MAX_STORED_SAMPLES,
       ),
       tool,
+      ...(runtimeLimits === null ? {} : { runtimeLimits }),
+      ...(dependencies === null ? {} : { dependencies }),
       ...(baseline === undefined ? {} : { baseline, windows: driven.paired?.windows ?? 1 }),
     },
     run.id,
@@ -151,69 +159,26 @@ interface Driven {
   };
 }
 
-/**
- * Both versions under the same load, interleaved request by request, window after window while a
- * relative latency criterion is inconclusive and `maxDuration` allows another window.
- */
 async function drivePaired(
   context: TaskContext,
   candidate: { url: string; headers: Record<string, string> },
   baselineHeaders: Record<string, string>,
 ): Promise<Driven> {
   const { spec } = context;
-  const load = spec.test.load;
-  if (load === undefined) throw new Error("no test.load to run");
-  const durationMs = parseDuration(load.duration);
-  const maxDurationMs = load.maxDuration === undefined ? 3 * durationMs : parseDuration(load.maxDuration);
-  const criteria = pairedCriteriaOf(typeof spec.slo === "string" ? [] : (spec.slo?.objectives ?? []));
-  const sides = { baseline: [] as SideResult[], candidate: [] as SideResult[] };
-  let judgements: PairedJudgement[] = [];
-  for (let window = 0; ; window++) {
-    const options = loadOptionsFromSpec(load, candidate.url);
-    if (window > 0) options.warmupMs = 0;
-    // Another mix draw each window, so the windows are not one sequence repeated.
-    options.seed = window + 1;
-    options.sides = [
-      { name: "baseline", headers: baselineHeaders },
-      { name: "candidate", headers: candidate.headers },
-    ];
-    const windows = Math.max(1, Math.floor(maxDurationMs / durationMs));
-    const result = await runLoad(options, (progress) =>
-      context.progress(
-        `${describeProgress(progress, options)}, both versions side by side${windows > 1 ? ` (window ${window + 1} of at most ${windows})` : ""}`,
-      ),
-    );
-    if (result.generator.inconclusive !== null) {
-      return { slis: {}, tool: "builtin", inconclusive: result.generator.inconclusive };
-    }
-    const baselineSide = result.sides?.baseline;
-    const candidateSide = result.sides?.candidate;
-    if (baselineSide === undefined || candidateSide === undefined)
-      throw new Error("the paired load run lost a side");
-    sides.baseline.push(baselineSide);
-    sides.candidate.push(candidateSide);
-    const baseline = mergeSideResults(sides.baseline);
-    const tested = mergeSideResults(sides.candidate);
-    judgements = criteria.map((paired) =>
-      judgePaired({ ...paired, baseline: baseline.latencySamplesMs, candidate: tested.latencySamplesMs }),
-    );
-    const undecided = judgements.some((judgement) => judgement.decision === "undecided");
-    const elapsedMs = (window + 1) * durationMs;
-    if (!undecided || elapsedMs + durationMs > maxDurationMs || context.signal.aborted) {
-      return {
-        slis: loadResultToSlis(tested),
-        tool: "builtin",
-        inconclusive: null,
-        paired: {
-          baselineSlis: loadResultToSlis(baseline),
-          baselineSamples: baseline.latencySamplesMs,
-          candidateSamples: tested.latencySamplesMs,
-          judgements,
-          windows: window + 1,
-        },
-      };
-    }
-  }
+  if (spec.test.load === undefined) throw new Error("no test.load to run");
+  const outcome = await drivePairedLoad({
+    load: spec.test.load,
+    objectives: typeof spec.slo === "string" ? [] : (spec.slo?.objectives ?? []),
+    url: candidate.url,
+    baselineHeaders,
+    candidateHeaders: candidate.headers,
+    describeSides: "both versions side by side",
+    progress: context.progress,
+    signal: context.signal,
+  });
+  if (outcome.inconclusive !== null) return { slis: {}, tool: "builtin", inconclusive: outcome.inconclusive };
+  const { candidateSlis, ...paired } = outcome;
+  return { slis: candidateSlis, tool: "builtin", inconclusive: null, paired };
 }
 
 async function driveLoad(
@@ -263,6 +228,24 @@ function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEv
     passedTests: measurements.map((event) => `load on ${(event.data as EventData["test.measured"]).target}`),
   });
   return attestationEvent(context, PREDICATE_TYPES["test-result"], predicate);
+}
+
+/**
+ * What the test learned of the artifact's minimum environment (whether its runtime took its
+ * limits, which of its packages it never loaded), signed as a minimum-environment attestation.
+ */
+function attestEnvironment(context: TaskContext, event: NewEvent): NewEvent[] {
+  const measured = event.data as EventData["test.measured"];
+  if (measured.runtimeLimits === undefined && measured.dependencies === undefined) return [];
+  const predicate: MinimumEnvironmentPredicate = {
+    stage: measured.stage,
+    target: measured.target,
+    sizing: null,
+    runtimeLimits: measured.runtimeLimits ?? null,
+    dependencies: measured.dependencies ?? null,
+    window: measured.window,
+  };
+  return [attestationEvent(context, PREDICATE_TYPES["minimum-environment"], predicate)];
 }
 
 /** Every k-th sample, so the kept ones still span the whole window. */

@@ -10,6 +10,7 @@ export const PREDICATE_TYPES = {
   vulns: "https://in-toto.io/attestation/vulns/v0.2",
   "test-result": "https://in-toto.io/attestation/test-result/v0.1",
   "slo-evaluation": "https://waybill.dev/attestation/slo-evaluation/v0.1",
+  "minimum-environment": "https://waybill.dev/attestation/minimum-environment/v0.1",
 } as const;
 
 export type PredicateShortName = keyof typeof PREDICATE_TYPES;

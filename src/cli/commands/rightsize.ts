@@ -1,0 +1,145 @@
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { argument, defineCommand, option } from "../command.js";
+import { duration, flag, text, wholeNumber } from "../options.js";
+import { connect, type ApiClient } from "../client.js";
+import { printJson } from "../json-output.js";
+import { rightsizeReport } from "../environment-view.js";
+import { visible, type EventView, type RunView, type StatusView } from "../views.js";
+import { UserError } from "../../errors.js";
+import {
+  parseMinimumEnvironment,
+  type MinimumEnvironmentPredicate,
+} from "../../evidence/attestation/minimum-environment.js";
+import { writeResources } from "../../spec/write-resources.js";
+
+const POLL_MS = 500;
+const PIPE_PROGRESS_MS = 5_000;
+
+export const rightsizeCommand = defineCommand({
+  name: "rightsize",
+  args: { service: argument(text) },
+  options: {
+    stage: option(
+      "--stage <stage>",
+      "the stage whose live release is sized (default: the last one with a release)",
+      text.optional(),
+    ),
+    maxSteps: option(
+      "--max-steps <n>",
+      "trial sizes in all, the confirmation included (default: rightsizing.maxSteps, 12)",
+      wholeNumber({ min: 1, max: 40, of: "steps" }).optional(),
+    ),
+    maxTime: option(
+      "--max-time <duration>",
+      "no step starts after this much time (default: rightsizing.maxDuration, 15m)",
+      duration({ aboveZero: true }).optional(),
+    ),
+    write: option(
+      "--write [file]",
+      "put the recommendation into waybill.yaml's resources (default ./waybill.yaml)",
+      z.union([z.literal(true), text]).optional(),
+    ),
+    json: option("--json", "print the report as JSON", flag),
+  },
+  async run({ service }, options, context) {
+    const client = await connect(context.stateDir);
+    const stage = options.stage ?? (await defaultStage(client, service));
+    const { json } = options;
+    const run = await client.post<RunView>(
+      `/v1/services/${encodeURIComponent(service)}/stages/${encodeURIComponent(stage)}/rightsize`,
+      {
+        ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+        ...(options.maxTime === undefined ? {} : { maxDuration: `${options.maxTime}ms` }),
+      },
+    );
+    if (!json) context.stdout(`rightsizing ${service} ${visible(run.version)} on ${stage} (run ${run.id})\n`);
+    const finished = await follow(client, run.id, json ? undefined : context.stdout);
+    const report = reportOf(finished.events);
+    if (json) printJson(context, { run: finished.run, report });
+    if (finished.run.state !== "succeeded" || report === null || report.sizing === null) {
+      context.stderr(
+        `rightsizing failed (run ${run.id}): ${finished.run.reason ?? "no report was recorded"}\n` +
+          `see the whole run with: waybill run ${run.id}\n`,
+      );
+      return 1;
+    }
+    const sized = { ...report, sizing: report.sizing };
+    if (!json) context.stdout(`${rightsizeReport(sized)}\n`);
+    if (options.write !== undefined) {
+      const file = resolve(options.write === true ? "waybill.yaml" : options.write);
+      const { recommended } = sized.sizing;
+      await writeRecommendation(file, recommended);
+      if (!json) {
+        context.stdout(`wrote resources cpu ${recommended.cpu}, memory ${recommended.memory} into ${file}\n`);
+      }
+    }
+    return 0;
+  },
+});
+
+/** The last stage, in delivery order, that has a live release: the one closest to production. */
+async function defaultStage(client: ApiClient, service: string): Promise<string> {
+  const status = await client.get<StatusView>("/v1/status");
+  const stages = status.services.find((entry) => entry.name === service)?.stages;
+  if (stages === undefined)
+    throw new UserError(`no service named "${service}": ship it first (waybill ship)`);
+  const live = stages.filter((stage) => stage.version !== null);
+  const chosen = live.at(-1);
+  if (chosen === undefined) {
+    throw new UserError(`${service} has no live release on any stage: ship it first (waybill ship)`);
+  }
+  return chosen.name;
+}
+
+interface Finished {
+  run: RunView;
+  events: EventView[];
+}
+
+/** Follows the run to its end, printing each step's progress: in place on a terminal, every few seconds in a log. */
+async function follow(
+  client: ApiClient,
+  runId: string,
+  print: ((text: string) => void) | undefined,
+): Promise<Finished> {
+  const live = process.stdout.isTTY === true;
+  let shown = "";
+  let shownAt = 0;
+  for (;;) {
+    const run = await client.get<RunView & { events: EventView[] }>(`/v1/runs/${encodeURIComponent(runId)}`);
+    if (run.state === "succeeded" || run.state === "failed") {
+      if (live && shown !== "" && print !== undefined) print("\n");
+      return { run, events: run.events };
+    }
+    const line = run.progress ?? `${run.state}${run.task === null ? "" : `: ${run.task}`}`;
+    if (print !== undefined && line !== shown && (live || Date.now() - shownAt >= PIPE_PROGRESS_MS)) {
+      print(live ? `\r\u001b[2K${visible(line)}` : `${visible(line)}\n`);
+      shown = line;
+      shownAt = Date.now();
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, POLL_MS));
+  }
+}
+
+function reportOf(events: EventView[]): MinimumEnvironmentPredicate | null {
+  const recorded = events.filter((event) => event.type.endsWith(".rightsize.recorded")).at(-1);
+  return recorded === undefined ? null : parseMinimumEnvironment(recorded.data);
+}
+
+async function writeRecommendation(file: string, size: { cpu: string; memory: string }): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new UserError(
+      `cannot read ${file} to write the recommendation into: give the file with --write <file>`,
+    );
+  }
+  const written = writeResources(text, size);
+  // Written whole to a sibling first, so an interrupted write never leaves half a file.
+  const temporary = `${file}.waybill-${process.pid}`;
+  await writeFile(temporary, written);
+  await rename(temporary, file);
+}
