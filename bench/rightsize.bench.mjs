@@ -71,7 +71,7 @@ try {
     String(maxSteps),
     "--json",
   ]);
-  const { report } = JSON.parse(stdout);
+  const report = JSON.parse(stdout).report.sizing;
   for (const step of report.steps) {
     process.stderr.write(
       `${step.phase.padEnd(8)} cpu ${step.size.cpu.padEnd(6)} memory ${step.size.memory.padEnd(7)} ${(step.durationMs / 1000).toFixed(1)} s ${step.passed ? "pass" : `fail: ${step.reason}`}\n`,
