@@ -8,6 +8,7 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
+import { parseProblem } from "../api/problem.js";
 import type { ControlPlaneInfo } from "../server/control-plane.js";
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -78,12 +79,7 @@ export class ApiClient {
 }
 
 function raise(response: { status: number; body: string }): never {
-  let message = response.body;
-  try {
-    message = (JSON.parse(response.body) as { error?: string }).error ?? response.body;
-  } catch {
-    // not JSON: keep the text as it came
-  }
+  const message = parseProblem(response.body)?.detail ?? response.body;
   if (response.status >= 400 && response.status < 500) throw new UserError(message, 2, response.status);
   throw new Error(`the control plane answered ${response.status}: ${message}`);
 }

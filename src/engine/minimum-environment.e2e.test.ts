@@ -123,11 +123,14 @@ http.createServer((request, response) => response.end(greet())).listen(Number(pr
   },
 );
 
-test("a JVM service under a 1-CPU limit is reported as seeing 1 processor", { timeout: 300_000 }, async () => {
-  const dir = join(root, "jvm");
-  writeTree(dir, {
-    "waybill.yaml": spec("jvm", "java -cp classes Hello", "jvm"),
-    "src/Hello.java": `import com.sun.net.httpserver.HttpServer;
+test(
+  "a JVM service under a 1-CPU limit is reported as seeing 1 processor",
+  { timeout: 300_000 },
+  async () => {
+    const dir = join(root, "jvm");
+    writeTree(dir, {
+      "waybill.yaml": spec("jvm", "java -cp classes Hello", "jvm"),
+      "src/Hello.java": `import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 
 public class Hello {
@@ -143,14 +146,15 @@ public class Hello {
   }
 }
 `,
-  });
-  execFileSync("javac", ["-d", join(dir, "classes"), join(dir, "src", "Hello.java")]);
+    });
+    execFileSync("javac", ["-d", join(dir, "classes"), join(dir, "src", "Hello.java")]);
 
-  const { runId, measured } = await measuredOf("jvm");
-  const limits = measured.runtimeLimits;
-  assert.ok(limits !== undefined && "mismatches" in limits, JSON.stringify(limits));
-  assert.equal(limits.seen.processors, "1", JSON.stringify(limits));
-  assert.deepEqual(limits.mismatches, []);
-  const shown = await cli(["run", runId]);
-  assert.match(shown.stdout, /runtime limits: the jvm runtime took them \(processors 1/);
-});
+    const { runId, measured } = await measuredOf("jvm");
+    const limits = measured.runtimeLimits;
+    assert.ok(limits !== undefined && "mismatches" in limits, JSON.stringify(limits));
+    assert.equal(limits.seen.processors, "1", JSON.stringify(limits));
+    assert.deepEqual(limits.mismatches, []);
+    const shown = await cli(["run", runId]);
+    assert.match(shown.stdout, /runtime limits: the jvm runtime took them \(processors 1/);
+  },
+);

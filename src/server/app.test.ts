@@ -158,7 +158,7 @@ describe("API input", () => {
       payload: { spec: {} },
     });
     assert.equal(response.statusCode, 400);
-    assert.match(response.json<{ error: string }>().error, /serviceDir|digest/);
+    assert.match(response.json<{ detail: string }>().detail, /serviceDir|digest/);
   });
 
   test("a ship names its artifact as a folder or an image, never both or neither", async () => {
@@ -174,12 +174,12 @@ describe("API input", () => {
     for (const artifact of neitherNorBoth) {
       const response = await ship(artifact);
       assert.equal(response.statusCode, 400);
-      assert.match(response.json<{ error: string }>().error, /artifactDir .* or image .*exactly one/);
+      assert.match(response.json<{ detail: string }>().detail, /artifactDir .* or image .*exactly one/);
     }
     const local = { metadata: { name: "shop" }, run: { command: "node server.js" } };
     const imageToLocal = await ship({ image: `registry.example/shop@${digest}` }, local);
     assert.equal(imageToLocal.statusCode, 400);
-    assert.match(imageToLocal.json<{ error: string }>().error, /runs a folder: ship artifactDir/);
+    assert.match(imageToLocal.json<{ detail: string }>().detail, /runs a folder: ship artifactDir/);
     const kube = {
       metadata: { name: "shop" },
       run: { image: `registry.example/shop@${digest}` },
@@ -187,10 +187,10 @@ describe("API input", () => {
     };
     const otherDigest = await ship({ image: `registry.example/shop@sha256:${"b".repeat(64)}` }, kube);
     assert.equal(otherDigest.statusCode, 400);
-    assert.match(otherDigest.json<{ error: string }>().error, /is not pinned to the digest/);
+    assert.match(otherDigest.json<{ detail: string }>().detail, /is not pinned to the digest/);
     const folderToKube = await ship({ artifactDir: stateDir }, kube);
     assert.equal(folderToKube.statusCode, 400);
-    assert.match(folderToKube.json<{ error: string }>().error, /runs an image: ship image/);
+    assert.match(folderToKube.json<{ detail: string }>().detail, /runs an image: ship image/);
     assert.deepEqual(await store.listRuns(), [], "nothing was recorded");
   });
 
@@ -301,9 +301,41 @@ describe("API input", () => {
         ...(payload === undefined ? {} : { payload }),
       });
       assert.equal(response.statusCode, status, `${method} ${url}: ${response.body}`);
-      assert.match(response.json<{ error: string }>().error, error, `${method} ${url}`);
+      assert.match(response.json<{ detail: string }>().detail, error, `${method} ${url}`);
     }
     assert.deepEqual(await store.listRuns(), [], "nothing was recorded");
+  });
+
+  test("every refusal is one RFC 9457 problem: type, title, status and detail", async () => {
+    const refusals = [
+      { request: { method: "GET" as const, url: "/v1/status" }, status: 401, kind: "unauthorized" },
+      {
+        request: { method: "GET" as const, url: "/v1/no-such-route", headers: auth() },
+        status: 404,
+        kind: "not-found",
+      },
+      {
+        request: { method: "GET" as const, url: "/v1/runs?limit=0", headers: auth() },
+        status: 400,
+        kind: "bad-request",
+      },
+      {
+        request: { method: "POST" as const, url: "/v1/services/nope/stages/dev/rollback", headers: auth() },
+        status: 404,
+        kind: "not-found",
+      },
+    ];
+    for (const { request, status, kind } of refusals) {
+      const response = await app.inject(request);
+      assert.equal(response.statusCode, status, `${request.method} ${request.url}`);
+      assert.match(String(response.headers["content-type"]), /^application\/problem\+json/);
+      const body = response.json<Record<string, unknown>>();
+      assert.equal(body.type, `https://waybill.dev/problems/${kind}`);
+      assert.equal(body.status, status);
+      assert.equal(typeof body.title, "string");
+      assert.ok(typeof body.detail === "string" && body.detail.length > 0);
+      assert.equal(body.error, undefined, "no second error shape");
+    }
   });
 
   test("a body over the limit gets a readable 413, not a reset connection", async () => {
@@ -319,7 +351,7 @@ describe("API input", () => {
       });
       assert.equal(response.status, 413);
       assert.match(
-        ((await response.json()) as { error: string }).error,
+        ((await response.json()) as { detail: string }).detail,
         /larger than the API takes \(1 MiB\)/,
       );
     } finally {
@@ -362,7 +394,7 @@ describe("stage policies", () => {
   test("a developer cannot ship a production stage with no approver and no evidence", async () => {
     const unset = await ship("developer", spec("cart", {}));
     assert.equal(unset.statusCode, 403, "a developer cannot be the one whose ship sets a policy");
-    assert.match(unset.json<{ error: string }>().error, /cart has no stage policy for dev, production/);
+    assert.match(unset.json<{ detail: string }>().detail, /cart has no stage policy for dev, production/);
     assert.equal(
       (await ship("admin", spec("cart", {}))).statusCode,
       201,
@@ -378,10 +410,10 @@ describe("stage policies", () => {
 
     const refused = await ship("developer", spec("cart", {}), "2");
     assert.equal(refused.statusCode, 403);
-    const body = refused.json<{ error: string; weakened: { field: string }[] }>();
-    assert.match(body.error, /stages\.production\.approval\.pass: the stage policy requires manual/);
-    assert.match(body.error, /stages\.production\.requires: the stage policy requires sbom/);
-    assert.match(body.error, /waybill policy show cart/);
+    const body = refused.json<{ detail: string; weakened: { field: string }[] }>();
+    assert.match(body.detail, /stages\.production\.approval\.pass: the stage policy requires manual/);
+    assert.match(body.detail, /stages\.production\.requires: the stage policy requires sbom/);
+    assert.match(body.detail, /waybill policy show cart/);
     assert.deepEqual(
       body.weakened.map((w) => w.field),
       ["stages.production.approval.pass", "stages.production.requires", "stages.production.requires"],
@@ -463,7 +495,7 @@ describe("stage policies", () => {
     assert.equal((await setPolicy("admin", "*", "dev", { gate: false })).statusCode, 200);
     const refused = await ship("developer", spec("payments", {}));
     assert.equal(refused.statusCode, 403);
-    assert.match(refused.json<{ error: string }>().error, /stages\.production\.approval\.pass/);
+    assert.match(refused.json<{ detail: string }>().detail, /stages\.production\.approval\.pass/);
     const allowed = await ship("developer", spec("payments", { approval: { pass: "manual" } }));
     assert.equal(allowed.statusCode, 201);
     const listed = await app.inject({
@@ -487,7 +519,7 @@ describe("stage policies", () => {
     const refused = await ship("developer", withoutProduction, "5");
     assert.equal(refused.statusCode, 403);
     assert.match(
-      refused.json<{ error: string }>().error,
+      refused.json<{ detail: string }>().detail,
       /stages\.production: the stage policy requires the stage/,
     );
   });
@@ -504,7 +536,7 @@ describe("stage policies", () => {
     for (const [service, stage, payload, status] of cases) {
       const response = await setPolicy("admin", service, stage, payload);
       assert.equal(response.statusCode, status, `${service}/${stage} ${JSON.stringify(payload)}`);
-      assert.ok(response.json<{ error: string }>().error.length > 0);
+      assert.ok(response.json<{ detail: string }>().detail.length > 0);
     }
   });
 });

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { ConflictError, NotFoundError, UserError, errorMessage } from "../errors.js";
+import { PROBLEM_CONTENT_TYPE, kindOfStatus, problem, type Problem } from "../api/problem.js";
+import { SpecError } from "../spec/load.js";
 import type { Engine } from "../engine/engine.js";
 import { stageStatus } from "../engine/status.js";
 import { diffSignatures } from "../gate/signature-diff.js";
@@ -127,6 +129,10 @@ const rightsizeBody = z.strictObject({
 });
 const shutdownBody = z.strictObject({ stopApps: z.boolean().default(true) }).optional();
 
+function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
 export function publicRun(run: RunRecord) {
   return {
     id: run.id,
@@ -193,16 +199,17 @@ export async function buildApp(
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = deps.tokens.authenticate(request.headers.authorization);
     if (principal === undefined) {
-      return reply
-        .code(401)
-        .header("www-authenticate", 'Bearer realm="waybill"')
-        .send({ error: "a valid bearer token is required (see <state>/token)" });
+      return sendProblem(
+        reply.header("www-authenticate", 'Bearer realm="waybill"'),
+        problem("unauthorized", "a valid bearer token is required (see <state>/token)"),
+      );
     }
     const required = request.routeOptions.config.role ?? "admin";
     if (!allows(principal.role, required)) {
-      return reply
-        .code(403)
-        .send({ error: `this needs the ${required} role; your token has ${principal.role}` });
+      return sendProblem(
+        reply,
+        problem("forbidden", `this needs the ${required} role; your token has ${principal.role}`),
+      );
     }
     request.principal = principal;
   });
@@ -210,32 +217,42 @@ export async function buildApp(
   app.setErrorHandler(async (error, request, reply) => {
     if ((error as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       await drainBody(request.raw);
-      return reply.code(413).send({
-        error: `the request body is larger than the API takes (${BODY_LIMIT_BYTES / 1_048_576} MiB)`,
-      });
+      return sendProblem(
+        reply,
+        problem(
+          "too-large",
+          `the request body is larger than the API takes (${BODY_LIMIT_BYTES / 1_048_576} MiB)`,
+        ),
+      );
     }
     if (error instanceof PolicyForbiddenError) {
-      return reply.code(403).send({ error: error.message, weakened: error.weakenings });
+      return sendProblem(reply, problem("policy-weakened", error.message, { weakened: error.weakenings }));
     }
-    if (error instanceof UserError) return reply.code(error.httpStatus).send({ error: error.message });
+    if (error instanceof SpecError) {
+      return sendProblem(reply, problem("bad-request", error.message, { issues: error.issues }));
+    }
+    if (error instanceof UserError) {
+      return sendProblem(reply, problem(kindOfStatus(error.httpStatus), error.message));
+    }
     if (error instanceof z.ZodError) {
       const detail = error.issues
         .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
         .join("; ");
-      return reply.code(400).send({ error: `bad request: ${detail}` });
+      return sendProblem(reply, problem("bad-request", `bad request: ${detail}`));
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: errorMessage(error) });
+      return sendProblem(reply, { ...problem(kindOfStatus(status), errorMessage(error)), status });
     }
     process.stderr.write(`waybill api: ${errorMessage(error)}\n`);
-    return reply.code(500).send({ error: "internal error; see the control plane's log" });
+    return sendProblem(reply, problem("internal", "internal error; see the control plane's log"));
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ error: `there is no ${request.method} ${request.url.split("?")[0] ?? ""} in this API` }),
+    sendProblem(
+      reply,
+      problem("not-found", `there is no ${request.method} ${request.url.split("?")[0] ?? ""} in this API`),
+    ),
   );
 
   const viewer = { config: { role: "viewer" as Role } };
