@@ -105,6 +105,28 @@ describe("KubeTarget against the fake API server", () => {
     assert.throws(() => parseKubeTargetName("local"), /not a kube/);
   });
 
+  it("resources: auto deploys the recorded recommendation, and refuses a build that has none", async () => {
+    const kube = target("shop-auto");
+    const plain = contextFor("dev", imageV1, "run-auto");
+    const auto = { ...plain, spec: { ...plain.spec, resources: { cpu: "auto", memory: "auto" } } };
+    await assert.rejects(
+      kube.deploy({ ...auto, recommendation: null }),
+      /resources say auto, and no rightsizing recommendation is recorded for shop .*waybill rightsize shop/,
+    );
+    assert.equal(server.get("Deployment", "shop", "shop-auto"), undefined, "nothing was applied");
+    await kube.deploy({ ...auto, recommendation: { cpu: "250m", memory: "96Mi" } });
+    const container = (
+      server.get("Deployment", "shop", "shop-auto")?.spec as {
+        template: { spec: { containers: { resources: { limits: Record<string, string> } }[] } };
+      }
+    ).template.spec.containers[0];
+    assert.deepEqual(container?.resources.limits, { cpu: "250m", memory: "96Mi" });
+  });
+
+  it("refuses rightsizing: pods cannot be measured from outside the cluster", async () => {
+    await assert.rejects(target("shop-dev").sizingLab(), /rightsizing runs on a local stage/);
+  });
+
   it("direct: deploy makes the version live, release keeps it, rollback restores the previous", async () => {
     const kube = target("shop-dev");
     const first = contextFor("dev", imageV1, "run-1");
