@@ -3,6 +3,7 @@ import type {
   MinimumEnvironmentPredicate,
   SizingReport,
 } from "../evidence/attestation/minimum-environment.js";
+import type { SecurityCost } from "../gate/security-cost.js";
 import { colourOf, paint } from "./colour.js";
 import { table, visible } from "./views.js";
 
@@ -100,5 +101,64 @@ export function dependencyUsageTable(usage: MinimumEnvironmentPredicate["depende
       ...usage.neverLoaded.map((entry) => [entry.name, entry.version, formatBytes(entry.bytes)]),
     ]),
     usage.caveat,
+  ].join("\n");
+}
+
+/** The latency budget of the SLO: the absolute pass bound of its p99 objective, else its p95 */
+function latencyBudgetMs(
+  objectives: readonly { sli: string; pass?: { criteria: string[] }[] }[],
+): { sli: string; ms: number } | null {
+  for (const sli of ["latency_p99", "latency_p95"]) {
+    const objective = objectives.find((candidate) => candidate.sli === sli);
+    for (const criterion of objective?.pass?.flatMap((group) => group.criteria) ?? []) {
+      const match = /^<=?\s*(\d+(?:\.\d+)?)$/.exec(criterion.trim());
+      if (match !== null) return { sli, ms: Number(match[1]) };
+    }
+  }
+  return null;
+}
+
+function ms(value: number): string {
+  return (Math.round(value * 100) / 100).toFixed(2);
+}
+
+/**
+ * Where the end-to-end latency goes on a stage with mutual TLS: what TLS added (measured on the
+ * same version with and without it), and the rest (the proxy and the app together), each in ms
+ * and as a share of the SLO's latency budget.
+ */
+export function securityBudgetTable(
+  security: SecurityCost,
+  endToEnd: { p50: number | undefined; p99: number | undefined },
+  objectives: readonly { sli: string; pass?: { criteria: string[] }[] }[],
+  cpuPer1k: number | undefined,
+): string {
+  const budget = latencyBudgetMs(objectives);
+  const share = (value: number | undefined) =>
+    budget === null || value === undefined ? "-" : `${Math.round((1000 * value) / budget.ms) / 10}%`;
+  const rest = (total: number | undefined, added: number) =>
+    total === undefined ? undefined : Math.max(0, total - Math.max(0, added));
+  const row = (part: string, p50: number | undefined, p99: number | undefined) => [
+    part,
+    p50 === undefined ? "-" : ms(p50),
+    p99 === undefined ? "-" : ms(p99),
+    share(p99),
+  ];
+  const { addedP50, addedP99, samples } = security;
+  return [
+    `mutual TLS, measured on the same version with and without it (${samples.plain} + ${samples.secured} requests):`,
+    table([
+      [
+        "PART",
+        "P50 MS",
+        "P99 MS",
+        budget === null ? "OF THE BUDGET" : `OF THE ${budget.sli} BUDGET (${budget.ms} ms)`,
+      ],
+      row("security (TLS)", addedP50.estimate, addedP99.estimate),
+      row("proxy and app", rest(endToEnd.p50, addedP50.estimate), rest(endToEnd.p99, addedP99.estimate)),
+      row("end to end", endToEnd.p50, endToEnd.p99),
+    ]),
+    `TLS added p50 ${ms(addedP50.estimate)} ms [${ms(addedP50.low)}, ${ms(addedP50.high)}], p99 ${ms(addedP99.estimate)} ms [${ms(addedP99.low)}, ${ms(addedP99.high)}] (95% intervals)` +
+      (cpuPer1k === undefined ? "" : `; the terminator used ${cpuPer1k} CPU seconds per 1,000 requests`),
   ].join("\n");
 }

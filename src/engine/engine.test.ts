@@ -59,6 +59,7 @@ class RecordingTarget implements Target {
   sizingLab = () => Promise.reject(new Error("this test target has no sizing lab"));
   runtimeLimits = () => Promise.resolve(null);
   dependencyUsage = () => Promise.resolve(null);
+  plainPath = () => null;
 }
 
 async function setUp(

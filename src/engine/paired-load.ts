@@ -38,6 +38,8 @@ export type PairedLoadOutcome =
       baselineSlis: Record<string, number>;
       baselineSamples: number[];
       candidateSamples: number[];
+      /** Requests each side sent, all windows together */
+      requests: { baseline: number; candidate: number };
       judgements: PairedJudgement[];
       windows: number;
     };
@@ -85,6 +87,7 @@ export async function drivePairedLoad(request: PairedLoadRequest): Promise<Paire
         baselineSlis: loadResultToSlis(baseline),
         baselineSamples: baseline.latencySamplesMs,
         candidateSamples: tested.latencySamplesMs,
+        requests: { baseline: baseline.requests, candidate: tested.requests },
         judgements,
         windows: window + 1,
       };

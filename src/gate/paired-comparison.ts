@@ -186,7 +186,7 @@ function worseIsHigher(criterion: RelativeCriterion): boolean {
   return criterion.operator === "<" || criterion.operator === "<=" || criterion.operator === "=";
 }
 
-function typicalChange(
+export function typicalChange(
   baseline: readonly number[],
   candidate: readonly number[],
   unit: "ratio" | "shift",
@@ -206,7 +206,7 @@ function typicalChange(
  * interval); the difference of the two, on a log scale for a ratio, gets its interval by
  * recovering each side's variance from its own interval (Zou and Donner's MOVER method).
  */
-function percentileChange(
+export function percentileChange(
   baseline: readonly number[],
   candidate: readonly number[],
   quantile: number,

@@ -156,6 +156,37 @@ describe("renderStage", () => {
     assert.deepEqual(resources, { cpu: "2", memory: "256Mi" });
   });
 
+  it("security mtls with traffic istio renders a STRICT PeerAuthentication for the stage's pods", () => {
+    const meshed = withStage(hello, "production", { traffic: "istio", security: { mtls: true } });
+    const { objects } = renderStage(meshed, "production", { ...release, previous });
+    const peer = find(objects, "PeerAuthentication", "hello-mtls");
+    assert.equal(peer.apiVersion, "security.istio.io/v1");
+    assert.deepEqual(peer.spec, {
+      selector: { matchLabels: { "app.kubernetes.io/name": "hello", "waybill.dev/stage": "production" } },
+      mtls: { mode: "STRICT" },
+    });
+    assert.deepEqual(schemaProblems(objects), []);
+  });
+
+  it("security mtls on Linkerd annotates the pods for injection, and renders no mesh object", () => {
+    const meshed = withStage(hello, "dev", { security: { mtls: true } });
+    const { objects } = renderStage(meshed, "dev", release);
+    const pod = (
+      find(objects, "Deployment", "hello").spec as {
+        template: { metadata: { annotations: Record<string, string> } };
+      }
+    ).template.metadata.annotations;
+    assert.equal(pod["linkerd.io/inject"], "enabled");
+    assert.ok(objects.every((object) => object.kind !== "PeerAuthentication"));
+    const plain = renderStage(hello, "dev", release).objects;
+    const plainPod = (
+      find(plain, "Deployment", "hello").spec as {
+        template: { metadata: { annotations: Record<string, string> } };
+      }
+    ).template.metadata.annotations;
+    assert.equal(plainPod["linkerd.io/inject"], undefined, "no mesh without security.mtls");
+  });
+
   it("leaves the namespace out when none is given", () => {
     const { objects } = renderStage(hello, "dev", { version: "1", image: newImage });
     assert.ok(objects.every((object) => !("namespace" in object.metadata)));

@@ -162,7 +162,7 @@ export function renderStage(spec: ServiceSpec, stageName: string, options: Rende
     },
     stageSelector,
   };
-  const objects = renderStrategy(context, release, options);
+  const objects = [...renderStrategy(context, release, options), ...meshObjects(context)];
   return { objects, yaml: manifestsYaml(objects) };
 }
 
@@ -227,6 +227,28 @@ function renderStrategy(context: StageContext, release: Release, options: Render
     case "canary":
       return renderCanary(context, release, options);
   }
+}
+
+/** The mesh that carries the stage's mTLS on Kubernetes, or null without `security.mtls` */
+export function stageMesh(stage: StageSpec): "istio" | "linkerd" | null {
+  if (!stage.security.mtls) return null;
+  return stage.security.mesh ?? (stage.traffic === "istio" ? "istio" : "linkerd");
+}
+
+/**
+ * Istio's mTLS for the stage's pods, STRICT: a sidecar accepts no plaintext. Linkerd needs no
+ * object (its proxies speak mTLS to each other once injected); its annotation is on the pods.
+ */
+function meshObjects(context: StageContext): K8sObject[] {
+  if (stageMesh(context.stage) !== "istio") return [];
+  return [
+    {
+      apiVersion: "security.istio.io/v1",
+      kind: "PeerAuthentication",
+      metadata: metadata(context, `${context.spec.metadata.name}-mtls`),
+      spec: { selector: { matchLabels: context.stageSelector }, mtls: { mode: "STRICT" } },
+    },
+  ];
 }
 
 function renderDirect(context: StageContext, release: Release): K8sObject[] {
@@ -355,7 +377,9 @@ function deployment(context: StageContext, track: Track): K8sObject {
   const { spec } = context;
   const selector = { ...context.stageSelector, ...track.selector };
   const podLabels = { "app.kubernetes.io/version": labelValue(track.release.version), ...track.selector };
-  const annotations = { "waybill.dev/artifact-digest": track.release.digest };
+  const annotations: Record<string, string> = { "waybill.dev/artifact-digest": track.release.digest };
+  const podAnnotations =
+    stageMesh(context.stage) === "linkerd" ? { ...annotations, "linkerd.io/inject": "enabled" } : annotations;
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -364,7 +388,7 @@ function deployment(context: StageContext, track: Track): K8sObject {
       replicas: track.replicas,
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels: { ...context.labels, ...podLabels }, annotations },
+        metadata: { labels: { ...context.labels, ...podLabels }, annotations: podAnnotations },
         spec: {
           containers: [
             {

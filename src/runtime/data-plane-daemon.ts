@@ -41,15 +41,28 @@ const routes = z.object({
   candidate: z.string().nullable(),
   candidateWeight: z.number().min(0).max(100),
 });
+const port = z.number().int().min(1).max(65535);
 const upstream = stageKey.extend({
   instanceId: z.string().min(1),
   version: z.string(),
-  port: z.number().int().min(1).max(65535).nullable(),
+  port: port.nullable(),
+  tlsPort: port.nullable().optional(),
 });
-const port = z.number().int().min(1).max(65535);
+const meshTls = z.object({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  caFile: z.string().min(1),
+  trustDomain: z.string().min(1),
+});
 
 export const DATA_PLANE_REQUESTS = {
-  "/open": z.object({ key: stageKey, routes, port: port.optional(), reserved: z.array(port) }),
+  "/open": z.object({
+    key: stageKey,
+    routes,
+    port: port.optional(),
+    reserved: z.array(port),
+    tls: meshTls.optional(),
+  }),
   "/routes": z.object({ key: stageKey, routes }),
   "/retain": z.object({ keys: z.array(stageKey) }),
   "/upstreams": z.object({ entries: z.array(upstream), replaceAll: z.boolean() }),
@@ -95,8 +108,12 @@ export async function runDataPlaneDaemon(options: DaemonOptions): Promise<void> 
 
   const handlers: { [P in DataPlanePath]: (body: DataPlaneRequest<P>) => Promise<unknown> } = {
     "/hello": async () => info(),
-    "/open": ({ key, routes: wanted, port: stable, reserved }) =>
-      plane.openStage(key, wanted, { ...(stable === undefined ? {} : { port: stable }), reserved }),
+    "/open": ({ key, routes: wanted, port: stable, reserved, tls }) =>
+      plane.openStage(key, wanted, {
+        ...(stable === undefined ? {} : { port: stable }),
+        ...(tls === undefined ? {} : { tls }),
+        reserved,
+      }),
     "/routes": ({ key, routes: wanted }) => plane.setRoutes(key, wanted),
     "/retain": ({ keys }) => plane.retainStages(keys),
     "/upstreams": ({ entries, replaceAll }) => plane.putUpstreams(entries, replaceAll),

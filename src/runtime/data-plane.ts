@@ -9,13 +9,23 @@ import { MetricsEndpoint, type StageInstanceMetrics } from "./metrics.js";
 import { isAddressTaken } from "./ports.js";
 import { StageProxy } from "./proxy.js";
 import { emptyInstanceMetrics } from "./traffic.js";
-import type { InstanceTraffic, ProxyRecord, RequestStats, Routes, StageKey, TrafficWindow } from "./types.js";
+import type {
+  InstanceTraffic,
+  MeshTls,
+  ProxyRecord,
+  RequestStats,
+  Routes,
+  StageKey,
+  TrafficWindow,
+} from "./types.js";
 
 /** Where one instance answers; `port` is null while it cannot take requests. */
 export interface UpstreamEntry extends StageKey {
   instanceId: string;
   version: string;
   port: number | null;
+  /** Its TLS terminator's port, for a stage with mutual TLS */
+  tlsPort?: number | null;
 }
 
 /** What a stage's proxy saw per instance while the window was open. */
@@ -29,6 +39,8 @@ export interface OpenStageOptions {
   port?: number;
   /** Ports not to take when searching (instances' ports, other stages') */
   reserved: readonly number[];
+  /** Mutual TLS to the stage's instances */
+  tls?: MeshTls;
 }
 
 export interface DataPlane {
@@ -85,6 +97,7 @@ export class InProcessDataPlane implements DataPlane {
     const open = this.stages.get(keyOf(key));
     if (open !== undefined) {
       open.setRoutes(routes);
+      open.setTls(options.tls);
       if (options.port === undefined || options.port === open.port) return open.record();
       this.stages.delete(keyOf(key));
       await open.close();
@@ -93,8 +106,13 @@ export class InProcessDataPlane implements DataPlane {
       const upstream = this.upstreams.get(instanceId);
       return upstream === undefined
         ? undefined
-        : { version: upstream.version, port: upstream.port ?? undefined };
+        : {
+            version: upstream.version,
+            port: upstream.port ?? undefined,
+            tlsPort: upstream.tlsPort ?? undefined,
+          };
     });
+    proxy.setTls(options.tls);
     if (!(await this.listenOnStablePort(proxy, options.port))) {
       const reserved = new Set(options.reserved);
       for (const stage of this.stages.values()) reserved.add(stage.port);

@@ -10,6 +10,7 @@ import {
   type ServerResponse,
   request,
 } from "node:http";
+import { request as requestOverTls } from "node:https";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./forwarding-headers.js";
 import { LOOPBACK } from "./ports.js";
 import type { RequestTally } from "./traffic.js";
@@ -22,11 +23,22 @@ export interface Exchange {
   response: ServerResponse;
   instanceId: string;
   port: number;
+  /** An https.Agent with the proxy's client certificate, for mutual TLS to the instance */
   agent: Agent;
+  secure: boolean;
   tally: RequestTally;
 }
 
-export function forward({ request: incoming, response, instanceId, port, agent, tally }: Exchange): void {
+export function forward({
+  request: incoming,
+  response,
+  instanceId,
+  port,
+  agent,
+  secure,
+  tally,
+}: Exchange): void {
+  const send = secure ? requestOverTls : request;
   const headers = upstreamRequestHeaders(incoming.headers, incoming.socket.remoteAddress ?? "unknown");
   const bodiless = !hasBody(incoming);
   let status: number | null = null;
@@ -41,7 +53,7 @@ export function forward({ request: incoming, response, instanceId, port, agent, 
   incoming.on("error", () => current?.destroy());
 
   const attempt = (retriesLeft: number): void => {
-    const upstream = request({
+    const upstream = send({
       host: LOOPBACK,
       port,
       method: incoming.method,

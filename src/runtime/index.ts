@@ -7,7 +7,7 @@ export {
 } from "./local-runtime.js";
 export { InMemoryRuntimeStateStore } from "./memory-store.js";
 export { stopDataPlaneProcess, stopMarkedProcesses } from "./stop-all.js";
-export { ROUTE_HEADER } from "./routing.js";
+export { ROUTE_HEADER, TRANSPORT_HEADER } from "./routing.js";
 export type { BackoffPolicy } from "./supervisor.js";
 export type { ExitStatus } from "./instance-process.js";
 export type { LogPaths } from "./logs.js";

@@ -5,9 +5,10 @@
  * restarts or kills what it finds (see start()).
  */
 import type { RuntimeName } from "../kube/runtime-hints.js";
+import { fileURLToPath } from "node:url";
 import { compareLimits, type LimitsReport } from "./limits-check/compare.js";
 import { observeRuntime, type Unobservable } from "./limits-check/probe.js";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { UserError, errorMessage } from "../errors.js";
 import {
@@ -50,7 +51,7 @@ import {
 } from "./logs.js";
 import { pickFreePort } from "./ports.js";
 import { terminateProcessGroup } from "./process-group.js";
-import { measureSinceStart, startSampler } from "./process-metrics.js";
+import { CLOCK_TICKS_PER_SECOND, measureSinceStart, parseProcStat, startSampler } from "./process-metrics.js";
 import { planRecovery } from "./recovery/plan.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
 import { routesProblem } from "./routing.js";
@@ -64,6 +65,7 @@ import {
 import {
   type InstanceIdentity,
   type InstanceRecord,
+  type MeshTls,
   type ProcessMetrics,
   type ProcessSampler,
   type ProxyRecord,
@@ -273,17 +275,29 @@ export class LocalRuntime {
   }
 
   /** The stage's proxy, listening on its stable port (the stored one, else the first free one). */
-  ensureProxy(key: StageKey): Promise<ProxyRecord> {
+  /**
+   * The stage's proxy, listening on its stable port (the stored one, else the first free one),
+   * speaking mutual TLS to the stage's instances with `tls`, plain HTTP without.
+   */
+  ensureProxy(key: StageKey, tls?: MeshTls): Promise<ProxyRecord> {
     this.assertStarted();
     return this.serializeProxyChange(async () => {
       const open = this.proxies.get(keyOf(key));
-      if (open !== undefined) return structuredClone(open);
+      if (open !== undefined && isDeepStrictEqual(open.tls, tls)) return structuredClone(open);
       const stored = this.storedProxies.get(keyOf(key));
-      if (stored !== undefined) return this.reopenProxy(stored);
+      if (stored !== undefined) {
+        const { tls: _previous, ...plain } = stored;
+        const wanted: ProxyRecord = tls === undefined ? plain : { ...plain, tls };
+        if (!isDeepStrictEqual(stored, wanted)) {
+          await this.options.store.putProxy(wanted);
+          this.storedProxies.set(keyOf(key), wanted);
+        }
+        return this.reopenProxy(wanted);
+      }
       const opened = await this.dataPlane().openStage(
         key,
         { stable: null, candidate: null, candidateWeight: 0 },
-        { reserved: [...this.reservedPorts()] },
+        { reserved: [...this.reservedPorts()], ...(tls === undefined ? {} : { tls }) },
       );
       await this.options.store.putProxy(opened);
       this.storedProxies.set(keyOf(key), opened);
@@ -317,7 +331,12 @@ export class LocalRuntime {
         candidate: routes.candidate,
         candidateWeight: routes.candidateWeight,
       };
-      const record: ProxyRecord = { ...key, port: proxy.port, routes: next };
+      const record: ProxyRecord = {
+        ...key,
+        port: proxy.port,
+        routes: next,
+        ...(proxy.tls === undefined ? {} : { tls: proxy.tls }),
+      };
       // Stored first: if the write fails nothing changed, and after a crash the stored routes
       // are the ones last served.
       await this.options.store.putProxy(record);
@@ -417,8 +436,17 @@ export class LocalRuntime {
   }
 
   private async startFresh(identity: InstanceIdentity, callerSignal?: AbortSignal): Promise<InstanceRecord> {
-    const port = await pickFreePort(this.reservedPorts());
-    const record: InstanceRecord = { ...identity, port, pid: null, state: "starting", restarts: 0 };
+    const reserved = this.reservedPorts();
+    const port = await pickFreePort(reserved);
+    const tlsPort = identity.launch.tls === undefined ? undefined : await pickFreePort(reserved.add(port));
+    const record: InstanceRecord = {
+      ...identity,
+      port,
+      ...(tlsPort === undefined ? {} : { tlsPort }),
+      pid: null,
+      state: "starting",
+      restarts: 0,
+    };
     const abort = new AbortController();
     const signal = callerSignal === undefined ? abort.signal : AbortSignal.any([abort.signal, callerSignal]);
     const managed: ManagedInstance = { record, process: null, launch: null, stopping: null };
@@ -561,7 +589,8 @@ export class LocalRuntime {
   private async commandWithLimits(record: InstanceRecord): Promise<string[]> {
     const { limits } = record.launch;
     const user = this.options.appUser;
-    const own = expandPort(record.launch.command, record.port);
+    const app = expandPort(record.launch.command, record.port);
+    const own = record.launch.tls === undefined ? app : withTlsSidecar(record, record.launch.tls, app);
     const command = user === undefined ? own : commandAsUser(user, own);
     if (limits === undefined) return command;
     const placement = await this.preparedCgroups();
@@ -603,6 +632,21 @@ export class LocalRuntime {
     });
     if ("unobservable" in observation) return observation;
     return compareLimits({ limits, launchEnv: record.launch.env, observation });
+  }
+
+  /**
+   * CPU seconds of the instance's own leading process, without its children: for an instance
+   * behind a TLS sidecar, the terminator's. Null when it is not running.
+   */
+  async leaderCpuSeconds(instanceId: string): Promise<number | null> {
+    const pid = this.instances.get(instanceId)?.record.pid;
+    if (pid === undefined || pid === null) return null;
+    try {
+      const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, "utf8"));
+      return stat === null ? null : stat.ownCpuTicks / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return null;
+    }
   }
 
   /** How often the kernel's OOM killer struck the instance's cgroup; null where it does not tell. */
@@ -721,6 +765,7 @@ export class LocalRuntime {
     const opened = await this.dataPlane().openStage(stored, stored.routes, {
       port: stored.port,
       reserved: [...reserved],
+      ...(stored.tls === undefined ? {} : { tls: stored.tls }),
     });
     this.proxies.set(keyOf(stored), opened);
     if (opened.port !== stored.port) {
@@ -759,7 +804,10 @@ export class LocalRuntime {
 
   private reservedPorts(): Set<number> {
     const ports = new Set<number>();
-    for (const { record } of this.instances.values()) ports.add(record.port);
+    for (const { record } of this.instances.values()) {
+      ports.add(record.port);
+      if (record.tlsPort !== undefined) ports.add(record.tlsPort);
+    }
     for (const { port } of this.storedProxies.values()) ports.add(port);
     return ports;
   }
@@ -798,5 +846,40 @@ function upstreamOf({ record, process }: ManagedInstance): UpstreamEntry {
     instanceId: record.id,
     version: record.version,
     port: process === null ? null : record.port,
+    ...(record.tlsPort === undefined ? {} : { tlsPort: process === null ? null : record.tlsPort }),
   };
+}
+
+/** The sidecar process that runs the app as its child and terminates mutual TLS in front of it */
+const TLS_SIDECAR_ENTRY = fileURLToPath(new URL("../security/sidecar-main.js", import.meta.url));
+
+/**
+ * The app's argv run under its TLS sidecar: the sidecar listens on the instance's TLS port before
+ * it starts the app, forwards to the app's plain port, and leaves with the app, so the instance
+ * is still one process group that the runtime starts, measures and stops as before.
+ */
+function withTlsSidecar(record: InstanceRecord, tls: MeshTls, app: string[]): string[] {
+  if (record.tlsPort === undefined) throw new Error(`instance ${record.id} has TLS but no TLS port`);
+  return [
+    process.execPath,
+    TLS_SIDECAR_ENTRY,
+    "--port",
+    String(record.tlsPort),
+    "--upstream-port",
+    String(record.port),
+    "--cert",
+    tls.certFile,
+    "--key",
+    tls.keyFile,
+    "--ca",
+    tls.caFile,
+    "--trust-domain",
+    tls.trustDomain,
+    "--service",
+    record.service,
+    "--stage",
+    record.stage,
+    "--",
+    ...app,
+  ];
 }

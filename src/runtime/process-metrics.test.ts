@@ -16,6 +16,7 @@ test("parses /proc/<pid>/stat, whose command name may hold spaces and parenthese
     state: "S",
     pgid: 4240,
     cpuTicks: 150 + 50 + 7 + 3,
+    ownCpuTicks: 150 + 50,
   });
   assert.equal(parseProcStat("garbage"), null);
 });

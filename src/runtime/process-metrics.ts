@@ -13,7 +13,7 @@ import type { ProcessMetrics, ProcessSampler, UsagePerSecond } from "./types.js"
  * USER_HZ, the unit of the CPU times in /proc/<pid>/stat. The kernel fixes it at 100 for user
  * space on every architecture Node runs on, and Node has no sysconf to ask.
  */
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;
 /** Memory peaks shorter than this between two samples go unseen. */
 const PROCESS_SAMPLE_INTERVAL_MS = 200;
 
@@ -22,6 +22,8 @@ export interface ProcStat {
   pgid: number;
   /** utime + stime, plus cutime + cstime: the time of children it has waited for */
   cpuTicks: number;
+  /** utime + stime: its own time alone */
+  ownCpuTicks: number;
 }
 
 export function parseProcStat(text: string): ProcStat | null {
@@ -31,9 +33,10 @@ export function parseProcStat(text: string): ProcStat | null {
   const state = fields[0];
   const pgid = numberAt(2);
   // Fields 14–17 of proc(5), counted here from field 3 (state).
-  const cpuTicks = numberAt(11) + numberAt(12) + numberAt(13) + numberAt(14);
+  const ownCpuTicks = numberAt(11) + numberAt(12);
+  const cpuTicks = ownCpuTicks + numberAt(13) + numberAt(14);
   if (state === undefined || !Number.isInteger(pgid) || !Number.isFinite(cpuTicks)) return null;
-  return { state, pgid, cpuTicks };
+  return { state, pgid, cpuTicks, ownCpuTicks };
 }
 
 export interface ProcStatusMemory {

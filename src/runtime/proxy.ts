@@ -6,14 +6,18 @@
 import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { forward, replyWithText } from "./forward.js";
 import { listenOn, listenOnFirstFreePort } from "./ports.js";
-import { ROUTE_HEADER, chooseRoute } from "./routing.js";
+import { ROUTE_HEADER, TRANSPORT_HEADER, chooseRoute } from "./routing.js";
 import { TrafficMeter } from "./traffic.js";
-import { type ProxyRecord, type Routes, type StageKey, stageLabel } from "./types.js";
+import { type MeshTls, type ProxyRecord, type Routes, type StageKey, stageLabel } from "./types.js";
+import { MeshClient } from "./mesh-client.js";
+import { isDeepStrictEqual } from "node:util";
 
 export interface Upstream {
   version: string;
   /** Undefined while the instance cannot take requests */
   port: number | undefined;
+  /** Its TLS terminator, for a stage with mutual TLS */
+  tlsPort?: number | undefined;
 }
 
 /** Undefined for an instance the runtime does not know (any more). */
@@ -25,6 +29,7 @@ export class StageProxy {
   private listeningPort: number | null = null;
   private readonly server: Server;
   private readonly agent = new Agent({ keepAlive: true });
+  private mesh: MeshClient | null = null;
 
   constructor(
     readonly key: StageKey,
@@ -59,8 +64,20 @@ export class StageProxy {
     this.routes = Object.freeze({ ...routes });
   }
 
+  /** Mutual TLS to every instance from now on, or plain HTTP again without `tls` */
+  setTls(tls: MeshTls | undefined): void {
+    if (isDeepStrictEqual(tls, this.mesh?.tls)) return;
+    this.mesh?.close();
+    this.mesh = tls === undefined ? null : new MeshClient(this.key, tls);
+  }
+
   record(): ProxyRecord {
-    return { ...this.key, port: this.port, routes: { ...this.routes } };
+    return {
+      ...this.key,
+      port: this.port,
+      routes: { ...this.routes },
+      ...(this.mesh === null ? {} : { tls: { ...this.mesh.tls } }),
+    };
   }
 
   async close(): Promise<void> {
@@ -69,6 +86,7 @@ export class StageProxy {
       this.server.closeAllConnections();
     });
     this.agent.destroy();
+    this.mesh?.close();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -87,6 +105,38 @@ export class StageProxy {
       tally.finish({ status: 503, upstreamFailed: true });
       return;
     }
-    forward({ request, response, instanceId: choice.instanceId, port, agent: this.agent, tally });
+    if (this.mesh === null || request.headers[TRANSPORT_HEADER] === "plain") {
+      forward({
+        request,
+        response,
+        instanceId: choice.instanceId,
+        port,
+        agent: this.agent,
+        secure: false,
+        tally,
+      });
+      return;
+    }
+    // Mutual TLS or nothing: a stage that requires it never falls back to the plain port.
+    const tlsPort = upstream?.tlsPort;
+    if (tlsPort === undefined) {
+      replyWithText(
+        response,
+        503,
+        `instance ${choice.instanceId} has no TLS terminator, and ${stageLabel(this.key)} requires mutual TLS\n`,
+        choice.instanceId,
+      );
+      tally.finish({ status: 503, upstreamFailed: true });
+      return;
+    }
+    forward({
+      request,
+      response,
+      instanceId: choice.instanceId,
+      port: tlsPort,
+      agent: this.mesh.agent,
+      secure: true,
+      tally,
+    });
   }
 }

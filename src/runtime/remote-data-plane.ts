@@ -83,6 +83,7 @@ class RemoteDataPlane implements DataPlane {
       routes,
       reserved: [...options.reserved],
       ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     }) as Promise<ProxyRecord>;
   }
 

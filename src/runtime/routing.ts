@@ -7,6 +7,12 @@ import type { Routes } from "./types.js";
 
 /** A request header pinning the request to one side, e.g. to try a blue-green candidate first. */
 export const ROUTE_HEADER = "x-waybill-route";
+/**
+ * `plain` sends a request of a stage with mutual TLS to the instance's plain port instead, so the
+ * test can measure what TLS adds on the same instance. It reaches nothing a local process could
+ * not reach already: the proxy and the app's plain port both listen on loopback only.
+ */
+export const TRANSPORT_HEADER = "x-waybill-transport";
 
 export type RouteSide = "stable" | "candidate";
 

@@ -19,10 +19,24 @@ export interface InstanceLaunch {
   healthPath: string;
   healthTimeoutMs: number;
   /**
+   * Mutual TLS with the stage proxy: a TLS terminator beside the app takes TLS on the instance's
+   * `tlsPort` and forwards plain to the app's `port`, as a mesh sidecar does.
+   */
+  tls?: MeshTls;
+  /**
    * Enforced through a cgroup of the instance's own where the host lets the runtime create one
    * (see cgroups.ts); elsewhere the instance runs without, and the runtime says so once.
    */
   limits?: InstanceLimits;
+}
+
+/** The files one side of a mutual TLS connection presents and trusts, all PEM */
+export interface MeshTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** The SPIFFE trust domain whose identities are accepted from the other side */
+  trustDomain: string;
 }
 
 export interface InstanceLimits {
@@ -39,6 +53,8 @@ export interface InstanceRecord extends StageKey {
   version: string;
   digest: string;
   port: number;
+  /** Where the instance's TLS terminator listens, when its launch has `tls` */
+  tlsPort?: number;
   /** The process (and process group) id; null between persisting the record and spawning */
   pid: number | null;
   state: InstanceState;
@@ -46,7 +62,7 @@ export interface InstanceRecord extends StageKey {
   launch: InstanceLaunch;
 }
 
-export type InstanceIdentity = Omit<InstanceRecord, "port" | "pid" | "state" | "restarts">;
+export type InstanceIdentity = Omit<InstanceRecord, "port" | "tlsPort" | "pid" | "state" | "restarts">;
 
 export interface Routes {
   stable: string | null;
@@ -58,6 +74,8 @@ export interface Routes {
 export interface ProxyRecord extends StageKey {
   port: number;
   routes: Routes;
+  /** The proxy's client side of mutual TLS with the stage's instances; plain HTTP without */
+  tls?: MeshTls;
 }
 
 /** Persistence port; the control plane implements it on its database. */

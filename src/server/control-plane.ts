@@ -3,6 +3,9 @@
  * one process, and publishes where it listens in `<state>/control-plane.json` for the CLI.
  * Starting it again after a crash resumes every run and adopts the running app processes.
  */
+import { MeshCertificates } from "../targets/mesh-certificates.js";
+import { MeshCa } from "../security/ca.js";
+import { trustDomainFor } from "../security/identity.js";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -104,7 +107,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   });
   await runtime.start();
 
-  const local = new LocalTarget(runtime, store, appRoot);
+  const mesh = new MeshCertificates(
+    () => MeshCa.open(join(stateDir, "keys", "mesh"), trustDomainFor(controlPlaneId(stateDir))),
+    reportRuntimeError,
+  );
+  const local = new LocalTarget(runtime, store, appRoot, mesh);
   const clusters = new Map<string, KubeTarget>();
   const targets: TargetResolver = {
     resolve(name: string): Target {
@@ -139,6 +146,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       await app.close();
       await engine.stop();
       await runtime.close({ stopInstances: stopApps, keepRecords: true });
+      mesh.close();
       await store.close();
       rmSync(controlPlaneInfoFile(stateDir), { force: true });
       rmSync(lockFile(stateDir), { force: true });

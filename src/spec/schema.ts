@@ -345,6 +345,22 @@ const stageSchema = z.strictObject({
     .describe(
       "Whether a pass or a warning result is released automatically or waits for `waybill approve`; a fail never is",
     ),
+  security: z
+    .strictObject({
+      mtls: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Mutual TLS between the stage proxy and each instance: locally through a TLS terminator beside the instance, certificates from the control plane's own CA; on Kubernetes through the mesh",
+        ),
+      mesh: z
+        .enum(["istio", "linkerd"])
+        .optional()
+        .describe(
+          "The mesh that carries mTLS on Kubernetes; default istio with traffic: istio, else linkerd",
+        ),
+    })
+    .default({ mtls: false }),
   rightsize: z
     .boolean()
     .default(false)

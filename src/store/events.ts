@@ -3,6 +3,7 @@
  * CloudEvents 1.0 record; run state and the other projections are folds over the log.
  */
 import type { RecordedStep } from "../gate/rightsizing.js";
+import type { SecurityCost } from "../gate/security-cost.js";
 import type {
   DependencyUsage,
   MinimumEnvironmentPredicate,
@@ -111,6 +112,8 @@ export interface EventData {
     runtimeLimits?: RuntimeLimitsSeen;
     /** Which of the SBOM's packages the new version loaded under the load (evidence/usage) */
     dependencies?: DependencyUsage;
+    /** What mutual TLS added, plain and TLS paths to the same version side by side (gate/security-cost) */
+    security?: SecurityCost;
   };
   "evaluation.recorded": EvaluationRecordData;
   "attestation.recorded": {

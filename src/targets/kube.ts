@@ -201,6 +201,11 @@ export class KubeTarget implements Target {
     return Promise.resolve(null);
   }
 
+  /** The mesh's plaintext hop is inside the pod: the split of the two paths runs on local stages only. */
+  plainPath(): null {
+    return null;
+  }
+
   /** So are the files a pod's process loads. */
   dependencyUsage(): Promise<null> {
     return Promise.resolve(null);

@@ -14,7 +14,7 @@
 import { mkdir, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LocalRuntime } from "../runtime/local-runtime.js";
-import { ROUTE_HEADER } from "../runtime/index.js";
+import { ROUTE_HEADER, TRANSPORT_HEADER } from "../runtime/index.js";
 import type { StageKey } from "../runtime/types.js";
 import { runtimeHints } from "../kube/runtime-hints.js";
 import { commandArgv, parseDuration } from "../spec/units.js";
@@ -22,7 +22,9 @@ import { resolveResources, usesAuto } from "../spec/resources.js";
 import { recordedRecommendation } from "../evidence/attestation/recorded-recommendation.js";
 import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
 import { parseStoredSpec } from "../engine/engine.js";
-import type { ServiceSpec } from "../spec/schema.js";
+import type { ServiceSpec, StageSpec } from "../spec/schema.js";
+import type { MeshTls } from "../runtime/types.js";
+import type { MeshCertificates } from "./mesh-certificates.js";
 import type { LimitsReport } from "../runtime/limits-check/compare.js";
 import type { Unobservable } from "../runtime/limits-check/probe.js";
 import { UserError } from "../errors.js";
@@ -34,6 +36,7 @@ import { unusedPackages } from "../evidence/usage/unused-packages.js";
 import type { DependencyUsage } from "../evidence/attestation/minimum-environment.js";
 import type {
   CanaryTraffic,
+  PlainPath,
   SizeLimits,
   SizingLab,
   Target,
@@ -51,11 +54,13 @@ export class LocalTarget implements Target {
     private readonly store: Store,
     /** Where instances get their working folders; apps must be able to reach it */
     private readonly appRoot: string,
+    /** Certificates for stages with `security.mtls`; without, such a stage is refused */
+    private readonly mesh?: MeshCertificates,
   ) {}
 
   async deploy(context: TargetContext): Promise<void> {
     const key = stageKey(context);
-    await this.runtime.ensureProxy(key);
+    await this.runtime.ensureProxy(key, await this.proxyTls(key, context.stage));
     const stable = await this.ensureLive(context.previous, context.signal);
     await this.startInstance(context.run.id, key, context.artifact, context.run.version, context.signal);
     if (context.stage.strategy === "direct") {
@@ -190,6 +195,14 @@ export class LocalTarget implements Target {
     return unusedPackages({ components, loadedFiles, ...located });
   }
 
+  plainPath(context: TargetContext): PlainPath | null {
+    if (!context.stage.security.mtls) return null;
+    return {
+      headers: { ...this.testEndpoint(context).headers, [TRANSPORT_HEADER]: "plain" },
+      terminatorCpuSeconds: () => this.runtime.leaderCpuSeconds(context.run.id),
+    };
+  }
+
   async sizingLab(context: TargetContext): Promise<SizingLab> {
     const enforcement = await this.runtime.limitsEnforcement();
     if (!enforcement.enforced) {
@@ -233,6 +246,7 @@ export class LocalTarget implements Target {
     const env = { ...runtimeHints(spec.run.runtime, limits, spec.run.env), ...spec.run.env };
     const recorded = recordedRuntime(spec, key.stage);
     const recorder = recorded === null ? {} : this.recorderEnv(recorded, instanceId, env);
+    const tls = await this.instanceTls(spec, key, instanceId);
     await this.runtime.startInstance(
       {
         id: instanceId,
@@ -244,6 +258,7 @@ export class LocalTarget implements Target {
           cwd,
           command: commandArgv(spec.run.command ?? []),
           env: { ...env, ...recorder },
+          ...(tls === undefined ? {} : { tls }),
           limits,
           healthPath: spec.run.health,
           healthTimeoutMs: parseDuration(spec.run.healthTimeout),
@@ -292,6 +307,31 @@ export class LocalTarget implements Target {
     } catch {
       return {};
     }
+  }
+
+  /** The proxy's side of mutual TLS, for a stage with `security.mtls` */
+  private async proxyTls(key: StageKey, stage: StageSpec): Promise<MeshTls | undefined> {
+    if (!stage.security.mtls) return undefined;
+    return this.requireMesh().forProxy(key, join(this.appRoot, "mesh", key.service, key.stage));
+  }
+
+  /** The instance's side of mutual TLS, when its stage (as the release's own spec says) has it */
+  private async instanceTls(
+    spec: ServiceSpec,
+    key: StageKey,
+    instanceId: string,
+  ): Promise<MeshTls | undefined> {
+    const stage = spec.stages.find((candidate) => candidate.name === key.stage);
+    if (stage === undefined || !stage.security.mtls) return undefined;
+    const dir = join(this.instanceDir(instanceId), "mesh");
+    return this.requireMesh().forInstance(key, instanceId, dir, this.runtime.appUser);
+  }
+
+  private requireMesh(): MeshCertificates {
+    if (this.mesh === undefined) {
+      throw new UserError("this control plane has no mesh CA, so it cannot run a stage with security.mtls");
+    }
+    return this.mesh;
   }
 
   private loadRecordDir(instanceId: string): string {

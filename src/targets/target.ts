@@ -83,10 +83,21 @@ export interface Target {
    */
   dependencyUsage(context: TargetContext): Promise<DependencyUsage | null>;
   /**
+   * For a stage with mutual TLS: the headers that send a test request to the same instance
+   * without TLS, and the TLS terminator's CPU seconds so far; null where the target cannot split
+   * the two paths (a cluster's mesh is out of its reach).
+   */
+  plainPath(context: TargetContext): PlainPath | null;
+  /**
    * Where the artifact can run at sizes of our choosing beside the stage, for rightsizing;
    * a target that cannot enforce limits (or has no such place) rejects with the reason.
    */
   sizingLab(context: TargetContext): Promise<SizingLab>;
+}
+
+export interface PlainPath {
+  headers: Record<string, string>;
+  terminatorCpuSeconds(): Promise<number | null>;
 }
 
 export interface SizeLimits {

@@ -2,7 +2,13 @@ import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, text } from "../options.js";
-import { dependencyUsageTable, rightsizeReport, runtimeLimitsLine } from "../environment-view.js";
+import {
+  dependencyUsageTable,
+  rightsizeReport,
+  runtimeLimitsLine,
+  securityBudgetTable,
+} from "../environment-view.js";
+import type { EventData } from "../../store/events.js";
 import { parseMinimumEnvironment } from "../../evidence/attestation/minimum-environment.js";
 import {
   evaluationTable,
@@ -31,6 +37,8 @@ export const runCommand = defineCommand({
         `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
     );
     if (run.evaluation) context.stdout(`${evaluationTable(run.evaluation)}\n`);
+    const security = securitySection(run.events, run.evaluation);
+    if (security !== "") context.stdout(`${security}\n\n`);
     const environment = environmentSection(run.events);
     if (environment !== "") context.stdout(`${environment}\n\n`);
     const rows = [["TIME", "EVENT", "DETAIL"]];
@@ -41,6 +49,23 @@ export const runCommand = defineCommand({
     return 0;
   },
 });
+
+/** On a stage with mutual TLS: what TLS cost, in the budget of the SLO the gate judged */
+function securitySection(events: EventView[], evaluation: EvaluationView | null): string {
+  const measured = events.filter((event) => event.type.endsWith(".test.measured")).at(-1)?.data as
+    EventData["test.measured"] | undefined;
+  if (measured?.security === undefined) return "";
+  const objectives = evaluation?.evaluation.objectives.map((objective) => ({
+    sli: objective.sli,
+    pass: [{ criteria: objective.passTargets.map((target) => target.criteria) }],
+  }));
+  return securityBudgetTable(
+    measured.security,
+    { p50: measured.slis.latency_p50, p99: measured.slis.latency_p99 },
+    objectives ?? [],
+    measured.slis.security_cpu_per_1k_rps,
+  );
+}
 
 /** What the run learned of the artifact's minimum environment: its runtime, its packages, its size */
 function environmentSection(events: EventView[]): string {

@@ -92,7 +92,11 @@ export const evaluateTask: TaskHandler = {
     ];
     events.push(attestEvaluation(context, evaluation, values, slo, baselineRuns, measured));
     if (evaluation.result === "fail") {
-      return { kind: "failed", reason: failureReason(evaluation, reasons), events };
+      return {
+        kind: "failed",
+        reason: failureReason(evaluation, reasons) + securityBreakdown(evaluation, measured),
+        events,
+      };
     }
     return { kind: "succeeded", output: { result: evaluation.result, score: evaluation.score }, events };
   },
@@ -187,6 +191,23 @@ function judgeWithinNoise(history: PreviousEvaluation[]): RelativeJudge {
     const decided = decideWithinNoise({ criterion, measured, target, baseline, earlier });
     return { decision: decided.decision, reason: decided.reason };
   };
+}
+
+/** Where the latency went, when a budget on what mutual TLS costs is what failed */
+function securityBreakdown(evaluation: Evaluation, measured: EventData["test.measured"] | undefined): string {
+  const security = measured?.security;
+  const failedOnSecurity = evaluation.objectives.some(
+    (objective) => objective.status === "fail" && objective.sli.startsWith("security_"),
+  );
+  if (security === undefined || !failedOnSecurity) return "";
+  const endToEnd = measured?.slis.latency_p99;
+  const added = security.addedP99.estimate;
+  const rest = endToEnd === undefined ? "" : `, proxy and app ${round(Math.max(0, endToEnd - added))} ms`;
+  return (
+    `; end-to-end p99 ${endToEnd === undefined ? "unknown" : `${round(endToEnd)} ms`}: security (TLS) ${round(added)} ms` +
+    ` [${round(security.addedP99.low)}, ${round(security.addedP99.high)}]${rest}` +
+    `; p50 added by TLS ${round(security.addedP50.estimate)} ms`
+  );
 }
 
 function lastMeasurement(context: TaskContext): EventData["test.measured"] | undefined {

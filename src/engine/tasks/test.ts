@@ -23,7 +23,8 @@ import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
 import { buildTestResultPredicate } from "../../evidence/attestation/test-result.js";
 import { newEvent, type ConcurrentBaseline, type EventData, type NewEvent } from "../../store/events.js";
 import { attestationEvent } from "../attestations.js";
-import type { Target, TargetMeasurement } from "../../targets/target.js";
+import type { PlainPath, Target, TargetMeasurement } from "../../targets/target.js";
+import { securityCost, securitySlis, type SecurityCost } from "../../gate/security-cost.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 import { RUNTIME_LIMITS_SLI } from "../runtime-limits.js";
 import type { MinimumEnvironmentPredicate } from "../../evidence/attestation/minimum-environment.js";
@@ -84,6 +85,8 @@ async function measure(
     slis[RUNTIME_LIMITS_SLI] = runtimeLimits.mismatches.length;
   }
   const dependencies = await target.dependencyUsage(targetContext);
+  const security = await measureSecurityCost(context, target.plainPath(targetContext), endpoint);
+  if (security !== null) Object.assign(slis, security.slis);
   let baseline: ConcurrentBaseline | undefined;
   if (driven.paired !== undefined && context.previous.get(target.name) !== undefined) {
     const live = context.previous.get(target.name);
@@ -115,6 +118,7 @@ async function measure(
       tool,
       ...(runtimeLimits === null ? {} : { runtimeLimits }),
       ...(dependencies === null ? {} : { dependencies }),
+      ...(security === null ? {} : { security: security.cost }),
       ...(baseline === undefined ? {} : { baseline, windows: driven.paired?.windows ?? 1 }),
     },
     run.id,
@@ -177,7 +181,7 @@ async function drivePaired(
     signal: context.signal,
   });
   if (outcome.inconclusive !== null) return { slis: {}, tool: "builtin", inconclusive: outcome.inconclusive };
-  const { candidateSlis, ...paired } = outcome;
+  const { candidateSlis, requests: _requests, ...paired } = outcome;
   return { slis: candidateSlis, tool: "builtin", inconclusive: null, paired };
 }
 
@@ -228,6 +232,39 @@ function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEv
     passedTests: measurements.map((event) => `load on ${(event.data as EventData["test.measured"]).target}`),
   });
   return attestationEvent(context, PREDICATE_TYPES["test-result"], predicate);
+}
+
+/**
+ * What mutual TLS costs this service at this load: the stage's test load once more, to the same
+ * new version through the plain path and the TLS path, interleaved request by request.
+ */
+async function measureSecurityCost(
+  context: TaskContext,
+  plain: PlainPath | null,
+  secured: { url: string; headers: Record<string, string> },
+): Promise<{ cost: SecurityCost; slis: Record<string, number> } | null> {
+  const load = context.spec.test.load;
+  if (plain === null || load === undefined || context.spec.test.external !== undefined) return null;
+  const cpuBefore = await plain.terminatorCpuSeconds();
+  const outcome = await drivePairedLoad({
+    load,
+    objectives: [],
+    url: secured.url,
+    baselineHeaders: plain.headers,
+    candidateHeaders: secured.headers,
+    describeSides: "the new version with and without TLS",
+    progress: context.progress,
+    signal: context.signal,
+  });
+  const cpuAfter = await plain.terminatorCpuSeconds();
+  if (outcome.inconclusive !== null) return null;
+  const cost = securityCost(outcome.baselineSamples, outcome.candidateSamples);
+  if (cost === null) return null;
+  const cpu =
+    cpuBefore === null || cpuAfter === null
+      ? null
+      : { seconds: cpuAfter - cpuBefore, securedRequests: outcome.requests.candidate };
+  return { cost, slis: securitySlis(cost, cpu) };
 }
 
 /**

@@ -1,0 +1,55 @@
+/**
+ * What mutual TLS adds, from the same load sent to the same instance through the plain path and
+ * through the TLS path, interleaved request by request (the gate's paired method): the typical
+ * request's added latency (the Hodges-Lehmann shift, with its interval) and the added p99 (the
+ * difference of the two p99s, with its distribution-free interval), in ms. Pure.
+ */
+import {
+  MIN_PAIRED_SAMPLES,
+  PAIRED_CONFIDENCE,
+  percentileChange,
+  typicalChange,
+  type Interval,
+} from "./paired-comparison.js";
+
+export interface SecurityCost {
+  /** ms the typical request gained through TLS */
+  addedP50: Interval;
+  /** ms the p99 gained through TLS */
+  addedP99: Interval;
+  /** The TLS path's own p99, ms: what the added p99 is a share of */
+  securedP99: number;
+  samples: { plain: number; secured: number };
+}
+
+export function securityCost(plainMs: readonly number[], securedMs: readonly number[]): SecurityCost | null {
+  if (plainMs.length < MIN_PAIRED_SAMPLES || securedMs.length < MIN_PAIRED_SAMPLES) return null;
+  const sorted = [...securedMs].sort((a, b) => a - b);
+  return {
+    addedP50: typicalChange(plainMs, securedMs, "shift", PAIRED_CONFIDENCE),
+    addedP99: percentileChange(plainMs, securedMs, 0.99, "shift", PAIRED_CONFIDENCE),
+    securedP99: sorted[Math.max(0, Math.ceil(0.99 * sorted.length) - 1)] ?? 0,
+    samples: { plain: plainMs.length, secured: securedMs.length },
+  };
+}
+
+/** The built-in SLIs an SLO can budget: `security_added_latency_p99: <=2`, or a share of end-to-end */
+export function securitySlis(
+  cost: SecurityCost,
+  cpu: { seconds: number; securedRequests: number } | null,
+): Record<string, number> {
+  const slis: Record<string, number> = {
+    security_added_latency_p50: round(cost.addedP50.estimate),
+    security_added_latency_p99: round(cost.addedP99.estimate),
+    security_latency_share_pct:
+      cost.securedP99 > 0 ? round((100 * Math.max(0, cost.addedP99.estimate)) / cost.securedP99) : 0,
+  };
+  if (cpu !== null && cpu.securedRequests > 0) {
+    slis.security_cpu_per_1k_rps = round((1000 * cpu.seconds) / cpu.securedRequests);
+  }
+  return slis;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

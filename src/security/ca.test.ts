@@ -1,0 +1,159 @@
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MeshCa, renewalDue } from "./ca.js";
+import { spiffeUri, uriSans, type MeshIdentity } from "./identity.js";
+
+const DOMAIN = "waybill-ca-test.local";
+const PROXY: MeshIdentity = { trustDomain: DOMAIN, service: "hello", stage: "staging", role: "proxy" };
+const scratch = mkdtempSync(join(tmpdir(), "waybill-mesh-ca-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+let folders = 0;
+const newKeysDir = (): string => join(scratch, `keys-${++folders}`, "mesh");
+
+test("the root is created once, kept in the keys folder and opened the same afterwards", async () => {
+  const keysDir = newKeysDir();
+  const first = await MeshCa.open(keysDir, DOMAIN);
+  const second = await MeshCa.open(keysDir, DOMAIN);
+  assert.equal(second.caPem, first.caPem);
+  assert.equal(second.trustDomain, DOMAIN);
+  assert.deepEqual(readdirSync(keysDir).sort(), ["mesh-ca.key", "mesh-ca.pem"], "no temporary file is left");
+  assert.equal(readFileSync(join(keysDir, "mesh-ca.pem"), "utf8"), first.caPem);
+
+  const root = new X509Certificate(first.caPem);
+  assert.ok(root.ca, "basicConstraints CA");
+  assert.ok(root.verify(root.publicKey), "self-signed");
+  assert.equal(root.publicKey.asymmetricKeyType, "ec");
+  assert.equal(root.publicKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
+  assert.deepEqual(uriSans(root.subjectAltName), [`spiffe://${DOMAIN}`]);
+
+  const keyPem = readFileSync(join(keysDir, "mesh-ca.key"), "utf8");
+  assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----\n/, "PKCS#8 PEM");
+  assert.ok(
+    createPublicKey(createPrivateKey(keyPem))
+      .export({ type: "spki", format: "der" })
+      .equals(root.publicKey.export({ type: "spki", format: "der" })),
+    "the key file holds the root's key",
+  );
+});
+
+test("the root's key file is readable by its owner only", async () => {
+  const keysDir = newKeysDir();
+  await MeshCa.open(keysDir, DOMAIN);
+  assert.equal(statSync(join(keysDir, "mesh-ca.key")).mode & 0o777, 0o600);
+  assert.equal(statSync(keysDir).mode & 0o077, 0, "nor is its folder open to others");
+});
+
+test("an issued certificate verifies against its root and names the SPIFFE ID as its only URI", async () => {
+  const ca = await MeshCa.open(newKeysDir(), DOMAIN);
+  const now = new Date("2030-01-01T12:00:00Z");
+  const issued = await ca.issue(PROXY, { now });
+  const root = new X509Certificate(ca.caPem);
+  const leaf = new X509Certificate(issued.certPem);
+
+  assert.ok(leaf.verify(root.publicKey), "signed by the root");
+  assert.ok(leaf.checkIssued(root), "issued by the root");
+  assert.equal(leaf.ca, false);
+  assert.equal(issued.uri, spiffeUri(PROXY));
+  assert.deepEqual(uriSans(leaf.subjectAltName), [issued.uri]);
+  assert.match(leaf.subjectAltName ?? "", /DNS:localhost/);
+  assert.match(leaf.subjectAltName ?? "", /IP Address:127\.0\.0\.1/);
+  assert.ok(leaf.checkIP("127.0.0.1"));
+  assert.deepEqual(
+    [...(leaf.keyUsage ?? [])].sort(),
+    ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+    "server and client auth",
+  );
+  assert.ok(leaf.checkPrivateKey(createPrivateKey(issued.keyPem)), "the key goes with the certificate");
+  assert.equal(createPrivateKey(issued.keyPem).asymmetricKeyDetails?.namedCurve, "prime256v1");
+
+  assert.equal(issued.notBefore.getTime(), new Date(leaf.validFrom).getTime());
+  assert.equal(issued.notAfter.getTime(), new Date(leaf.validTo).getTime());
+  assert.equal(issued.notAfter.getTime() - now.getTime(), 24 * 3_600_000, "a day by default");
+  const backdated = now.getTime() - issued.notBefore.getTime();
+  assert.ok(backdated > 0 && backdated <= 10 * 60_000, "a few minutes early for clock skew");
+
+  const short = await ca.issue(
+    { ...PROXY, role: "instance", instanceId: "web-1" },
+    { ttlMs: 3_600_000, now },
+  );
+  assert.equal(short.notAfter.getTime() - now.getTime(), 3_600_000);
+  assert.equal(short.uri, spiffeUri({ ...PROXY, role: "instance", instanceId: "web-1" }));
+  assert.notEqual(new X509Certificate(short.certPem).serialNumber, leaf.serialNumber);
+});
+
+test("another keys folder is another CA whose certificates the first root does not vouch for", async () => {
+  const ours = await MeshCa.open(newKeysDir(), DOMAIN);
+  const theirs = await MeshCa.open(newKeysDir(), DOMAIN);
+  assert.notEqual(theirs.caPem, ours.caPem);
+  const foreign = new X509Certificate((await theirs.issue(PROXY)).certPem);
+  const ourRoot = new X509Certificate(ours.caPem);
+  assert.equal(foreign.verify(ourRoot.publicKey), false);
+  assert.equal(foreign.checkIssued(ourRoot), false);
+});
+
+test("a CA refuses to issue for another trust domain, and a root is not reused for one", async () => {
+  const keysDir = newKeysDir();
+  const ca = await MeshCa.open(keysDir, DOMAIN);
+  await assert.rejects(ca.issue({ ...PROXY, trustDomain: "waybill-other.local" }), /issues for trust domain/);
+  await assert.rejects(ca.issue(PROXY, { ttlMs: 0 }), /must be positive/);
+  await assert.rejects(
+    MeshCa.open(keysDir, "waybill-other.local"),
+    /belongs to spiffe:\/\/waybill-ca-test\.local/,
+  );
+});
+
+test("a key without its certificate (a kill between the two writes) gets its root; a mismatched pair is refused", async () => {
+  const keysDir = newKeysDir();
+  const first = await MeshCa.open(keysDir, DOMAIN);
+  rmSync(join(keysDir, "mesh-ca.pem"));
+  const again = await MeshCa.open(keysDir, DOMAIN);
+  assert.ok(
+    new X509Certificate((await again.issue(PROXY)).certPem).verify(
+      new X509Certificate(first.caPem).publicKey,
+    ),
+    "the same key signs",
+  );
+
+  const other = await MeshCa.open(newKeysDir(), DOMAIN);
+  writeFileSync(join(keysDir, "mesh-ca.pem"), other.caPem);
+  await assert.rejects(MeshCa.open(keysDir, DOMAIN), (error: Error) => {
+    assert.match(error.message, /does not go with mesh-ca\.key/);
+    assert.doesNotMatch(error.message, /PRIVATE KEY|BEGIN/, "no key material in the message");
+    return true;
+  });
+});
+
+test("a temporary file a killed process left behind is removed, one of a live process is not", async () => {
+  const keysDir = newKeysDir();
+  await MeshCa.open(keysDir, DOMAIN);
+  const deadPid = 2 ** 22 + 1;
+  const abandoned = join(keysDir, `mesh-ca.key.${deadPid}.0a1b2c3d.tmp`);
+  const live = join(keysDir, `mesh-ca.key.${process.pid}.0a1b2c3d.tmp`);
+  writeFileSync(abandoned, "half a key", { mode: 0o600 });
+  writeFileSync(live, "being written", { mode: 0o600 });
+  await MeshCa.open(keysDir, DOMAIN);
+  assert.deepEqual(readdirSync(keysDir).sort(), [
+    "mesh-ca.key",
+    `mesh-ca.key.${process.pid}.0a1b2c3d.tmp`,
+    "mesh-ca.pem",
+  ]);
+});
+
+test("renewal is due once two thirds of a certificate's lifetime have passed", () => {
+  const notBefore = new Date("2030-01-01T00:00:00Z");
+  const notAfter = new Date("2030-01-01T03:00:00Z");
+  const at = (time: string): boolean => renewalDue({ notBefore, notAfter }, new Date(`2030-01-01T${time}Z`));
+  const cases: [string, boolean][] = [
+    ["00:00:00", false],
+    ["01:59:59", false],
+    ["02:00:00", true],
+    ["02:59:59", true],
+    ["04:00:00", true],
+  ];
+  for (const [time, due] of cases) assert.equal(at(time), due, time);
+});

@@ -1,0 +1,147 @@
+/**
+ * The TLS terminator beside an instance, as a mesh sidecar is beside a pod's app: it takes mutual
+ * TLS on its own port, lets in only the stage proxy's certificate from this control plane's mesh
+ * CA, and carries each connection's bytes to the app's plain port on 127.0.0.1 and back, one
+ * upstream connection per TLS connection (keep-alive stays the client's decision).
+ */
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { createServer, type SecureContextOptions, type TLSSocket } from "node:tls";
+import { peerProblem, uriSans } from "./identity.js";
+
+export interface TerminatorOptions {
+  host: "127.0.0.1";
+  /** 0 takes any free port */
+  port: number;
+  upstreamPort: number;
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  allowedPeer: { trustDomain: string; service: string; stage: string; role: "proxy" };
+  /** Why a connection was turned away (never with key material), for the process's log */
+  onRefused?: (reason: string) => void;
+}
+
+export interface TerminatorStats {
+  /** Connections let through to the app since the start */
+  connections: number;
+  /** Connections turned away since the start: failed handshakes and certificates of another peer */
+  refused: number;
+}
+
+export interface Terminator {
+  port: number;
+  reload(): Promise<void>;
+  close(): Promise<void>;
+  stats(): TerminatorStats;
+}
+
+/** Ticket keys: 16 bytes of name, 16 of HMAC secret, 16 of AES key */
+const TICKET_KEYS_BYTES = 48;
+
+export async function startTerminator(options: TerminatorOptions): Promise<Terminator> {
+  const { allowedPeer, onRefused } = options;
+  // Kept across reloads, so a client's session ticket still resumes after a certificate rotation.
+  const ticketKeys = randomBytes(TICKET_KEYS_BYTES);
+  const stats: TerminatorStats = { connections: 0, refused: 0 };
+  const open = new Set<Socket>();
+  const refuse = (reason: string): void => {
+    stats.refused++;
+    onRefused?.(reason);
+  };
+
+  const server = createServer({
+    ...(await readCredentials(options)),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.3",
+    ticketKeys,
+    allowHalfOpen: true,
+  });
+  // Every TCP connection, handshaken or not, so that close() need not wait for any of them.
+  server.on("connection", (socket: Socket) => {
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
+  });
+  server.on("tlsClientError", (error, socket) => refuse(handshakeProblem(error, socket)));
+  server.on("secureConnection", (client: TLSSocket) => {
+    const problem = peerProblem(uriSans(client.getPeerCertificate().subjectaltname), allowedPeer);
+    if (problem !== null) {
+      refuse(problem);
+      client.destroy();
+      return;
+    }
+    stats.connections++;
+    const upstream = connect({ host: "127.0.0.1", port: options.upstreamPort, allowHalfOpen: true });
+    splice(client, upstream, open);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string")
+    throw new Error("the TLS terminator has no TCP address");
+
+  return {
+    port: address.port,
+    async reload() {
+      // Read whole before anything changes: a file that cannot be read or a key that does not fit
+      // its certificate leaves the running context as it was.
+      server.setSecureContext({ ...(await readCredentials(options)), ticketKeys });
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      });
+    },
+    stats: () => ({ ...stats }),
+  };
+}
+
+/**
+ * A certificate that does not verify (another CA, expired) is refused by Node after the
+ * handshake with a bare "socket hang up"; the verification's own verdict is the useful part.
+ */
+function handshakeProblem(error: Error & { reason?: unknown }, socket: TLSSocket): string {
+  const verdict: unknown = socket.authorizationError;
+  if (verdict !== null && verdict !== undefined)
+    return `the peer's certificate did not verify: ${String(verdict)}`;
+  return `the TLS handshake failed: ${typeof error.reason === "string" ? error.reason : error.message}`;
+}
+
+async function readCredentials(
+  options: Pick<TerminatorOptions, "certFile" | "keyFile" | "caFile">,
+): Promise<Required<Pick<SecureContextOptions, "cert" | "key" | "ca">>> {
+  const [cert, key, ca] = await Promise.all([
+    readFile(options.certFile),
+    readFile(options.keyFile),
+    readFile(options.caFile),
+  ]);
+  return { cert, key, ca };
+}
+
+/**
+ * Each side's bytes go to the other, with backpressure and half-close passed through; once
+ * either side is fully closed or fails, both go.
+ */
+function splice(client: TLSSocket, upstream: Socket, open: Set<Socket>): void {
+  open.add(upstream);
+  const closeBoth = (): void => {
+    client.destroy();
+    upstream.destroy();
+    open.delete(upstream);
+  };
+  for (const socket of [client, upstream]) {
+    socket.on("error", closeBoth);
+    socket.on("close", closeBoth);
+  }
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

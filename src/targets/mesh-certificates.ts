@@ -1,0 +1,118 @@
+/**
+ * The certificates of a local stage with `security.mtls`: one for the stage proxy (its client
+ * side) and one per instance (its terminator's server side), issued by the control plane's mesh
+ * CA and written where each side reads them: PEM files, the keys 0600 and owned by whoever
+ * presents them (the app user for an instance). Certificates are short-lived; `renewDue` issues
+ * new ones once two thirds of a lifetime has passed, and each side picks the new files up for
+ * its next handshakes without dropping a connection.
+ */
+import { X509Certificate } from "node:crypto";
+import { chown, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { MeshCa } from "../security/ca.js";
+import { renewalDue } from "../security/ca.js";
+import type { MeshIdentity } from "../security/identity.js";
+import type { AppUser } from "../runtime/app-user.js";
+import type { MeshTls, StageKey } from "../runtime/types.js";
+
+/** Checked this often; a renewal is due long before a certificate expires */
+const RENEWAL_CHECK_MS = 10 * 60_000;
+
+interface Holder {
+  identity: MeshIdentity;
+  dir: string;
+  owner: AppUser | undefined;
+}
+
+export class MeshCertificates {
+  private ca: Promise<MeshCa> | null = null;
+  /** By certificate file: every certificate issued here, for renewal */
+  private readonly holders = new Map<string, Holder>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly openCa: () => Promise<MeshCa>,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.timer = setInterval(() => void this.renewDue().catch(this.onError), RENEWAL_CHECK_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The stage proxy's certificate, issued into `dir` */
+  async forProxy(key: StageKey, dir: string): Promise<MeshTls> {
+    const ca = await this.meshCa();
+    const identity: MeshIdentity = { trustDomain: ca.trustDomain, ...key, role: "proxy" };
+    return this.issueInto({ identity, dir, owner: undefined });
+  }
+
+  /** An instance's certificate, issued into `dir` and given to the user the instance runs as */
+  async forInstance(
+    key: StageKey,
+    instanceId: string,
+    dir: string,
+    owner: AppUser | undefined,
+  ): Promise<MeshTls> {
+    const ca = await this.meshCa();
+    const identity: MeshIdentity = { trustDomain: ca.trustDomain, ...key, role: "instance", instanceId };
+    return this.issueInto({ identity, dir, owner });
+  }
+
+  /** Issues again every certificate past two thirds of its lifetime. */
+  async renewDue(now: Date = new Date()): Promise<number> {
+    let renewed = 0;
+    for (const [certFile, holder] of [...this.holders]) {
+      let certificate: X509Certificate;
+      try {
+        certificate = new X509Certificate(await readFile(certFile));
+      } catch {
+        // Its holder is gone (an instance stopped, its folder removed): nothing to renew.
+        this.holders.delete(certFile);
+        continue;
+      }
+      const lifetime = {
+        notBefore: new Date(certificate.validFrom),
+        notAfter: new Date(certificate.validTo),
+      };
+      if (!renewalDue(lifetime, now)) continue;
+      await this.issueInto(holder);
+      renewed++;
+    }
+    return renewed;
+  }
+
+  private meshCa(): Promise<MeshCa> {
+    this.ca ??= this.openCa();
+    return this.ca;
+  }
+
+  private async issueInto(holder: Holder): Promise<MeshTls> {
+    const ca = await this.meshCa();
+    const issued = await ca.issue(holder.identity);
+    const files: MeshTls = {
+      certFile: join(holder.dir, "cert.pem"),
+      keyFile: join(holder.dir, "key.pem"),
+      caFile: join(holder.dir, "ca.pem"),
+      trustDomain: ca.trustDomain,
+    };
+    await mkdir(holder.dir, { recursive: true, mode: 0o700 });
+    if (holder.owner !== undefined) await chown(holder.dir, holder.owner.uid, holder.owner.gid);
+    // The key first and the certificate last: a side that sees the new certificate finds its key.
+    await writeOwned(files.caFile, ca.caPem, holder.owner);
+    await writeOwned(files.keyFile, issued.keyPem, holder.owner);
+    await writeOwned(files.certFile, issued.certPem, holder.owner);
+    this.holders.set(files.certFile, holder);
+    return files;
+  }
+}
+
+/** Whole or not at all: written beside, then renamed over, so no reader sees half a PEM. */
+async function writeOwned(file: string, content: string, owner: AppUser | undefined): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, content, { mode: 0o600 });
+  if (owner !== undefined) await chown(temporary, owner.uid, owner.gid);
+  await rename(temporary, file);
+}
