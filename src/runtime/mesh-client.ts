@@ -11,7 +11,7 @@
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { Agent } from "node:https";
 import type { PeerCertificate } from "node:tls";
-import { peerProblem } from "../security/identity.js";
+import { peerProblem, uriSans } from "../security/identity.js";
 import type { MeshTls, StageKey } from "./types.js";
 
 const CERT_WATCH_INTERVAL_MS = 1_000;
@@ -48,7 +48,7 @@ export class MeshClient {
       ca: readFileSync(tls.caFile),
       minVersion: "TLSv1.3",
       checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-        const problem = peerProblem(uriSans(certificate), {
+        const problem = peerProblem(uriSans(certificate.subjectaltname), {
           trustDomain: tls.trustDomain,
           service: key.service,
           stage: key.stage,
@@ -58,12 +58,4 @@ export class MeshClient {
       },
     });
   }
-}
-
-/** The URI entries of a certificate's subjectAltName ("URI:spiffe://…, DNS:localhost") */
-export function uriSans(certificate: Pick<PeerCertificate, "subjectaltname">): string[] {
-  return (certificate.subjectaltname ?? "")
-    .split(/,\s*/)
-    .filter((entry) => entry.startsWith("URI:"))
-    .map((entry) => entry.slice("URI:".length));
 }

@@ -1,12 +1,15 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { MeshCa, renewalDue } from "./ca.js";
 import { spiffeUri, uriSans, type MeshIdentity } from "./identity.js";
 
+const run = promisify(execFile);
 const DOMAIN = "waybill-ca-test.local";
 const PROXY: MeshIdentity = { trustDomain: DOMAIN, service: "hello", stage: "staging", role: "proxy" };
 const scratch = mkdtempSync(join(tmpdir(), "waybill-mesh-ca-"));
@@ -142,6 +145,27 @@ test("a temporary file a killed process left behind is removed, one of a live pr
     `mesh-ca.key.${process.pid}.0a1b2c3d.tmp`,
     "mesh-ca.pem",
   ]);
+});
+
+test("importing the CA, the identities and the terminator loads no X.509 library until a CA is opened", async () => {
+  const modules = ["./ca.js", "./identity.js", "./terminator.js"].map(
+    (path) => new URL(path, import.meta.url).href,
+  );
+  const script = [
+    `import { createRequire } from "node:module";`,
+    `const { MeshCa } = await import(${JSON.stringify(modules[0])});`,
+    ...modules.slice(1).map((module) => `await import(${JSON.stringify(module)});`),
+    `const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes("@peculiar")).length;`,
+    `const before = loaded();`,
+    `await MeshCa.open(${JSON.stringify(newKeysDir())}, ${JSON.stringify(DOMAIN)});`,
+    `console.log(JSON.stringify({ before, after: loaded() }));`,
+  ].join("\n");
+  const { stdout } = await run(process.execPath, ["--input-type=module", "--eval", script], {
+    timeout: 30_000,
+  });
+  const { before, after } = JSON.parse(stdout) as { before: number; after: number };
+  assert.equal(before, 0);
+  assert.ok(after > 0, "the check does see the library once it is loaded");
 });
 
 test("renewal is due once two thirds of a certificate's lifetime have passed", () => {

@@ -3,6 +3,11 @@
  * TLS on its own port, lets in only the stage proxy's certificate from this control plane's mesh
  * CA, and carries each connection's bytes to the app's plain port on 127.0.0.1 and back, one
  * upstream connection per TLS connection (keep-alive stays the client's decision).
+ *
+ * TLS 1.3 only: both ends are Waybill's, so there is no older client to wait for. Stateless
+ * session tickets (Node's default) let the proxy resume a session on a new connection without a
+ * full handshake; a resumed session still passes the identity check, as the peer's certificate
+ * travels inside the ticket.
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -42,7 +47,8 @@ const TICKET_KEYS_BYTES = 48;
 
 export async function startTerminator(options: TerminatorOptions): Promise<Terminator> {
   const { allowedPeer, onRefused } = options;
-  // Kept across reloads, so a client's session ticket still resumes after a certificate rotation.
+  // Ours rather than OpenSSL's, so the same keys go into every secure context a reload makes:
+  // a session ticket issued before a rotation still resumes after it.
   const ticketKeys = randomBytes(TICKET_KEYS_BYTES);
   const stats: TerminatorStats = { connections: 0, refused: 0 };
   const open = new Set<Socket>();
