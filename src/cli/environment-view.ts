@@ -123,9 +123,9 @@ function ms(value: number): string {
 }
 
 /**
- * Where the end-to-end latency goes on a stage with mutual TLS: what TLS added (measured on the
- * same version with and without it), and the rest (the proxy and the app together), each in ms
- * and as a share of the SLO's latency budget.
+ * Where the end-to-end latency goes on a stage with mutual TLS: what the proxy adds, what TLS
+ * adds (each measured on the same version with and without it), and the app's own latency, each
+ * in ms and as a share of the SLO's latency budget.
  */
 export function securityBudgetTable(
   security: SecurityCost,
@@ -144,7 +144,14 @@ export function securityBudgetTable(
     p99 === undefined ? "-" : ms(p99),
     share(p99),
   ];
-  const { addedP50, addedP99, samples } = security;
+  const { addedP50, addedP99, samples, breakdown } = security;
+  const parts =
+    breakdown === null
+      ? [row("proxy and app", rest(endToEnd.p50, addedP50.estimate), rest(endToEnd.p99, addedP99.estimate))]
+      : [
+          row("proxy", breakdown.proxyAdded.p50.estimate, breakdown.proxyAdded.p99.estimate),
+          row("app", breakdown.app.p50, breakdown.app.p99),
+        ];
   return [
     `mutual TLS, measured on the same version with and without it (${samples.plain} + ${samples.secured} requests):`,
     table([
@@ -154,8 +161,9 @@ export function securityBudgetTable(
         "P99 MS",
         budget === null ? "OF THE BUDGET" : `OF THE ${budget.sli} BUDGET (${budget.ms} ms)`,
       ],
+      ...parts.slice(0, 1),
       row("security (TLS)", addedP50.estimate, addedP99.estimate),
-      row("proxy and app", rest(endToEnd.p50, addedP50.estimate), rest(endToEnd.p99, addedP99.estimate)),
+      ...parts.slice(1),
       row("end to end", endToEnd.p50, endToEnd.p99),
     ]),
     `TLS added p50 ${ms(addedP50.estimate)} ms [${ms(addedP50.low)}, ${ms(addedP50.high)}], p99 ${ms(addedP99.estimate)} ms [${ms(addedP99.low)}, ${ms(addedP99.high)}] (95% intervals)` +

@@ -29,12 +29,25 @@ for (const vector of vectors) {
   });
 }
 
+test("a side straight to the app splits the rest into the app's own latency and the proxy's", () => {
+  const direct = latencies(3, 800, 1, 0.1);
+  const plain = latencies(4, 800, 1.4, 0.1);
+  const secured = latencies(5, 800, 1.7, 0.1);
+  const cost = securityCost(plain, secured, direct);
+  assert.ok(cost?.breakdown !== null && cost?.breakdown !== undefined);
+  assert.ok(Math.abs(cost.breakdown.app.p50 - 1) < 0.05, JSON.stringify(cost.breakdown.app));
+  assert.ok(Math.abs(cost.breakdown.proxyAdded.p50.estimate - 0.4) < 0.05);
+  assert.ok(Math.abs(cost.addedP50.estimate - 0.3) < 0.05);
+  assert.equal(securityCost(plain, secured)?.breakdown, null, "no third side, no split");
+});
+
 test("too few samples on either path say nothing", () => {
   assert.equal(securityCost([1, 2, 3], latencies(1, 100, 1, 0.1)), null);
 });
 
 test("the SLIs carry the estimates, the share of the secured p99, and CPU per thousand requests", () => {
   const cost = {
+    breakdown: null,
     addedP50: { estimate: 0.3, low: 0.25, high: 0.35 },
     addedP99: { estimate: 1.5, low: 1, high: 2 },
     securedP99: 10,

@@ -2,7 +2,8 @@
  * What mutual TLS adds, from the same load sent to the same instance through the plain path and
  * through the TLS path, interleaved request by request (the gate's paired method): the typical
  * request's added latency (the Hodges-Lehmann shift, with its interval) and the added p99 (the
- * difference of the two p99s, with its distribution-free interval), in ms. Pure.
+ * difference of the two p99s, with its distribution-free interval), in ms. A third side straight
+ * to the app's port splits the rest into the app's own latency and what the proxy adds. Pure.
  */
 import {
   MIN_PAIRED_SAMPLES,
@@ -13,6 +14,11 @@ import {
 } from "./paired-comparison.js";
 
 export interface SecurityCost {
+  /**
+   * Where the rest of the latency goes, from a third side sent straight to the app's own port:
+   * the app's own p50 and p99, and what the stage proxy adds to them (ms, with intervals)
+   */
+  breakdown: { app: { p50: number; p99: number }; proxyAdded: { p50: Interval; p99: Interval } } | null;
   /** ms the typical request gained through TLS */
   addedP50: Interval;
   /** ms the p99 gained through TLS */
@@ -22,13 +28,28 @@ export interface SecurityCost {
   samples: { plain: number; secured: number };
 }
 
-export function securityCost(plainMs: readonly number[], securedMs: readonly number[]): SecurityCost | null {
+export function securityCost(
+  plainMs: readonly number[],
+  securedMs: readonly number[],
+  directMs: readonly number[] = [],
+): SecurityCost | null {
   if (plainMs.length < MIN_PAIRED_SAMPLES || securedMs.length < MIN_PAIRED_SAMPLES) return null;
   const sorted = [...securedMs].sort((a, b) => a - b);
+  const direct = [...directMs].sort((a, b) => a - b);
   return {
+    breakdown:
+      direct.length < MIN_PAIRED_SAMPLES
+        ? null
+        : {
+            app: { p50: quantile(direct, 0.5), p99: quantile(direct, 0.99) },
+            proxyAdded: {
+              p50: typicalChange(directMs, plainMs, "shift", PAIRED_CONFIDENCE),
+              p99: percentileChange(directMs, plainMs, 0.99, "shift", PAIRED_CONFIDENCE),
+            },
+          },
     addedP50: typicalChange(plainMs, securedMs, "shift", PAIRED_CONFIDENCE),
     addedP99: percentileChange(plainMs, securedMs, 0.99, "shift", PAIRED_CONFIDENCE),
-    securedP99: sorted[Math.max(0, Math.ceil(0.99 * sorted.length) - 1)] ?? 0,
+    securedP99: quantile(sorted, 0.99),
     samples: { plain: plainMs.length, secured: securedMs.length },
   };
 }
@@ -48,6 +69,11 @@ export function securitySlis(
     slis.security_cpu_per_1k_rps = round((1000 * cpu.seconds) / cpu.securedRequests);
   }
   return slis;
+}
+
+/** The nearest-rank quantile of sorted values */
+function quantile(sorted: readonly number[], at: number): number {
+  return sorted[Math.max(0, Math.ceil(at * sorted.length) - 1)] ?? 0;
 }
 
 function round(value: number): number {

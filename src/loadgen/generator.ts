@@ -103,6 +103,7 @@ interface Queued {
 }
 
 interface Lane {
+  address: ServerAddress;
   idle: HttpConnection[];
   /** Connections opened for this lane */
   open: number;
@@ -119,7 +120,6 @@ class LoadRun implements ConnectionListener {
   private readonly connectionsPerLane: number;
   private readonly maxRequests: number;
   private readonly intervalMs: number;
-  private readonly address: ServerAddress;
   private readonly requests: PreparedRequest[];
   private readonly pickRequest: () => number;
   private readonly sides: readonly LoadSide[];
@@ -186,14 +186,24 @@ class LoadRun implements ConnectionListener {
     const connections = positiveInteger(options.connections ?? defaults.connections, "connections");
     const laneCount = this.model === "open" ? sideCount : 1;
     this.connectionsPerLane = this.model === "open" ? connections : connections * sideCount;
-    this.lanes = Array.from({ length: laneCount }, () => ({ idle: [], open: 0, waiting: [] }));
+    if (this.model !== "open" && this.sides.some((side) => side.target !== undefined)) {
+      throw new UserError("load test: a side with a target of its own needs the open model");
+    }
+    const { address, hostHeader } = parseTarget(options.target);
+    this.lanes = Array.from({ length: laneCount }, (_, index) => {
+      const own = this.sides[index]?.target;
+      return {
+        address: own === undefined ? address : parseTarget(own).address,
+        idle: [],
+        open: 0,
+        waiting: [],
+      };
+    });
     this.maxRequests =
       options.maxRequests === undefined
         ? Infinity
         : positiveInteger(options.maxRequests, "maxRequests") * sideCount;
 
-    const { address, hostHeader } = parseTarget(options.target);
-    this.address = address;
     const requests = options.requests ?? [{ method: "GET", path: "/" }];
     this.requests = prepareRequests(requests, hostHeader, this.sides);
     this.pickRequest = weightedPicker(
@@ -319,7 +329,7 @@ class LoadRun implements ConnectionListener {
     let connection = lane.idle.pop();
     if (connection === undefined) {
       if (lane.open >= this.connectionsPerLane) return null;
-      connection = new HttpConnection(this.address, this);
+      connection = new HttpConnection(lane.address, this);
       lane.open++;
       this.connections.push(connection);
       this.laneOf.set(connection, lane);

@@ -7,6 +7,41 @@ import { mergeSideResults } from "./side-results.js";
 import type { SideResult } from "./types.js";
 
 describe("driving a live release and its candidate side by side", () => {
+  it("sends a side with a target of its own to that server, on connections of its own", async () => {
+    const seen: Record<string, string[]> = { front: [], own: [] };
+    const serve = (name: string) =>
+      createServer((request, response) => {
+        seen[name]?.push(String(request.headers["x-side"]));
+        response.end("ok");
+      });
+    const front = serve("front");
+    const own = serve("own");
+    await Promise.all(
+      [front, own].map((server) => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))),
+    );
+    const portOf = (server: typeof front) => (server.address() as AddressInfo).port;
+    try {
+      const result = await runLoad({
+        target: `http://127.0.0.1:${portOf(front)}`,
+        rate: 20,
+        durationMs: 1000,
+        sides: [
+          { name: "direct", headers: { "x-side": "direct" }, target: `http://127.0.0.1:${portOf(own)}` },
+          { name: "proxied", headers: { "x-side": "proxied" } },
+        ],
+      });
+      assert.equal(result.sides?.direct?.requests, 20);
+      assert.equal(result.sides?.proxied?.requests, 20);
+      assert.deepEqual([...new Set(seen.own)], ["direct"]);
+      assert.deepEqual([...new Set(seen.front)], ["proxied"]);
+    } finally {
+      for (const server of [front, own]) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  });
+
   it("keeps a side that cannot keep up from holding up the other side's requests", async () => {
     const server = createServer((request, response) => {
       const saturated = request.headers["x-waybill-route"] === "candidate";

@@ -59,6 +59,11 @@ export interface LoadSide {
   name: string;
   /** Added to every request of this side, e.g. the proxy's pin header */
   headers: Record<string, string>;
+  /**
+   * Another server for this side's requests (an http:// origin; open model only), reached on
+   * connections of its own, e.g. an app's own port beside the proxy in front of it
+   */
+  target?: string;
 }
 
 export interface SideResult extends EndpointResult {

@@ -197,8 +197,11 @@ export class LocalTarget implements Target {
 
   plainPath(context: TargetContext): PlainPath | null {
     if (!context.stage.security.mtls) return null;
+    const instance = this.runtime.listInstances().find((candidate) => candidate.id === context.run.id);
+    if (instance === undefined) return null;
     return {
       headers: { ...this.testEndpoint(context).headers, [TRANSPORT_HEADER]: "plain" },
+      directUrl: `http://127.0.0.1:${instance.port}`,
       terminatorCpuSeconds: () => this.runtime.leaderCpuSeconds(context.run.id),
     };
   }

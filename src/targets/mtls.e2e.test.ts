@@ -192,7 +192,9 @@ test(
       shown.stdout,
       /mutual TLS, measured on the same version with and without it \(\d+ \+ \d+ requests\)/,
     );
+    assert.match(shown.stdout, /proxy\s+-?[\d.]+\s+-?[\d.]+\s+-?[\d.]+%/);
     assert.match(shown.stdout, /security \(TLS\)\s+-?[\d.]+\s+-?[\d.]+\s+-?[\d.]+%/);
+    assert.match(shown.stdout, /app\s+[\d.]+\s+[\d.]+\s+[\d.]+%/);
     assert.match(shown.stdout, /the terminator used [\d.]+ CPU seconds per 1,000 requests/);
     const json = JSON.parse((await cli(["run", measuredRun?.id ?? "", "--json"])).stdout) as {
       events: { type: string; data: { slis?: Record<string, number> } }[];
@@ -218,7 +220,7 @@ test(
     assert.equal(overBudget.code, 1, overBudget.stdout + overBudget.stderr);
     assert.match(
       overBudget.stdout,
-      /security_cpu_per_1k_rps key SLI = [\d.]+ violates <=0\.000001.*end-to-end p99 [\d.]+ ms: security \(TLS\) -?[\d.]+ ms \[.*\], proxy and app [\d.]+ ms/,
+      /security_cpu_per_1k_rps key SLI = [\d.]+ violates <=0\.000001.*end-to-end p99 [\d.]+ ms: security \(TLS\) -?[\d.]+ ms \[.*\], proxy -?[\d.]+ ms, app [\d.]+ ms/,
     );
   },
 );

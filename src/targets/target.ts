@@ -97,6 +97,8 @@ export interface Target {
 
 export interface PlainPath {
   headers: Record<string, string>;
+  /** The app's own port, past the proxy and the terminator: where the app's own latency is seen */
+  directUrl: string;
   terminatorCpuSeconds(): Promise<number | null>;
 }
 

@@ -202,7 +202,13 @@ function securityBreakdown(evaluation: Evaluation, measured: EventData["test.mea
   if (security === undefined || !failedOnSecurity) return "";
   const endToEnd = measured?.slis.latency_p99;
   const added = security.addedP99.estimate;
-  const rest = endToEnd === undefined ? "" : `, proxy and app ${round(Math.max(0, endToEnd - added))} ms`;
+  const { breakdown } = security;
+  const rest =
+    breakdown !== null
+      ? `, proxy ${round(breakdown.proxyAdded.p99.estimate)} ms, app ${round(breakdown.app.p99)} ms`
+      : endToEnd === undefined
+        ? ""
+        : `, proxy and app ${round(Math.max(0, endToEnd - added))} ms`;
   return (
     `; end-to-end p99 ${endToEnd === undefined ? "unknown" : `${round(endToEnd)} ms`}: security (TLS) ${round(added)} ms` +
     ` [${round(security.addedP99.low)}, ${round(security.addedP99.high)}]${rest}` +

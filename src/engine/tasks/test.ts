@@ -236,7 +236,8 @@ function attestTestResult(context: TaskContext, measurements: NewEvent[]): NewEv
 
 /**
  * What mutual TLS costs this service at this load: the stage's test load once more, to the same
- * new version through the plain path and the TLS path, interleaved request by request.
+ * new version through the plain path and the TLS path, interleaved request by request, with a
+ * third side straight to the app's port that tells the app's own latency from the proxy's.
  */
 async function measureSecurityCost(
   context: TaskContext,
@@ -246,24 +247,30 @@ async function measureSecurityCost(
   const load = context.spec.test.load;
   if (plain === null || load === undefined || context.spec.test.external !== undefined) return null;
   const cpuBefore = await plain.terminatorCpuSeconds();
-  const outcome = await drivePairedLoad({
-    load,
-    objectives: [],
-    url: secured.url,
-    baselineHeaders: plain.headers,
-    candidateHeaders: secured.headers,
-    describeSides: "the new version with and without TLS",
-    progress: context.progress,
-    signal: context.signal,
-  });
+  const options = loadOptionsFromSpec(load, secured.url);
+  options.sides = [
+    { name: "direct", headers: {}, target: plain.directUrl },
+    { name: "plain", headers: plain.headers },
+    { name: "secured", headers: secured.headers },
+  ];
+  const result = await runLoad(options, (progress) =>
+    context.progress(`${describeProgress(progress, options)}, the new version with and without TLS`),
+  );
   const cpuAfter = await plain.terminatorCpuSeconds();
-  if (outcome.inconclusive !== null) return null;
-  const cost = securityCost(outcome.baselineSamples, outcome.candidateSamples);
+  const sides = result.sides;
+  if (result.generator.inconclusive !== null || sides?.plain === undefined || sides.secured === undefined) {
+    return null;
+  }
+  const cost = securityCost(
+    sides.plain.latencySamplesMs,
+    sides.secured.latencySamplesMs,
+    sides.direct?.latencySamplesMs ?? [],
+  );
   if (cost === null) return null;
   const cpu =
     cpuBefore === null || cpuAfter === null
       ? null
-      : { seconds: cpuAfter - cpuBefore, securedRequests: outcome.requests.candidate };
+      : { seconds: cpuAfter - cpuBefore, securedRequests: sides.secured.requests };
   return { cost, slis: securitySlis(cost, cpu) };
 }
 
