@@ -3,7 +3,7 @@ import type {
   MinimumEnvironmentPredicate,
   SizingReport,
 } from "../evidence/attestation/minimum-environment.js";
-import type { SecurityCost } from "../gate/security-cost.js";
+import { tailCost, type SecurityCost } from "../gate/security-cost.js";
 import { colourOf, paint } from "./colour.js";
 import { table, visible } from "./views.js";
 
@@ -162,7 +162,7 @@ export function securityBudgetTable(
         budget === null ? "OF THE BUDGET" : `OF THE ${budget.sli} BUDGET (${budget.ms} ms)`,
       ],
       ...parts.slice(0, 1),
-      row("security (TLS)", addedP50.estimate, addedP99.estimate),
+      row("security (TLS)", addedP50.estimate, tailCost(security)),
       ...parts.slice(1),
       row("end to end", endToEnd.p50, endToEnd.p99),
     ]),

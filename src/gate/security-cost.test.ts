@@ -41,6 +41,18 @@ test("a side straight to the app splits the rest into the app's own latency and 
   assert.equal(securityCost(plain, secured)?.breakdown, null, "no third side, no split");
 });
 
+test("the added p99 is never below the typical request's added latency, whatever the tails' noise", () => {
+  const cost = {
+    breakdown: null,
+    addedP50: { estimate: 0.4, low: 0.35, high: 0.45 },
+    addedP99: { estimate: -0.8, low: -3, high: 1.5 },
+    securedP99: 8,
+    samples: { plain: 200, secured: 200 },
+  };
+  assert.equal(securitySlis(cost, null).security_added_latency_p99, 0.4);
+  assert.equal(securitySlis(cost, null).security_latency_share_pct, 5);
+});
+
 test("too few samples on either path say nothing", () => {
   assert.equal(securityCost([1, 2, 3], latencies(1, 100, 1, 0.1)), null);
 });

@@ -59,6 +59,8 @@ export interface DataPlane {
   whenIdle(key: StageKey, instanceId: string, timeoutMs: number): Promise<boolean>;
   /** Where Prometheus scrapes the proxies' series; undefined when not served */
   metricsUrl(): string | undefined;
+  /** The process that serves the stages, whose CPU time is the proxies' */
+  processId(): number | undefined;
   /**
    * `stop` ends serving for good (`waybill down`); `leave` lets the stages go on serving where
    * that outlives this process (a data plane of its own) and closes them where it cannot.
@@ -171,6 +173,10 @@ export class InProcessDataPlane implements DataPlane {
 
   whenIdle(key: StageKey, instanceId: string, timeoutMs: number): Promise<boolean> {
     return this.stages.get(keyOf(key))?.meter.whenIdle(instanceId, timeoutMs) ?? Promise.resolve(true);
+  }
+
+  processId(): number {
+    return process.pid;
   }
 
   metricsUrl(): string | undefined {

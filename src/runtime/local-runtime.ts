@@ -8,7 +8,7 @@ import type { RuntimeName } from "../kube/runtime-hints.js";
 import { fileURLToPath } from "node:url";
 import { compareLimits, type LimitsReport } from "./limits-check/compare.js";
 import { observeRuntime, type Unobservable } from "./limits-check/probe.js";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { UserError, errorMessage } from "../errors.js";
 import {
@@ -51,7 +51,7 @@ import {
 } from "./logs.js";
 import { pickFreePort } from "./ports.js";
 import { terminateProcessGroup } from "./process-group.js";
-import { CLOCK_TICKS_PER_SECOND, measureSinceStart, parseProcStat, startSampler } from "./process-metrics.js";
+import { measureSinceStart, ownCpuSeconds, startSampler } from "./process-metrics.js";
 import { planRecovery } from "./recovery/plan.js";
 import { isInstanceProcessAlive, listMarkedProcesses } from "./recovery/process-table.js";
 import { routesProblem } from "./routing.js";
@@ -640,13 +640,13 @@ export class LocalRuntime {
    */
   async leaderCpuSeconds(instanceId: string): Promise<number | null> {
     const pid = this.instances.get(instanceId)?.record.pid;
-    if (pid === undefined || pid === null) return null;
-    try {
-      const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, "utf8"));
-      return stat === null ? null : stat.ownCpuTicks / CLOCK_TICKS_PER_SECOND;
-    } catch {
-      return null;
-    }
+    return pid === undefined || pid === null ? null : ownCpuSeconds(pid);
+  }
+
+  /** CPU seconds the data plane's process (every stage proxy) has used; null where it cannot be read */
+  async proxyCpuSeconds(): Promise<number | null> {
+    const pid = this.plane?.processId();
+    return pid === undefined ? null : ownCpuSeconds(pid);
   }
 
   /** How often the kernel's OOM killer struck the instance's cgroup; null where it does not tell. */

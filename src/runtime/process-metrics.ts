@@ -39,6 +39,16 @@ export function parseProcStat(text: string): ProcStat | null {
   return { state, pgid, cpuTicks, ownCpuTicks };
 }
 
+/** A process's own CPU seconds (without its children's); null when it is gone or unreadable */
+export async function ownCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, "utf8"));
+    return stat === null ? null : stat.ownCpuTicks / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
 export interface ProcStatusMemory {
   rssKib: number;
   /** VmHWM: the highest RSS since the process started */

@@ -122,6 +122,10 @@ class RemoteDataPlane implements DataPlane {
     return idle;
   }
 
+  processId(): number | undefined {
+    return this.info?.pid;
+  }
+
   metricsUrl(): string | undefined {
     return this.info?.metricsUrl ?? undefined;
   }

@@ -202,7 +202,10 @@ export class LocalTarget implements Target {
     return {
       headers: { ...this.testEndpoint(context).headers, [TRANSPORT_HEADER]: "plain" },
       directUrl: `http://127.0.0.1:${instance.port}`,
-      terminatorCpuSeconds: () => this.runtime.leaderCpuSeconds(context.run.id),
+      cpuSeconds: async () => ({
+        terminator: await this.runtime.leaderCpuSeconds(context.run.id),
+        proxy: await this.runtime.proxyCpuSeconds(),
+      }),
     };
   }
 

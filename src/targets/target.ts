@@ -99,7 +99,8 @@ export interface PlainPath {
   headers: Record<string, string>;
   /** The app's own port, past the proxy and the terminator: where the app's own latency is seen */
   directUrl: string;
-  terminatorCpuSeconds(): Promise<number | null>;
+  /** CPU seconds so far of the instance's TLS terminator and of the stage proxies' process */
+  cpuSeconds(): Promise<{ terminator: number | null; proxy: number | null }>;
 }
 
 export interface SizeLimits {

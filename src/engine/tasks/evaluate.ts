@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { decideWithinNoise, type PairedJudgement } from "../../gate/paired-comparison.js";
+import { tailCost } from "../../gate/security-cost.js";
 import {
   evaluateSlo,
   type Evaluation,
@@ -201,7 +202,7 @@ function securityBreakdown(evaluation: Evaluation, measured: EventData["test.mea
   );
   if (security === undefined || !failedOnSecurity) return "";
   const endToEnd = measured?.slis.latency_p99;
-  const added = security.addedP99.estimate;
+  const added = tailCost(security);
   const { breakdown } = security;
   const rest =
     breakdown !== null

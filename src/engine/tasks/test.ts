@@ -246,7 +246,7 @@ async function measureSecurityCost(
 ): Promise<{ cost: SecurityCost; slis: Record<string, number> } | null> {
   const load = context.spec.test.load;
   if (plain === null || load === undefined || context.spec.test.external !== undefined) return null;
-  const cpuBefore = await plain.terminatorCpuSeconds();
+  const cpuBefore = await plain.cpuSeconds();
   const options = loadOptionsFromSpec(load, secured.url);
   options.sides = [
     { name: "direct", headers: {}, target: plain.directUrl },
@@ -256,7 +256,7 @@ async function measureSecurityCost(
   const result = await runLoad(options, (progress) =>
     context.progress(`${describeProgress(progress, options)}, the new version with and without TLS`),
   );
-  const cpuAfter = await plain.terminatorCpuSeconds();
+  const cpuAfter = await plain.cpuSeconds();
   const sides = result.sides;
   if (result.generator.inconclusive !== null || sides?.plain === undefined || sides.secured === undefined) {
     return null;
@@ -267,11 +267,28 @@ async function measureSecurityCost(
     sides.direct?.latencySamplesMs ?? [],
   );
   if (cost === null) return null;
-  const cpu =
-    cpuBefore === null || cpuAfter === null
-      ? null
-      : { seconds: cpuAfter - cpuBefore, securedRequests: sides.secured.requests };
+  const cpu = securityCpu(cpuBefore, cpuAfter, {
+    secured: sides.secured.requests,
+    proxied: sides.secured.requests + sides.plain.requests,
+  });
   return { cost, slis: securitySlis(cost, cpu) };
+}
+
+/**
+ * The CPU the TLS path cost: all of the terminator's, and the proxies' process in proportion to
+ * the requests it carried on that path (it carried the plain side too; the direct side not).
+ */
+function securityCpu(
+  before: { terminator: number | null; proxy: number | null },
+  after: { terminator: number | null; proxy: number | null },
+  requests: { secured: number; proxied: number },
+): { seconds: number; securedRequests: number } | null {
+  if (before.terminator === null || after.terminator === null || requests.proxied === 0) return null;
+  const proxy =
+    before.proxy === null || after.proxy === null
+      ? 0
+      : ((after.proxy - before.proxy) * requests.secured) / requests.proxied;
+  return { seconds: after.terminator - before.terminator + proxy, securedRequests: requests.secured };
 }
 
 /**
