@@ -12,15 +12,52 @@ import { parseProblem } from "../api/problem.js";
 import type { ControlPlaneInfo } from "../server/control-plane.js";
 
 const STARTUP_TIMEOUT_MS = 30_000;
+const RECONNECT_PAUSE_MS = 500;
+
+/** A control plane that went away mid-command (killed, restarted): a read may reach its successor. */
+const CONNECTION_LOST = new Set(["ECONNREFUSED", "ECONNRESET"]);
 
 export class ApiClient {
+  private reconnect: (() => Promise<ApiClient>) | null = null;
+
   constructor(
-    readonly baseUrl: string,
-    private readonly token: string,
+    public baseUrl: string,
+    private token: string,
   ) {}
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>("GET", path);
+  /**
+   * Where a successor is found (or started) when the control plane stops answering. Only reads
+   * go again: a write that may have been carried out is never sent twice.
+   */
+  reconnectWith(find: () => Promise<ApiClient>): this {
+    this.reconnect = find;
+    return this;
+  }
+
+  async get<T>(path: string): Promise<T> {
+    try {
+      return await this.request<T>("GET", path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (this.reconnect === null || code === undefined || !CONNECTION_LOST.has(code)) throw error;
+      const successor = await this.successor(this.reconnect);
+      this.baseUrl = successor.baseUrl;
+      this.token = successor.token;
+      return this.request<T>("GET", path);
+    }
+  }
+
+  /** A control plane killed a moment ago still holds its lock until the kernel has reaped it. */
+  private async successor(find: () => Promise<ApiClient>): Promise<ApiClient> {
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await find();
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_PAUSE_MS));
+      }
+    }
   }
 
   post<T>(path: string, body?: unknown): Promise<T> {
@@ -117,7 +154,8 @@ export async function findControlPlane(stateDir: string): Promise<ApiClient | un
 }
 
 export async function connect(stateDir: string): Promise<ApiClient> {
-  return (await findControlPlane(stateDir)) ?? startControlPlaneProcess(stateDir);
+  const client = (await findControlPlane(stateDir)) ?? (await startControlPlaneProcess(stateDir));
+  return client.reconnectWith(() => connect(stateDir));
 }
 
 async function startControlPlaneProcess(stateDir: string): Promise<ApiClient> {

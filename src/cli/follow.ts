@@ -37,28 +37,10 @@ export async function followShip(
   const started = Date.now();
   const seen = new Map<string, string>();
   const judged = new Set<string>();
-  const progressShownAt = new Map<string, number>();
   const reasonShown = new Set<string>();
-  let progressOpen = false;
-  const print =
-    printLine === undefined
-      ? undefined
-      : (line: string): void => {
-          if (progressOpen) printLine("\n");
-          progressOpen = false;
-          printLine(line);
-        };
-  const showProgress = (run: RunView, text: string): void => {
-    if (printLine === undefined) return;
-    const line = `${elapsed(started).padStart(7)}  [${run.stage}] ${visible(run.version)} ${run.task ?? ""}: ${visible(text)}`;
-    if (live) {
-      printLine(`\r\u001b[2K${line}`);
-      progressOpen = true;
-    } else if (Date.now() - (progressShownAt.get(run.id) ?? 0) >= PIPE_PROGRESS_MS) {
-      progressShownAt.set(run.id, Date.now());
-      printLine(`${line}\n`);
-    }
-  };
+  const lines = printLine === undefined ? undefined : new ProgressLines(printLine, live, started);
+  const print = lines === undefined ? undefined : (line: string): void => lines.print(line);
+  const showProgress = (run: RunView, text: string): void => lines?.progress(run, text);
   for (;;) {
     const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
     for (const run of runs) {
@@ -88,22 +70,64 @@ export async function followShip(
   }
 }
 
-/** Follows one run (an approved one, on to its release) until it finishes; returns it then. */
+/**
+ * A line per change, and a long task's progress between them: rewritten in place on a terminal,
+ * at most every PIPE_PROGRESS_MS in a log.
+ */
+class ProgressLines {
+  private open = false;
+  private readonly shownAt = new Map<string, number>();
+
+  constructor(
+    private readonly printLine: (line: string) => void,
+    private readonly live: boolean,
+    private readonly started: number,
+  ) {}
+
+  print(line: string): void {
+    if (this.open) this.printLine("\n");
+    this.open = false;
+    this.printLine(line);
+  }
+
+  progress(run: RunView, text: string): void {
+    const line = `${elapsed(this.started).padStart(7)}  [${run.stage}] ${visible(run.version)} ${run.task ?? ""}: ${visible(text)}`;
+    if (this.live) {
+      this.printLine(`\r\u001b[2K${line}`);
+      this.open = true;
+    } else if (Date.now() - (this.shownAt.get(run.id) ?? 0) >= PIPE_PROGRESS_MS) {
+      this.shownAt.set(run.id, Date.now());
+      this.printLine(`${line}\n`);
+    }
+  }
+}
+
+/**
+ * Follows one run (an approved one on to its release, a rightsizing experiment) until it finishes,
+ * with its task's progress; returns it then. Without `print`, silently.
+ */
 export async function followRun(
   client: ApiClient,
   runId: string,
-  print: (line: string) => void,
+  print: ((line: string) => void) | undefined,
+  live: boolean = process.stdout.isTTY === true,
 ): Promise<RunView> {
   const started = Date.now();
+  const lines = print === undefined ? undefined : new ProgressLines(print, live, started);
   let last = "";
   for (;;) {
     const run = await client.get<RunView>(`/v1/runs/${encodeURIComponent(runId)}`);
     const line = describe(run, false);
     if (line !== last) {
       last = line;
-      print(`${elapsed(started).padStart(7)}  ${line}\n`);
+      lines?.print(`${elapsed(started).padStart(7)}  ${line}\n`);
+    } else if (run.progress !== undefined) {
+      lines?.progress(run, run.progress);
     }
-    if (run.state === "succeeded" || run.state === "failed") return run;
+    if (run.state === "succeeded" || run.state === "failed") {
+      lines?.print("");
+      return run;
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -134,7 +158,7 @@ function describeState(run: RunView, where: string, reasonShown: boolean): strin
     case "waiting-approval":
       return `${where} waiting for approval (result ${run.result ?? "pass"})`;
     case "succeeded":
-      return `${where} released`;
+      return `${where} ${run.kind === "rightsize" ? "rightsized" : "released"}`;
     case "failed":
       return reasonShown
         ? `${where} failed (run ${run.id}), reason above`

@@ -44,10 +44,16 @@ export type PairedLoadOutcome =
       windows: number;
     };
 
+/** The longest a paired load runs: `test.load.maxDuration`, by default three windows */
+export function longestPairedLoadMs(load: LoadSpec): number {
+  const durationMs = parseDuration(load.duration);
+  return load.maxDuration === undefined ? 3 * durationMs : parseDuration(load.maxDuration);
+}
+
 export async function drivePairedLoad(request: PairedLoadRequest): Promise<PairedLoadOutcome> {
   const { load } = request;
   const durationMs = parseDuration(load.duration);
-  const maxDurationMs = load.maxDuration === undefined ? 3 * durationMs : parseDuration(load.maxDuration);
+  const maxDurationMs = longestPairedLoadMs(load);
   const criteria = pairedCriteriaOf(request.objectives);
   const sides = { baseline: [] as SideResult[], candidate: [] as SideResult[] };
   const windows = Math.max(1, Math.floor(maxDurationMs / durationMs));

@@ -17,9 +17,8 @@ import {
 } from "../gate/rightsizing.js";
 import type { LoadSpec, SloSpec } from "../spec/schema.js";
 import { errorMessage } from "../errors.js";
-import { parseDuration } from "../spec/units.js";
 import type { SizedUsage, SizingLab } from "../targets/target.js";
-import { drivePairedLoad } from "./paired-load.js";
+import { drivePairedLoad, longestPairedLoadMs } from "./paired-load.js";
 import { failureReason } from "./tasks/evaluate.js";
 
 export interface ExperimentRequest {
@@ -89,9 +88,7 @@ export async function runExperiment(request: ExperimentRequest): Promise<Experim
 
 /** A step's load, its longest run of windows, and the copies' start-up with it */
 function stepDurationMs(load: LoadSpec): number {
-  const window = parseDuration(load.duration);
-  const longest = load.maxDuration === undefined ? 3 * window : parseDuration(load.maxDuration);
-  return longest + 5_000;
+  return longestPairedLoadMs(load) + 5_000;
 }
 
 async function judgedStep(request: ExperimentRequest, trial: Trial, number: number): Promise<StepOutcome> {

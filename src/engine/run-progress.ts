@@ -54,3 +54,9 @@ export function foldRunProgress(history: StoredEvent[]): RunProgress {
   }
   return progress;
 }
+
+/** What the run's test measured last (on its last target), if it ran one */
+export function lastTestMeasurement(history: readonly StoredEvent[]): EventData["test.measured"] | undefined {
+  const measured = history.filter((event) => shortType(event) === "test.measured").at(-1);
+  return measured?.data as EventData["test.measured"] | undefined;
+}

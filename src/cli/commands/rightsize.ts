@@ -4,6 +4,7 @@ import { z } from "zod";
 import { argument, defineCommand, option } from "../command.js";
 import { duration, flag, text, wholeNumber } from "../options.js";
 import { connect, type ApiClient } from "../client.js";
+import { followRun } from "../follow.js";
 import { printJson } from "../json-output.js";
 import { rightsizeReport } from "../environment-view.js";
 import { visible, type EventView, type RunView, type StatusView } from "../views.js";
@@ -13,9 +14,6 @@ import {
   type MinimumEnvironmentPredicate,
 } from "../../evidence/attestation/minimum-environment.js";
 import { writeResources } from "../../spec/write-resources.js";
-
-const POLL_MS = 500;
-const PIPE_PROGRESS_MS = 5_000;
 
 export const rightsizeCommand = defineCommand({
   name: "rightsize",
@@ -55,12 +53,16 @@ export const rightsizeCommand = defineCommand({
       },
     );
     if (!json) context.stdout(`rightsizing ${service} ${visible(run.version)} on ${stage} (run ${run.id})\n`);
-    const finished = await follow(client, run.id, json ? undefined : context.stdout);
+    await followRun(client, run.id, json ? undefined : context.stdout);
+    const finished = await client.get<RunView & { events: EventView[] }>(
+      `/v1/runs/${encodeURIComponent(run.id)}`,
+    );
     const report = reportOf(finished.events);
-    if (json) printJson(context, { run: finished.run, report });
-    if (finished.run.state !== "succeeded" || report === null || report.sizing === null) {
+    const { events: _events, ...finishedRun } = finished;
+    if (json) printJson(context, { run: finishedRun, report });
+    if (finished.state !== "succeeded" || report === null || report.sizing === null) {
       context.stderr(
-        `rightsizing failed (run ${run.id}): ${finished.run.reason ?? "no report was recorded"}\n` +
+        `rightsizing failed (run ${run.id}): ${finished.reason ?? "no report was recorded"}\n` +
           `see the whole run with: waybill run ${run.id}\n`,
       );
       return 1;
@@ -91,36 +93,6 @@ async function defaultStage(client: ApiClient, service: string): Promise<string>
     throw new UserError(`${service} has no live release on any stage: ship it first (waybill ship)`);
   }
   return chosen.name;
-}
-
-interface Finished {
-  run: RunView;
-  events: EventView[];
-}
-
-/** Follows the run to its end, printing each step's progress: in place on a terminal, every few seconds in a log. */
-async function follow(
-  client: ApiClient,
-  runId: string,
-  print: ((text: string) => void) | undefined,
-): Promise<Finished> {
-  const live = process.stdout.isTTY === true;
-  let shown = "";
-  let shownAt = 0;
-  for (;;) {
-    const run = await client.get<RunView & { events: EventView[] }>(`/v1/runs/${encodeURIComponent(runId)}`);
-    if (run.state === "succeeded" || run.state === "failed") {
-      if (live && shown !== "" && print !== undefined) print("\n");
-      return { run, events: run.events };
-    }
-    const line = run.progress ?? `${run.state}${run.task === null ? "" : `: ${run.task}`}`;
-    if (print !== undefined && line !== shown && (live || Date.now() - shownAt >= PIPE_PROGRESS_MS)) {
-      print(live ? `\r\u001b[2K${visible(line)}` : `${visible(line)}\n`);
-      shown = line;
-      shownAt = Date.now();
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, POLL_MS));
-  }
 }
 
 function reportOf(events: EventView[]): MinimumEnvironmentPredicate | null {

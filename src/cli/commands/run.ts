@@ -9,7 +9,10 @@ import {
   securityBudgetTable,
 } from "../environment-view.js";
 import type { EventData } from "../../store/events.js";
-import { parseMinimumEnvironment } from "../../evidence/attestation/minimum-environment.js";
+import {
+  parseMinimumEnvironment,
+  type MinimumEnvironmentPredicate,
+} from "../../evidence/attestation/minimum-environment.js";
 import {
   evaluationTable,
   table,
@@ -37,9 +40,13 @@ export const runCommand = defineCommand({
         `state ${run.state}, result ${run.result ?? "-"}${run.reason ? `, reason: ${run.reason}` : ""}\n\n`,
     );
     if (run.evaluation) context.stdout(`${evaluationTable(run.evaluation)}\n`);
-    const security = securitySection(run.events, run.evaluation);
+    const measured = lastData(run.events, "test.measured") as EventData["test.measured"] | undefined;
+    const security = securitySection(measured, run.evaluation);
     if (security !== "") context.stdout(`${security}\n\n`);
-    const environment = environmentSection(run.events);
+    const environment = environmentSection(
+      measured,
+      parseMinimumEnvironment(lastData(run.events, "rightsize.recorded")),
+    );
     if (environment !== "") context.stdout(`${environment}\n\n`);
     const rows = [["TIME", "EVENT", "DETAIL"]];
     for (const event of run.events) {
@@ -50,10 +57,15 @@ export const runCommand = defineCommand({
   },
 });
 
+function lastData(events: EventView[], type: string): unknown {
+  return events.filter((event) => event.type.endsWith(`.${type}`)).at(-1)?.data;
+}
+
 /** On a stage with mutual TLS: what TLS cost, in the budget of the SLO the gate judged */
-function securitySection(events: EventView[], evaluation: EvaluationView | null): string {
-  const measured = events.filter((event) => event.type.endsWith(".test.measured")).at(-1)?.data as
-    EventData["test.measured"] | undefined;
+function securitySection(
+  measured: EventData["test.measured"] | undefined,
+  evaluation: EvaluationView | null,
+): string {
   if (measured?.security === undefined) return "";
   const objectives = evaluation?.evaluation.objectives.map((objective) => ({
     sli: objective.sli,
@@ -67,23 +79,21 @@ function securitySection(events: EventView[], evaluation: EvaluationView | null)
   );
 }
 
-/** What the run learned of the artifact's minimum environment: its runtime, its packages, its size */
-function environmentSection(events: EventView[]): string {
-  const measured = events.filter((event) => event.type.endsWith(".test.measured")).at(-1)?.data;
-  const recorded = events.filter((event) => event.type.endsWith(".rightsize.recorded")).at(-1)?.data;
-  const report = parseMinimumEnvironment(
-    recorded ?? {
-      stage: "",
-      target: "",
-      sizing: null,
-      runtimeLimits: measured?.runtimeLimits ?? null,
-      dependencies: measured?.dependencies ?? null,
-      window: { start: "", end: "" },
-    },
-  );
-  if (report === null) return "";
-  const parts = [runtimeLimitsLine(report.runtimeLimits), dependencyUsageTable(report.dependencies)];
-  if (report.sizing !== null) parts.push(rightsizeReport({ ...report, sizing: report.sizing }));
+/**
+ * What the run learned of the artifact's minimum environment: whether its runtime took its limits
+ * and which packages it never loaded (from its test), and its size (from its rightsizing).
+ */
+function environmentSection(
+  measured: EventData["test.measured"] | undefined,
+  rightsized: MinimumEnvironmentPredicate | null,
+): string {
+  const parts = [
+    runtimeLimitsLine(rightsized?.runtimeLimits ?? measured?.runtimeLimits ?? null),
+    dependencyUsageTable(rightsized?.dependencies ?? measured?.dependencies ?? null),
+    rightsized === null || rightsized.sizing === null
+      ? null
+      : rightsizeReport({ ...rightsized, sizing: rightsized.sizing }),
+  ];
   return parts.filter((part): part is string => part !== null).join("\n\n");
 }
 

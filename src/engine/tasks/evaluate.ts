@@ -20,12 +20,13 @@ import {
   type RelativeJudge,
 } from "../../gate/slo-evaluation.js";
 import type { SloSpec } from "../../spec/schema.js";
-import { newEvent, shortType, type EventData, type NewEvent } from "../../store/events.js";
+import { newEvent, type EventData, type NewEvent } from "../../store/events.js";
 import { PREDICATE_TYPES } from "../../evidence/attestation/predicate-types.js";
 import { buildSloEvaluationPredicate } from "../../evidence/attestation/slo-evaluation.js";
 import { attestationEvent } from "../attestations.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 import { gatherSlis } from "../sli-sources.js";
+import { lastTestMeasurement } from "../run-progress.js";
 import { explainRuntimeLimits, withRuntimeLimitsObjective } from "../runtime-limits.js";
 
 export const evaluateTask: TaskHandler = {
@@ -36,7 +37,7 @@ export const evaluateTask: TaskHandler = {
   appliesTo: (run, stage) => run.kind === "ship" && stage.gate,
   async run(context) {
     const { run, spec } = context;
-    const measured = lastMeasurement(context);
+    const measured = lastTestMeasurement(context.history);
     const slo = withRuntimeLimitsObjective(
       typeof spec.slo === "string" ? undefined : spec.slo,
       measured?.runtimeLimits,
@@ -215,11 +216,6 @@ function securityBreakdown(evaluation: Evaluation, measured: EventData["test.mea
     ` [${round(security.addedP99.low)}, ${round(security.addedP99.high)}]${rest}` +
     `; p50 added by TLS ${round(security.addedP50.estimate)} ms`
   );
-}
-
-function lastMeasurement(context: TaskContext): EventData["test.measured"] | undefined {
-  const measured = context.history.filter((event) => shortType(event) === "test.measured");
-  return measured.at(-1)?.data as EventData["test.measured"] | undefined;
 }
 
 function sloDigest(slo: SloSpec): string {

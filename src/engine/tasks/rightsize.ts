@@ -33,6 +33,7 @@ import { newEvent, shortType, type EventData, type NewEvent } from "../../store/
 import type { Target } from "../../targets/target.js";
 import { attestationEvent } from "../attestations.js";
 import { runExperiment } from "../rightsizing-experiment.js";
+import { lastTestMeasurement } from "../run-progress.js";
 import type { TaskContext, TaskHandler } from "../task.js";
 
 /** The SLIs each step's report keeps of both sides; all of them are in the step's event */
@@ -152,7 +153,7 @@ function buildReport(
     oomKills: steps.reduce((sum, step) => sum + (step.reference?.usage?.oomKills ?? 0), 0),
   });
   const saving = savingAgainst(plan.declared, result.size);
-  const measured = lastTestMeasurement(context);
+  const measured = lastTestMeasurement(context.history);
   return {
     stage: context.run.stage,
     target: target.name,
@@ -201,12 +202,6 @@ function sizingReport(
           },
     saving: { cpuPct: saving.cpuPct, memoryPct: saving.memoryPct },
   };
-}
-
-/** What this run's test measured, when it ran one (a ship with `rightsize: true`) */
-function lastTestMeasurement(context: TaskContext): EventData["test.measured"] | undefined {
-  const measured = context.history.filter((event) => shortType(event) === "test.measured").at(-1);
-  return measured?.data as EventData["test.measured"] | undefined;
 }
 
 function sizeText(size: Size): { cpu: string; memory: string } {
