@@ -8,7 +8,10 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
+import { loginFile, readLogin } from "./login-file.js";
+import { stateWasNamed } from "./state-choice.js";
 import { parseProblem } from "../api/problem.js";
+import { pathFor, type RouteContract } from "../api/contract.js";
 import type { ControlPlaneInfo } from "../server/control-plane.js";
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -32,6 +35,32 @@ export class ApiClient {
   reconnectWith(find: () => Promise<ApiClient>): this {
     this.reconnect = find;
     return this;
+  }
+
+  /**
+   * Calls a route by its contract, and reads the answer through the contract's schema: an
+   * answer that is not what the contract says is an error here, never a wrong value later.
+   */
+  async call<Params, Query, Body, Response>(
+    contract: RouteContract<Params, Query, Body, Response>,
+    input: CallInput<Params, Query, Body>,
+  ): Promise<Response> {
+    const path =
+      pathFor(contract.path, input.params as Record<string, string> | undefined) + queryString(input.query);
+    const answer =
+      contract.method === "GET"
+        ? await this.get<unknown>(path)
+        : await this.request<unknown>(contract.method, path, input.body ?? {});
+    if (!("schema" in contract.response)) throw new Error(`${contract.path} does not answer JSON`);
+    const parsed = contract.response.schema.safeParse(answer);
+    if (!parsed.success) {
+      throw new Error(
+        `the control plane's answer to ${contract.method} ${contract.path} is not what this CLI expects ` +
+          `(${parsed.error.issues[0]?.path.join(".") ?? ""}: ${parsed.error.issues[0]?.message ?? ""}); ` +
+          `is it another version of Waybill?`,
+      );
+    }
+    return parsed.data;
   }
 
   async get<T>(path: string): Promise<T> {
@@ -115,6 +144,23 @@ export class ApiClient {
   }
 }
 
+/** What a call sends; a part the route does not take is `undefined` */
+export type CallInput<Params, Query, Body> = (Params extends undefined
+  ? { params?: undefined }
+  : { params: Params }) &
+  (Query extends undefined ? { query?: undefined } : { query?: Partial<Query> }) &
+  (Body extends undefined ? { body?: undefined } : { body: Body });
+
+function queryString(query: unknown): string {
+  if (query === undefined || query === null) return "";
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+    if (value !== undefined) search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
 function raise(response: { status: number; body: string }): never {
   const message = parseProblem(response.body)?.detail ?? response.body;
   if (response.status >= 400 && response.status < 500) throw new UserError(message, 2, response.status);
@@ -153,7 +199,32 @@ export async function findControlPlane(stateDir: string): Promise<ApiClient | un
   }
 }
 
+/**
+ * Where a shared control plane is, when the CLI should use one: `WAYBILL_URL` (with
+ * `WAYBILL_TOKEN`), else what `waybill login` saved, unless a local state was named with
+ * `--state` or `WAYBILL_STATE` (then that state's own control plane).
+ */
+export function sharedControlPlane(
+  stateNamed: boolean,
+): { url: string; token: string; from: string } | undefined {
+  const url = process.env.WAYBILL_URL?.trim();
+  if (url !== undefined && url !== "") {
+    const token = process.env.WAYBILL_TOKEN?.trim();
+    if (token === undefined || token === "") {
+      throw new UserError(
+        `WAYBILL_URL is set (${url}) but WAYBILL_TOKEN is not: give the token the control plane's admin made for you`,
+      );
+    }
+    return { url, token, from: "WAYBILL_URL" };
+  }
+  if (stateNamed) return undefined;
+  const saved = readLogin();
+  return saved === undefined ? undefined : { ...saved, from: loginFile() };
+}
+
 export async function connect(stateDir: string): Promise<ApiClient> {
+  const shared = sharedControlPlane(stateWasNamed());
+  if (shared !== undefined) return new ApiClient(shared.url, shared.token);
   const client = (await findControlPlane(stateDir)) ?? (await startControlPlaneProcess(stateDir));
   return client.reconnectWith(() => connect(stateDir));
 }

@@ -4,15 +4,9 @@
  */
 import type { ApiClient } from "./client.js";
 import { colourOf, paint } from "./colour.js";
-import {
-  gateSummary,
-  queuedNote,
-  statusTable,
-  visible,
-  type EvaluationView,
-  type RunView,
-  type StatusView,
-} from "./views.js";
+import { gateSummary, queuedNote, statusTable, visible, type RunView } from "./views.js";
+import { getRun, listRuns } from "../api/runs.js";
+import { getStatus } from "../api/status.js";
 
 const POLL_MS = 250;
 const SETTLED = new Set(["succeeded", "failed", "waiting-approval"]);
@@ -42,7 +36,7 @@ export async function followShip(
   const print = lines === undefined ? undefined : (line: string): void => lines.print(line);
   const showProgress = (run: RunView, text: string): void => lines?.progress(run, text);
   for (;;) {
-    const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
+    const { runs } = await client.call(listRuns, { query: { ship: shipId } });
     for (const run of runs) {
       if (print !== undefined && SETTLED.has(run.state) && !judged.has(run.id)) {
         judged.add(run.id);
@@ -116,7 +110,7 @@ export async function followRun(
   const lines = print === undefined ? undefined : new ProgressLines(print, live, started);
   let last = "";
   for (;;) {
-    const run = await client.get<RunView>(`/v1/runs/${encodeURIComponent(runId)}`);
+    const run = await client.call(getRun, { params: { id: runId } });
     const line = describe(run, false);
     if (line !== last) {
       last = line;
@@ -134,9 +128,7 @@ export async function followRun(
 
 /** The gate's verdict for a settled run that had one */
 async function gateLine(client: ApiClient, run: RunView): Promise<string | undefined> {
-  const detail = await client.get<{ evaluation: EvaluationView | null }>(
-    `/v1/runs/${encodeURIComponent(run.id)}`,
-  );
+  const detail = await client.call(getRun, { params: { id: run.id } });
   return detail.evaluation === null ? undefined : gateSummary(run.stage, detail.evaluation);
 }
 
@@ -178,7 +170,7 @@ export async function printOutcome(
   outcome: FollowOutcome,
   print: (text: string) => void,
 ): Promise<void> {
-  const status = await client.get<StatusView>(`/v1/status?service=${encodeURIComponent(service)}`);
+  const status = await client.call(getStatus, { query: { service } });
   // The reasons were printed as the runs failed: here, only where each stage stands and what next.
   print(`\n${statusTable(status, { reasons: false })}`);
   for (const run of outcome.failed) {

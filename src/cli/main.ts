@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { UserError, errorMessage } from "../errors.js";
 import type { CliCommand, CliContext } from "./command.js";
 import { commands } from "./commands/index.js";
+import { setStateNamed } from "./state-choice.js";
 
 /**
  * As git finds `.git`: --state, then WAYBILL_STATE, then the nearest `.waybill/` in this folder
@@ -47,8 +48,10 @@ export async function main(argv: string[]): Promise<number> {
     sub.exitOverride();
     sub.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
+      const globals = self.optsWithGlobals<{ state?: string }>();
+      setStateNamed(globals.state !== undefined || (process.env.WAYBILL_STATE ?? "") !== "");
       const context: CliContext = {
-        stateDir: stateDirFrom(self.optsWithGlobals<{ state?: string }>()),
+        stateDir: stateDirFrom(globals),
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
       };

@@ -1,27 +1,12 @@
 /** The API's JSON shapes as the CLI reads them, and how they are shown to a person. */
-import type { StageStatus } from "../engine/status.js";
+import type { RunView } from "../api/runs.js";
+import type { StatusView } from "../api/status.js";
 import { formatChange, type Interval, type PairedJudgement } from "../gate/paired-comparison.js";
 import type { Evaluation } from "../gate/slo-evaluation.js";
 
-export interface RunView {
-  id: string;
-  service: string;
-  stage: string;
-  version: string;
-  digest: string;
-  kind: string;
-  state: string;
-  result: string | null;
-  task: string | null;
-  reason: string | null;
-  shipId: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** What its running task last said about where it stands (a load test's requests, p95, errors) */
-  progress?: string;
-  /** For a queued run: the run of its stage it waits behind */
-  waitingFor?: { id: string; state: string; version: string };
-}
+export type { RunView } from "../api/runs.js";
+export type { EventView } from "../api/runs.js";
+export type { StatusView } from "../api/status.js";
 
 /** Why a queued run waits, and how to move it on when a person must decide. */
 export function queuedNote(run: RunView): string {
@@ -31,18 +16,6 @@ export function queuedNote(run: RunView): string {
   return blocker.state === "waiting-approval"
     ? `${behind}: decide it with waybill approve ${blocker.id} or waybill reject ${blocker.id}`
     : behind;
-}
-
-export interface EventView {
-  id: string;
-  type: string;
-  time: string;
-  subject: string;
-  data: Record<string, unknown>;
-}
-
-export interface StatusView {
-  services: { name: string; stages: StageStatus[] }[];
 }
 
 // eslint-disable-next-line no-control-regex

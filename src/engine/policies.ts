@@ -6,8 +6,10 @@
  * could otherwise put anything live wherever it likes under a new name. Every change is a
  * `policy.changed` event.
  */
-import { z } from "zod";
 import { UserError } from "../errors.js";
+import { policyChangeSchema, type PolicyChange } from "../policy/policy-change.js";
+
+export { policyChangeSchema, type PolicyChange };
 import {
   describeWeakening,
   policyOfStage,
@@ -15,7 +17,7 @@ import {
   type ProtectedPolicy,
   type Weakening,
 } from "../policy/protected-policy.js";
-import { requirementSchema, serviceSpecSchema, type ServiceSpec } from "../spec/schema.js";
+import { serviceSpecSchema, type ServiceSpec } from "../spec/schema.js";
 import { newEvent, type NewEvent, type PolicyChangeReason } from "../store/events.js";
 import type { PolicyChangeRecord, Store } from "../store/store.js";
 
@@ -37,20 +39,6 @@ export class PolicyForbiddenError extends UserError {
     this.name = "PolicyForbiddenError";
   }
 }
-
-const approvalMode = z.enum(["automatic", "manual"]);
-const targetName = z.string().regex(/^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/, {
-  message: "expected 'local' or 'kube:<context>[/<namespace>]'",
-});
-
-/** What an admin may set; fields left out keep their current value. */
-export const policyChangeSchema = z.strictObject({
-  approval: z.strictObject({ pass: approvalMode.optional(), warning: approvalMode.optional() }).optional(),
-  requires: z.array(requirementSchema).optional(),
-  gate: z.boolean().optional(),
-  targets: z.array(targetName).min(1).optional(),
-});
-export type PolicyChange = z.infer<typeof policyChangeSchema>;
 
 /** A stage's policy in force, and where it comes from */
 export interface EffectivePolicy {

@@ -78,7 +78,7 @@ export interface ProxyRecord extends StageKey {
   tls?: MeshTls;
 }
 
-/** Persistence port; the control plane implements it on its database. */
+/** Persistence port; the control plane implements it on this machine's own database (never a shared one). */
 export interface RuntimeStateStore {
   listInstances(): Promise<InstanceRecord[]>;
   putInstance(record: InstanceRecord): Promise<void>;

@@ -13,7 +13,11 @@ import { Recall } from "../engine/recall.js";
 import { EvidenceService } from "../evidence/evidence-service.js";
 import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
-import { blockerOf, buildApp, type AppDependencies, type RouteInfo } from "./app.js";
+import { buildApp, type AppDependencies, type RouteInfo } from "./app.js";
+import { apiRoutes } from "../api/routes.js";
+import { isDeepStrictEqual } from "node:util";
+import { createHash } from "node:crypto";
+import { blockerOf } from "../engine/run-views.js";
 import type { RunRecord } from "../store/store.js";
 import { TokenRegistry, adminToken, roles, type Role } from "./auth.js";
 
@@ -75,12 +79,17 @@ before(async () => {
     deliveries,
     policies: new StagePolicies(store),
     advisoriesDir: join(stateDir, "advisories"),
-    tokens: TokenRegistry.load(stateDir),
+    tokens: TokenRegistry.load(stateDir, store.tokenStore()),
+    tokenStore: store.tokenStore(),
     stageUrl: () => undefined,
     readLogs: async () => "",
     shutdown: (stopApps) => void shutdowns.push(stopApps),
   };
   ({ app, routes } = await buildApp(dependencies));
+  app.addHook("onSend", async (request, reply, payload) => {
+    checkAnswerAgainstContract(request.method, request.routeOptions.url, reply.statusCode, payload);
+    return payload;
+  });
   await app.ready();
   // These tests queue runs through the API; none is executed, there being no target here.
   await engine.stop();
@@ -93,6 +102,33 @@ after(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
+function guarded(): RouteInfo[] {
+  return routes.filter((route) => !route.public);
+}
+
+/** Every JSON answer of a route, in every test here, must be what its contract says */
+const answersChecked = new Set<string>();
+const contractBreaches: string[] = [];
+function checkAnswerAgainstContract(
+  method: string,
+  url: string | undefined,
+  status: number,
+  payload: unknown,
+) {
+  const contract = apiRoutes.find((route) => route.method === method && route.path === url);
+  if (contract === undefined || status >= 300 || !("schema" in contract.response)) return;
+  if (typeof payload !== "string") return;
+  const answer: unknown = JSON.parse(payload);
+  const parsed = contract.response.schema.safeParse(answer);
+  answersChecked.add(`${method} ${url}`);
+  if (status !== contract.response.status) contractBreaches.push(`${method} ${url}: status ${status}`);
+  if (!parsed.success) contractBreaches.push(`${method} ${url}: ${parsed.error.message}`);
+  // A field the contract does not name would be dropped by the CLI's reading of the answer.
+  else if (!isDeepStrictEqual(parsed.data, answer)) {
+    contractBreaches.push(`${method} ${url}: the answer has fields its contract does not describe`);
+  }
+}
+
 function concrete(url: string): string {
   return url.replace(/:([a-z]+)/g, "x");
 }
@@ -102,8 +138,16 @@ describe("API authorization", () => {
     assert.ok(routes.length >= 9, `expected the whole API, got ${routes.length} routes`);
   });
 
+  test("only the API's own description answers without a token", async () => {
+    const open = routes.filter((route) => route.public).map((route) => `${route.method} ${route.url}`);
+    assert.deepEqual(open.sort(), ["GET /", "GET /openapi.json"]);
+    for (const url of ["/", "/openapi.json"]) {
+      assert.equal((await app.inject({ method: "GET", url })).statusCode, 200, url);
+    }
+  });
+
   test("every route refuses a request without a token with 401", async () => {
-    for (const route of routes) {
+    for (const route of guarded()) {
       const response = await app.inject({ method: route.method as "GET", url: concrete(route.url) });
       assert.equal(response.statusCode, 401, `${route.method} ${route.url}`);
       assert.match(response.headers["www-authenticate"] as string, /Bearer/);
@@ -111,7 +155,7 @@ describe("API authorization", () => {
   });
 
   test("every route refuses a wrong token with 401", async () => {
-    for (const route of routes) {
+    for (const route of guarded()) {
       const response = await app.inject({
         method: route.method as "GET",
         url: concrete(route.url),
@@ -570,5 +614,123 @@ describe("a queued run names what it waits for", () => {
       waitingFor: { id: "r-1", state: "waiting-approval", version: "r-1" },
     });
     assert.deepEqual(blockerOf(open[0] ?? run("", "", "queued"), open), {}, "only a queued run waits");
+  });
+});
+
+describe("API tokens", () => {
+  const asAdmin = () => ({ authorization: `Bearer ${admin}` });
+  const call = (token: string, url = "/v1/whoami") =>
+    app.inject({ method: "GET", url, headers: { authorization: `Bearer ${token}` } });
+
+  test("a token an admin makes is shown once, acts with its role, and is refused once revoked", async () => {
+    const made = await app.inject({
+      method: "POST",
+      url: "/v1/tokens",
+      headers: asAdmin(),
+      payload: { name: "alice", role: "approver" },
+    });
+    assert.equal(made.statusCode, 201, made.body);
+    const { token, id } = made.json<{ token: string; id: string }>();
+    assert.match(token, /^wb_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual((await call(token)).json(), { name: "alice", role: "approver" });
+    assert.equal((await call(token, "/v1/tokens")).statusCode, 403, "an approver may not list tokens");
+
+    const listed = await app.inject({ method: "GET", url: "/v1/tokens", headers: asAdmin() });
+    assert.doesNotMatch(listed.body, new RegExp(token.slice(-43)), "a listing never shows a secret");
+    assert.equal(listed.json<{ tokens: { id: string }[] }>().tokens.filter((t) => t.id === id).length, 1);
+
+    const again = await app.inject({
+      method: "POST",
+      url: "/v1/tokens",
+      headers: asAdmin(),
+      payload: { name: "alice", role: "viewer" },
+    });
+    assert.equal(again.statusCode, 409, "a live name is not given twice");
+
+    const revoked = await app.inject({ method: "DELETE", url: "/v1/tokens/alice", headers: asAdmin() });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    assert.equal((await call(token)).statusCode, 401, "a revoked token is refused");
+    const secondRevoke = await app.inject({ method: "DELETE", url: `/v1/tokens/${id}`, headers: asAdmin() });
+    assert.equal(secondRevoke.statusCode, 404);
+  });
+
+  test("the database keeps only a hash of a token's secret, and a forged secret for a real id is refused", async () => {
+    const made = await app.inject({
+      method: "POST",
+      url: "/v1/tokens",
+      headers: asAdmin(),
+      payload: { name: "ci-bot", role: "developer" },
+    });
+    const { token, id } = made.json<{ token: string; id: string }>();
+    const secret = token.slice(-43);
+    const stored = await store.tokenStore().byId(id);
+    assert.ok(stored !== undefined);
+    assert.notEqual(stored.secretSha256, secret);
+    assert.equal(stored.secretSha256, createHash("sha256").update(secret).digest("hex"));
+    const forged = `wb_${id}_${"A".repeat(43)}`;
+    assert.equal((await call(forged)).statusCode, 401);
+  });
+});
+
+describe("the API contract", () => {
+  type Operation = {
+    "x-waybill-role": string;
+    requestBody?: {
+      content: Record<string, { schema: { required?: string[]; additionalProperties?: unknown } }>;
+    };
+  };
+  const describedOperations = async (): Promise<Map<string, Operation>> => {
+    const response = await app.inject({ method: "GET", url: "/openapi.json" });
+    const document = response.json<{ openapi: string; paths: Record<string, Record<string, Operation>> }>();
+    assert.equal(document.openapi, "3.1.0");
+    const operations = new Map<string, Operation>();
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        operations.set(`${method.toUpperCase()} ${path.replace(/\{([A-Za-z]+)\}/g, ":$1")}`, operation);
+      }
+    }
+    return operations;
+  };
+
+  test("/openapi.json describes every route the server has, with its role, and no other", async () => {
+    const described = await describedOperations();
+    const registered = routes.map((route) => `${route.method} ${route.url}`);
+    assert.deepEqual([...described.keys()].sort(), [...registered].sort());
+    for (const route of routes) {
+      const role = described.get(`${route.method} ${route.url}`)?.["x-waybill-role"];
+      assert.equal(role, route.public ? "none" : route.role, `${route.method} ${route.url}`);
+    }
+  });
+
+  test("a body field /openapi.json does not describe is refused, and so is a body without a required one", async () => {
+    let checked = 0;
+    for (const [key, operation] of await describedOperations()) {
+      const schema = operation.requestBody?.content["application/json"]?.schema;
+      if (schema === undefined || key === "POST /v1/shutdown") continue;
+      const [method, url] = key.split(" ") as [string, string];
+      const send = (body: unknown) =>
+        app.inject({
+          method: method as "POST",
+          url: concrete(url),
+          headers: { authorization: `Bearer ${admin}` },
+          payload: body as Record<string, unknown>,
+        });
+      if (schema.additionalProperties === false) {
+        const response = await send({ notInTheContract: 1 });
+        assert.equal(response.statusCode, 400, `${key} took a field it does not describe`);
+        checked += 1;
+      }
+      if ((schema.required ?? []).length > 0) {
+        const response = await send({});
+        assert.equal(response.statusCode, 400, `${key} took a body without ${schema.required?.join(", ")}`);
+        assert.match(response.json<{ detail: string }>().detail, new RegExp(schema.required?.[0] ?? ""));
+      }
+    }
+    assert.ok(checked >= 6, `only ${checked} bodies were checked`);
+  });
+
+  test("every answer in these tests is what its route's contract says", () => {
+    assert.deepEqual(contractBreaches, []);
+    assert.ok(answersChecked.size >= 10, `only ${[...answersChecked].join(", ")} were checked`);
   });
 });

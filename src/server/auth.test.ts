@@ -32,10 +32,10 @@ function loadError(stateDir: string): UserError {
 const ci = { name: "ci", role: "developer", token: "ci-token-0123456789abcdef" };
 
 describe("the tokens file", () => {
-  test("gives each listed token its role", () => {
+  test("gives each listed token its role", async () => {
     const registry = TokenRegistry.load(stateWithTokens(JSON.stringify([ci])));
-    assert.deepEqual(registry.authenticate(`Bearer ${ci.token}`), { name: "ci", role: "developer" });
-    assert.equal(registry.authenticate("Bearer not-a-token-at-all-000"), undefined);
+    assert.deepEqual(await registry.authenticate(`Bearer ${ci.token}`), { name: "ci", role: "developer" });
+    assert.equal(await registry.authenticate("Bearer not-a-token-at-all-000"), undefined);
   });
 
   for (const mode of [0o644, 0o640, 0o604, 0o660]) {

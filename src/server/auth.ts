@@ -1,16 +1,20 @@
 /**
  * Bearer tokens, each with one role. The token in `<state>/token` is the admin token the
- * local CLI uses; `<state>/tokens.json` may list more: `[{"name","role","token"}]`.
+ * local CLI uses; `<state>/tokens.json` may list more: `[{"name","role","token"}]`; and
+ * `waybill tokens create` makes tokens kept in the database (`src/store/token-store.ts`) as a
+ * SHA-256 of their secret, which every replica on that database knows at once.
  * Roles are ordered: each one may do what the roles before it may.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 
-export const roles = ["viewer", "developer", "approver", "admin"] as const;
-export type Role = (typeof roles)[number];
+import { roles, type Role } from "../api/contract.js";
+import type { StoredToken, TokenStore } from "../store/token-store.js";
+
+export { roles, type Role };
 
 const tokensFileSchema = z.array(
   z.strictObject({
@@ -29,10 +33,44 @@ export interface Principal {
   role: Role;
 }
 
-export class TokenRegistry {
-  private constructor(private readonly entries: { principal: Principal; token: Buffer }[]) {}
+/** `wb_<id>_<secret>`: the id finds the stored hash, the secret is what only the holder has */
+const MINTED_TOKEN = /^wb_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
-  static load(stateDir: string): TokenRegistry {
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/** A new token for `waybill tokens create`: the token to hand over once, and what is stored */
+export function mintToken(
+  name: string,
+  role: Role,
+  createdBy: string,
+  now: Date,
+): { token: string; stored: StoredToken } {
+  const id = randomBytes(6).toString("hex");
+  const secret = randomBytes(32).toString("base64url");
+  return {
+    token: `wb_${id}_${secret}`,
+    stored: {
+      id,
+      name,
+      role,
+      secretSha256: sha256(secret).toString("hex"),
+      createdAt: now.toISOString(),
+      createdBy,
+      revokedAt: null,
+      revokedBy: null,
+    },
+  };
+}
+
+export class TokenRegistry {
+  private constructor(
+    private readonly entries: { principal: Principal; token: Buffer }[],
+    private readonly minted: Pick<TokenStore, "byId"> | undefined,
+  ) {}
+
+  static load(stateDir: string, minted?: Pick<TokenStore, "byId">): TokenRegistry {
     const entries = [
       { principal: { name: "admin", role: "admin" as Role }, token: Buffer.from(adminToken(stateDir)) },
     ];
@@ -52,16 +90,29 @@ export class TokenRegistry {
         entries.push({ principal: { name: entry.name, role: entry.role }, token: Buffer.from(entry.token) });
       }
     }
-    return new TokenRegistry(entries);
+    return new TokenRegistry(entries, minted);
   }
 
-  authenticate(header: string | undefined): Principal | undefined {
+  async authenticate(header: string | undefined): Promise<Principal | undefined> {
     const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
     if (!match?.[1]) return undefined;
+    const minted = MINTED_TOKEN.exec(match[1]);
+    if (minted !== null && this.minted !== undefined)
+      return this.mintedPrincipal(minted[1] ?? "", minted[2] ?? "");
     const presented = Buffer.from(match[1]);
     return this.entries.find(
       (entry) => entry.token.length === presented.length && timingSafeEqual(entry.token, presented),
     )?.principal;
+  }
+
+  private async mintedPrincipal(id: string, secret: string): Promise<Principal | undefined> {
+    const stored = await this.minted?.byId(id);
+    if (stored === undefined || stored.revokedAt !== null) return undefined;
+    const expected = Buffer.from(stored.secretSha256, "hex");
+    const presented = sha256(secret);
+    if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) return undefined;
+    const role = roles.find((known) => known === stored.role);
+    return role === undefined ? undefined : { name: stored.name, role };
   }
 }
 

@@ -28,7 +28,7 @@ import { DEFAULT_PROXY_PORT_RANGE, LocalRuntime } from "../runtime/local-runtime
 import { remoteDataPlane } from "../runtime/remote-data-plane.js";
 import type { RuntimeEvent } from "../runtime/types.js";
 import { newEvent, type NewEvent } from "../store/events.js";
-import { openSqliteStore } from "../store/sqlite-store.js";
+import { openStore } from "../store/open-store.js";
 import { KubeTarget } from "../targets/kube.js";
 import { LocalTarget, LOCAL_TARGET } from "../targets/local.js";
 import type { Target, TargetResolver } from "../targets/target.js";
@@ -62,6 +62,8 @@ export interface ControlPlaneOptions {
   proxyPorts?: [number, number];
   /** Where the proxies' Prometheus series are served; 0 picks a free port */
   metricsPort?: number;
+  /** A PostgreSQL URL for the shared store; without it, the embedded SQLite in the state dir */
+  databaseUrl?: string;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
@@ -69,8 +71,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   mkdirSync(stateDir, { recursive: true });
   claimStateDir(stateDir);
   adminToken(stateDir);
-  const tokens = TokenRegistry.load(stateDir);
-  const store = await openSqliteStore(join(stateDir, "waybill.db"), { sealer: stateEnvSealer(stateDir) });
+  const opened = await openStore(
+    { stateDir, databaseUrl: options.databaseUrl },
+    { sealer: stateEnvSealer(stateDir) },
+  );
+  const { store, machine } = opened;
+  const tokenStore = store.tokenStore();
+  const tokens = TokenRegistry.load(stateDir, tokenStore);
   protectStateDir(stateDir);
   const appUser = resolveAppUser(process.env.WAYBILL_APP_USER);
   if (appUser === undefined) {
@@ -87,7 +94,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     process.stderr.write(`waybill runtime: ${errorMessage(error)}\n`);
   const runtime = new LocalRuntime({
     stateDir,
-    store,
+    store: machine,
     controlPlaneId: controlPlaneId(stateDir),
     ...(options.proxyPorts === undefined ? {} : { portRange: options.proxyPorts }),
     dataPlane: remoteDataPlane({
@@ -147,7 +154,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       await engine.stop();
       await runtime.close({ stopInstances: stopApps, keepRecords: true });
       mesh.close();
-      await store.close();
+      await opened.close();
       rmSync(controlPlaneInfoFile(stateDir), { force: true });
       rmSync(lockFile(stateDir), { force: true });
       resolveClosed();
@@ -164,6 +171,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     policies,
     advisoriesDir: join(stateDir, "advisories"),
     tokens,
+    tokenStore,
     stageUrl: (service, stage) => local.url(service, stage),
     readLogs: async (service, stage, stream, tailBytes) => {
       const instanceId = liveInstance(runtime, service, stage);

@@ -1,15 +1,30 @@
 /**
- * Versioned schema migrations, applied in name order by kysely's Migrator. Add a new entry
- * for every change; never edit one that has shipped.
+ * Versioned schema migrations, applied in name order by kysely's Migrator, on SQLite and on
+ * PostgreSQL alike. Add a new entry at the end for every change; never edit one that has
+ * shipped. Where the dialects differ (identity columns, float width), a migration branches on
+ * `dialectOf(db)`; what a shipped migration does on SQLite never changes.
  */
-import type { Kysely, Migration } from "kysely";
+import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migration } from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
+
+export function dialectOf(db: Kysely<unknown>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
+
+/** An ever-increasing integer key: AUTOINCREMENT on SQLite, an identity column on PostgreSQL */
+function serialKey(db: Kysely<unknown>): (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder {
+  return dialectOf(db) === "postgres"
+    ? (column) => column.generatedAlwaysAsIdentity().primaryKey()
+    : (column) => column.primaryKey().autoIncrement();
+}
 
 export const migrations: Record<string, Migration> = {
   "0001_event_log_and_projections": {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("events")
-        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("seq", "integer", serialKey(db))
         .addColumn("id", "text", (c) => c.notNull().unique())
         .addColumn("source", "text", (c) => c.notNull())
         .addColumn("type", "text", (c) => c.notNull())
@@ -67,7 +82,7 @@ export const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable("releases")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", serialKey(db))
         .addColumn("service", "text", (c) => c.notNull())
         .addColumn("stage", "text", (c) => c.notNull())
         .addColumn("target", "text", (c) => c.notNull())
@@ -83,6 +98,9 @@ export const migrations: Record<string, Migration> = {
         .columns(["service", "stage", "target", "replaced_at"])
         .execute();
 
+      // The process table belongs to the machine that runs the processes: a shared database
+      // never holds it (machine-state.ts keeps it in the machine's own SQLite file).
+      if (dialectOf(db) === "postgres") return;
       await db.schema
         .createTable("instances")
         .addColumn("id", "text", (c) => c.primaryKey())
@@ -108,7 +126,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn("digest", "text", (c) => c.notNull())
         .addColumn("version", "text", (c) => c.notNull())
         .addColumn("result", "text", (c) => c.notNull())
-        .addColumn("score", "real", (c) => c.notNull())
+        // PostgreSQL's real is 4 bytes; SQLite's is 8.
+        .addColumn("score", dialectOf(db) === "postgres" ? "double precision" : "real", (c) => c.notNull())
         .addColumn("record", "text", (c) => c.notNull())
         .addColumn("created_at", "text", (c) => c.notNull())
         .execute();
@@ -123,7 +142,7 @@ export const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("attestations")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", serialKey(db))
         .addColumn("seq", "integer", (c) => c.notNull())
         .addColumn("service", "text", (c) => c.notNull())
         .addColumn("digest", "text", (c) => c.notNull())
@@ -206,6 +225,89 @@ export const migrations: Record<string, Migration> = {
         .on("policy_changes")
         .columns(["service", "stage", "seq"])
         .execute();
+    },
+  },
+  "0010_event_intake_and_webhooks": {
+    async up(db: Kysely<unknown>) {
+      // CloudEvents received on POST /v1/events: one row per (source, id), so a resent event is
+      // accepted once; `state` is "acting" while its ship or approval is under way (with a lease).
+      await db.schema
+        .createTable("intake_events")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("event", "text", (c) => c.notNull())
+        .addColumn("received_by", "text", (c) => c.notNull())
+        .addColumn("received_at", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("outcome", "text")
+        .addColumn("lease_holder", "text")
+        .addColumn("lease_until", "text")
+        .addPrimaryKeyConstraint("intake_events_pk", ["source", "id"])
+        .execute();
+      await db.schema
+        .createIndex("intake_events_by_time")
+        .on("intake_events")
+        .columns(["received_at"])
+        .execute();
+      await db.schema
+        .createTable("webhook_subscriptions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("url", "text", (c) => c.notNull())
+        .addColumn("events", "text", (c) => c.notNull())
+        .addColumn("secret", "text", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("webhook_deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("subscription_id", "text", (c) => c.notNull())
+        .addColumn("event_id", "text", (c) => c.notNull())
+        .addColumn("event_type", "text", (c) => c.notNull())
+        .addColumn("event_seq", "integer", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("next_attempt_at", "text", (c) => c.notNull())
+        .addColumn("lease_holder", "text")
+        .addColumn("lease_until", "text")
+        .addColumn("last_error", "text")
+        .addColumn("last_status", "integer")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("finished_at", "text")
+        .addUniqueConstraint("webhook_deliveries_once", ["subscription_id", "event_id"])
+        .execute();
+      await db.schema
+        .createIndex("webhook_deliveries_due")
+        .on("webhook_deliveries")
+        .columns(["state", "next_attempt_at"])
+        .execute();
+      // Where fan-out stands in the event log, and which replica holds the right to advance it.
+      await db.schema
+        .createTable("webhook_cursor")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("lease_holder", "text")
+        .addColumn("lease_until", "text")
+        .execute();
+    },
+  },
+  "0011_api_tokens": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("api_tokens")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("secret_sha256", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .addColumn("revoked_by", "text")
+        .execute();
+      await db.schema.createIndex("api_tokens_by_name").on("api_tokens").column("name").execute();
     },
   },
 };

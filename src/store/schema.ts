@@ -1,7 +1,13 @@
-/** Table shapes for kysely. JSON columns hold text. */
+/**
+ * Table shapes for kysely. JSON columns hold text on both dialects. `Database` is what the
+ * shared store holds; `MachineTables` (the process table) lives only in a machine's own SQLite
+ * file, never in a shared database.
+ */
 import type { Generated } from "kysely";
 
-export interface Database {
+import type { TokenTables } from "./token-store.js";
+
+export interface Database extends TokenTables {
   events: {
     seq: Generated<number>;
     id: string;
@@ -96,6 +102,9 @@ export interface Database {
     policy: string;
     created_at: string;
   };
+}
+
+export interface MachineTables {
   instances: { id: string; record: string };
   proxies: { service: string; stage: string; record: string };
 }

@@ -1,507 +1,58 @@
 /**
- * The embedded store: SQLite through better-sqlite3, queried with kysely so a PostgreSQL
- * store can share the queries. WAL keeps readers off the writer; a process crash (kill -9)
- * loses nothing that was committed.
+ * The embedded store: SQLite through better-sqlite3, queried by the same KyselyStore as
+ * PostgreSQL. WAL keeps readers off the writer; a process crash (kill -9) loses nothing that
+ * was committed. The same file holds the machine's process table (machine-state.ts).
  */
 import Database from "better-sqlite3";
-import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from "kysely";
-import type { Osv } from "../evidence/vulns/osv.js";
-import type { AdvisoryCoverage } from "../evidence/vulns/store.js";
-import { packageKey } from "../evidence/vulns/packages.js";
-import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
-import {
-  EVENT_SOURCE,
-  EVENT_TYPE_PREFIX,
-  type EvaluationRecordData,
-  type EventData,
-  type NewEvent,
-  type PolicyChangeReason,
-  type StoredEvent,
-} from "./events.js";
-import type { ProtectedPolicy } from "../policy/protected-policy.js";
-import type { EnvSealer } from "./env-sealer.js";
-import { migrations } from "./migrations.js";
-import { project } from "./projector.js";
-import type { Database as Tables } from "./schema.js";
-import type {
-  ArtifactRecord,
-  AttestationRecord,
-  DeployedComponent,
-  EvaluationRecord,
-  InventoryRow,
-  PolicyChangeRecord,
-  ReleaseRecord,
-  RunFilter,
-  RunRecord,
-  ServiceRecord,
-  Store,
-} from "./store.js";
+import { Kysely, SqliteDialect } from "kysely";
+import { KyselyStore, type KyselyStoreOptions } from "./kysely-store.js";
+import { migrateToLatest, schemaStatus, type SchemaStatus } from "./migrator.js";
+import type { Database as Tables, MachineTables } from "./schema.js";
 
-export interface SqliteStoreOptions {
-  /** Seals environment values at rest; without it they are stored as given (tests) */
-  sealer?: EnvSealer;
-}
+export type SqliteStoreOptions = KyselyStoreOptions;
+/** The embedded store is the kysely store on SQLite */
+export type SqliteStore = KyselyStore;
 
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+  const db = await openSqliteDatabase(file);
+  return new KyselyStore(db as unknown as Kysely<Tables>, "sqlite", options.sealer);
+}
+
+/**
+ * The database file, migrated to the newest schema this binary knows (refused, untouched, when
+ * it is newer). Both the store and the process table use it; one connection serves both, so
+ * their writes queue in this process instead of waiting on each other's locks.
+ */
+export async function openSqliteDatabase(
+  file: string,
+  options: { migrate?: boolean } = {},
+): Promise<Kysely<Tables & MachineTables>> {
   mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
-  database.pragma("journal_mode = WAL");
-  database.pragma("synchronous = NORMAL");
-  database.pragma("busy_timeout = 5000");
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
+  const db = new Kysely<Tables & MachineTables>({ dialect: new SqliteDialect({ database }) });
+  try {
+    database.pragma("busy_timeout = 5000");
+    // Checked before the first write: even switching the journal to WAL writes the file.
+    await schemaStatus(db as Kysely<unknown>, file);
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    if (options.migrate ?? true) await migrateToLatest(db as Kysely<unknown>, file);
+  } catch (error) {
     await db.destroy();
     throw error;
   }
-  return new SqliteStore(db, options.sealer);
+  return db;
 }
 
-export class SqliteStore implements Store {
-  constructor(
-    private readonly db: Kysely<Tables>,
-    private readonly sealer: EnvSealer | undefined,
-  ) {}
-
-  async append(events: NewEvent[]): Promise<StoredEvent[]> {
-    return this.db.transaction().execute(async (trx) => {
-      const stored: StoredEvent[] = [];
-      for (const event of events) {
-        const row = {
-          id: randomUUID(),
-          source: EVENT_SOURCE,
-          type: EVENT_TYPE_PREFIX + event.type,
-          time: new Date().toISOString(),
-          subject: event.subject,
-          run_id: event.run ?? null,
-          data: JSON.stringify(this.sealed(event)),
-        };
-        const { seq } = await trx.insertInto("events").values(row).returning("seq").executeTakeFirstOrThrow();
-        const cloudEvent = toCloudEvent({ ...row, seq });
-        await project(trx, cloudEvent);
-        stored.push(this.opened(cloudEvent));
-      }
-      return stored;
-    });
+/** `waybill migrate` on a SQLite file: applies what is pending; the names applied, and the status before */
+export async function migrateSqliteFile(file: string): Promise<{ before: SchemaStatus; applied: string[] }> {
+  const db = await openSqliteDatabase(file, { migrate: false });
+  try {
+    const before = await schemaStatus(db as Kysely<unknown>, file);
+    return { before, applied: await migrateToLatest(db as Kysely<unknown>, file) };
+  } finally {
+    await db.destroy();
   }
-
-  async events(filter: { run?: string; afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
-    let query = this.db.selectFrom("events").selectAll().orderBy("seq");
-    if (filter.run !== undefined) query = query.where("run_id", "=", filter.run);
-    if (filter.afterSeq !== undefined) query = query.where("seq", ">", filter.afterSeq);
-    if (filter.limit !== undefined) query = query.limit(filter.limit);
-    return (await query.execute()).map((row) => this.opened(toCloudEvent(row)));
-  }
-
-  /** An artifact's spec is stored with its environment values sealed. */
-  private sealed(event: NewEvent): NewEvent["data"] {
-    if (this.sealer === undefined || event.type !== "artifact.recorded") return event.data;
-    const data = event.data as EventData["artifact.recorded"];
-    return { ...data, spec: this.sealer.sealSpec(data.spec) };
-  }
-
-  private opened(event: StoredEvent): StoredEvent {
-    if (this.sealer === undefined || event.type !== EVENT_TYPE_PREFIX + "artifact.recorded") return event;
-    return { ...event, data: { ...event.data, spec: this.sealer.openSpec(event.data.spec) } };
-  }
-
-  async getService(name: string): Promise<ServiceRecord | undefined> {
-    const row = await this.db.selectFrom("services").selectAll().where("name", "=", name).executeTakeFirst();
-    return row && toService(row);
-  }
-
-  async listServices(): Promise<ServiceRecord[]> {
-    return (await this.db.selectFrom("services").selectAll().orderBy("name").execute()).map(toService);
-  }
-
-  async getArtifact(service: string, digest: string): Promise<ArtifactRecord | undefined> {
-    const row = await this.db
-      .selectFrom("artifacts")
-      .selectAll()
-      .where("service", "=", service)
-      .where("digest", "=", digest)
-      .executeTakeFirst();
-    return (
-      row && {
-        service: row.service,
-        digest: row.digest,
-        version: row.version,
-        path: row.path,
-        mountPath: row.mount_path,
-        spec:
-          this.sealer === undefined
-            ? (JSON.parse(row.spec) as unknown)
-            : this.sealer.openSpec(JSON.parse(row.spec)),
-        createdAt: row.created_at,
-      }
-    );
-  }
-
-  async getRun(id: string): Promise<RunRecord | undefined> {
-    const row = await this.db.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
-    return row && toRun(row);
-  }
-
-  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    let query = this.db.selectFrom("runs").selectAll();
-    if (filter.service !== undefined) query = query.where("service", "=", filter.service);
-    if (filter.shipId !== undefined) query = query.where("ship_id", "=", filter.shipId);
-    if (filter.states !== undefined) query = query.where("state", "in", filter.states);
-    if (filter.limit !== undefined) {
-      const newest = await query.orderBy("queue_seq", "desc").limit(filter.limit).execute();
-      return newest.reverse().map(toRun);
-    }
-    return (await query.orderBy("queue_seq").execute()).map(toRun);
-  }
-
-  async currentReleases(service: string, stage?: string): Promise<ReleaseRecord[]> {
-    let query = this.db
-      .selectFrom("releases")
-      .selectAll()
-      .where("service", "=", service)
-      .where("replaced_at", "is", null);
-    if (stage !== undefined) query = query.where("stage", "=", stage);
-    return (await query.orderBy("id").execute()).map(toRelease);
-  }
-
-  async releaseHistory(service: string, stage: string): Promise<ReleaseRecord[]> {
-    const rows = await this.db
-      .selectFrom("releases")
-      .selectAll()
-      .where("service", "=", service)
-      .where("stage", "=", stage)
-      .orderBy("id", "desc")
-      .execute();
-    return rows.map(toRelease);
-  }
-
-  async evaluations(service: string, stage?: string): Promise<EvaluationRecord[]> {
-    let query = this.db.selectFrom("evaluations").selectAll().where("service", "=", service);
-    if (stage !== undefined) query = query.where("stage", "=", stage);
-    const rows = await query.orderBy("seq", "desc").execute();
-    return rows.map((row) => ({
-      ...(JSON.parse(row.record) as EvaluationRecordData),
-      runId: row.run_id,
-      recordedAt: row.created_at,
-    }));
-  }
-
-  async attestations(digest: string, predicateType?: string): Promise<AttestationRecord[]> {
-    let query = this.db.selectFrom("attestations").selectAll().where("digest", "=", digest);
-    if (predicateType !== undefined) query = query.where("predicate_type", "=", predicateType);
-    const rows = await query.orderBy("seq").execute();
-    return rows.map((row) => ({
-      service: row.service,
-      digest: row.digest,
-      predicateType: row.predicate_type,
-      stage: row.stage,
-      envelope: JSON.parse(row.envelope) as AttestationRecord["envelope"],
-      recordedAt: row.created_at,
-    }));
-  }
-
-  async artifactsByDigest(digest: string): Promise<ArtifactRecord[]> {
-    const rows = await this.db
-      .selectFrom("artifacts")
-      .select(["service"])
-      .where("digest", "=", digest)
-      .execute();
-    const found = await Promise.all(rows.map((row) => this.getArtifact(row.service, digest)));
-    return found.filter((artifact): artifact is ArtifactRecord => artifact !== undefined);
-  }
-
-  async digestsWithPrefix(prefix: string): Promise<string[]> {
-    if (!/^sha256:[0-9a-f]+$/.test(prefix)) return [];
-    const rows = await this.db
-      .selectFrom("artifacts")
-      .select("digest")
-      .distinct()
-      .where("digest", ">=", prefix)
-      .where("digest", "<", `${prefix}g`)
-      .orderBy("digest")
-      .limit(20)
-      .execute();
-    return rows.map((row) => row.digest);
-  }
-
-  async artifactByVersion(service: string, version: string): Promise<ArtifactRecord | undefined> {
-    const row = await this.db
-      .selectFrom("artifacts")
-      .select("digest")
-      .where("service", "=", service)
-      .where("version", "=", version)
-      .orderBy("created_at", "desc")
-      .executeTakeFirst();
-    return row && this.getArtifact(service, row.digest);
-  }
-
-  async releasesOf(digest: string): Promise<ReleaseRecord[]> {
-    const rows = await this.db
-      .selectFrom("releases")
-      .selectAll()
-      .where("digest", "=", digest)
-      .orderBy("id", "desc")
-      .execute();
-    return rows.map(toRelease);
-  }
-
-  async deployedComponents(ecosystem: string, name: string): Promise<DeployedComponent[]> {
-    const rows = await this.db
-      .selectFrom("components as c")
-      .innerJoin("releases as r", "r.digest", "c.digest")
-      .select(["c.purl", "c.ecosystem", "c.name", "c.version as componentVersion"])
-      .selectAll("r")
-      .where("c.ecosystem", "=", ecosystem)
-      .where("c.name", "=", name)
-      .whereRef("r.service", "=", "c.service")
-      .orderBy("r.id", "desc")
-      .execute();
-    return rows.map((row) => ({
-      purl: row.purl,
-      ecosystem: row.ecosystem,
-      name: row.name,
-      version: row.componentVersion,
-      release: toRelease(row),
-    }));
-  }
-
-  async driftCandidates(): Promise<InventoryRow[]> {
-    const rows = await this.db
-      .selectFrom("components")
-      .select(["digest", "service", "purl", "hashes"])
-      .where(
-        "purl",
-        "in",
-        this.db
-          .selectFrom("components")
-          .select("purl")
-          .where("hashes", "!=", "[]")
-          .groupBy("purl")
-          .having((eb) => eb.fn.count("hashes").distinct(), ">", 1),
-      )
-      .execute();
-    return rows.map((row) => ({ ...row, hashes: JSON.parse(row.hashes) as InventoryRow["hashes"] }));
-  }
-
-  async put(advisories: Osv[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      for (const advisory of advisories) {
-        const existing = await trx
-          .selectFrom("advisories")
-          .select("modified")
-          .where("id", "=", advisory.id)
-          .executeTakeFirst();
-        const modified = advisory.modified ?? "";
-        if (existing !== undefined && existing.modified > modified) continue;
-        const record = JSON.stringify(advisory);
-        await trx
-          .insertInto("advisories")
-          .values({ id: advisory.id, modified, record })
-          .onConflict((c) => c.column("id").doUpdateSet({ modified, record }))
-          .execute();
-        await trx.deleteFrom("advisory_packages").where("id", "=", advisory.id).execute();
-        await trx.deleteFrom("advisory_aliases").where("id", "=", advisory.id).execute();
-        const keys = new Set(
-          (advisory.affected ?? []).flatMap((entry) =>
-            entry.package === undefined ? [] : [packageKey(entry.package.ecosystem, entry.package.name)],
-          ),
-        );
-        for (const key of keys) {
-          await trx.insertInto("advisory_packages").values({ id: advisory.id, package_key: key }).execute();
-        }
-        for (const alias of new Set(advisory.aliases ?? [])) {
-          await trx.insertInto("advisory_aliases").values({ alias, id: advisory.id }).execute();
-        }
-      }
-    });
-  }
-
-  async coverage(): Promise<AdvisoryCoverage> {
-    const counts = await sql<{ ecosystem: string; count: number }>`
-      select substr(package_key, 1, instr(package_key, char(0)) - 1) as ecosystem, count(distinct id) as count
-      from advisory_packages group by ecosystem`.execute(this.db);
-    const newest = await this.db
-      .selectFrom("advisories")
-      .select((eb) => eb.fn.max("modified").as("newest"))
-      .executeTakeFirst();
-    return {
-      advisories: Object.fromEntries(counts.rows.map((row) => [row.ecosystem, Number(row.count)])),
-      newestModified: newest?.newest ? String(newest.newest) : null,
-    };
-  }
-
-  async byPackage(ecosystem: string, name: string): Promise<Osv[]> {
-    const rows = await this.db
-      .selectFrom("advisory_packages as p")
-      .innerJoin("advisories as a", "a.id", "p.id")
-      .select("a.record")
-      .where("p.package_key", "=", packageKey(ecosystem, name))
-      .execute();
-    return rows.map((row) => JSON.parse(row.record) as Osv);
-  }
-
-  async advisoryById(id: string): Promise<Osv | undefined> {
-    const row = await this.db
-      .selectFrom("advisories")
-      .select("record")
-      .where((eb) =>
-        eb.or([
-          eb("id", "=", id),
-          eb("id", "in", eb.selectFrom("advisory_aliases").select("id").where("alias", "=", id)),
-        ]),
-      )
-      .executeTakeFirst();
-    return row && (JSON.parse(row.record) as Osv);
-  }
-
-  async advisoryImportFingerprint(source: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom("advisory_imports")
-      .select("fingerprint")
-      .where("source", "=", source)
-      .executeTakeFirst();
-    return row?.fingerprint;
-  }
-
-  async recordAdvisoryImport(source: string, fingerprint: string): Promise<void> {
-    await this.db
-      .insertInto("advisory_imports")
-      .values({ source, fingerprint })
-      .onConflict((c) => c.column("source").doUpdateSet({ fingerprint }))
-      .execute();
-  }
-
-  async rebuildProjections(): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      for (const table of [
-        "services",
-        "artifacts",
-        "runs",
-        "releases",
-        "evaluations",
-        "attestations",
-        "policy_changes",
-      ] as const) {
-        await trx.deleteFrom(table).execute();
-      }
-      const rows = await trx.selectFrom("events").selectAll().orderBy("seq").execute();
-      for (const row of rows) await project(trx, toCloudEvent(row));
-    });
-  }
-
-  async policyChanges(filter: { service?: string; stage?: string } = {}): Promise<PolicyChangeRecord[]> {
-    let query = this.db.selectFrom("policy_changes").selectAll();
-    if (filter.service !== undefined) query = query.where("service", "=", filter.service);
-    if (filter.stage !== undefined) query = query.where("stage", "=", filter.stage);
-    const rows = await query.orderBy("seq", "desc").execute();
-    return rows.map((row) => ({
-      service: row.service,
-      stage: row.stage,
-      by: row.changed_by,
-      reason: row.reason as PolicyChangeReason,
-      previous: row.previous === null ? null : (JSON.parse(row.previous) as ProtectedPolicy),
-      policy: JSON.parse(row.policy) as ProtectedPolicy,
-      changedAt: row.created_at,
-    }));
-  }
-
-  async listInstances(): Promise<InstanceRecord[]> {
-    const rows = await this.db.selectFrom("instances").select("record").orderBy("id").execute();
-    return rows.map((row) => {
-      const record = JSON.parse(row.record) as InstanceRecord;
-      if (this.sealer === undefined) return record;
-      return { ...record, launch: { ...record.launch, env: this.sealer.openEnv(record.launch.env) } };
-    });
-  }
-
-  async putInstance(record: InstanceRecord): Promise<void> {
-    const stored =
-      this.sealer === undefined
-        ? record
-        : { ...record, launch: { ...record.launch, env: this.sealer.sealEnv(record.launch.env) } };
-    const json = JSON.stringify(stored);
-    await this.db
-      .insertInto("instances")
-      .values({ id: record.id, record: json })
-      .onConflict((c) => c.column("id").doUpdateSet({ record: json }))
-      .execute();
-  }
-
-  async deleteInstance(id: string): Promise<void> {
-    await this.db.deleteFrom("instances").where("id", "=", id).execute();
-  }
-
-  async listProxies(): Promise<ProxyRecord[]> {
-    const rows = await this.db.selectFrom("proxies").select("record").execute();
-    return rows.map((row) => JSON.parse(row.record) as ProxyRecord);
-  }
-
-  async putProxy(record: ProxyRecord): Promise<void> {
-    const json = JSON.stringify(record);
-    await this.db
-      .insertInto("proxies")
-      .values({ service: record.service, stage: record.stage, record: json })
-      .onConflict((c) => c.columns(["service", "stage"]).doUpdateSet({ record: json }))
-      .execute();
-  }
-
-  async close(): Promise<void> {
-    await this.db.destroy();
-  }
-}
-
-function toCloudEvent(row: Selectable<Tables["events"]>): StoredEvent {
-  return {
-    specversion: "1.0",
-    id: row.id,
-    source: row.source,
-    type: row.type,
-    time: row.time,
-    subject: row.subject,
-    datacontenttype: "application/json",
-    ...(row.run_id === null ? {} : { waybillrun: row.run_id }),
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    seq: row.seq,
-  };
-}
-
-function toService(row: Selectable<Tables["services"]>): ServiceRecord {
-  return { name: row.name, dir: row.dir, stages: JSON.parse(row.stages) as string[] };
-}
-
-function toRun(row: Selectable<Tables["runs"]>): RunRecord {
-  return {
-    id: row.id,
-    shipId: row.ship_id,
-    kind: row.kind as RunRecord["kind"],
-    service: row.service,
-    stage: row.stage,
-    stageIndex: row.stage_index,
-    digest: row.digest,
-    version: row.version,
-    state: row.state as RunRecord["state"],
-    result: row.result as RunRecord["result"],
-    task: row.task,
-    reason: row.reason,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-  };
-}
-
-function toRelease(row: Selectable<Tables["releases"]>): ReleaseRecord {
-  return {
-    service: row.service,
-    stage: row.stage,
-    target: row.target,
-    digest: row.digest,
-    version: row.version,
-    runId: row.run_id,
-    releasedAt: row.released_at,
-    replacedAt: row.replaced_at,
-  };
 }

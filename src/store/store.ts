@@ -1,12 +1,12 @@
 /**
  * The store: an append-only CloudEvents log plus the projections folded from it. This is the
- * interface every backend follows (SQLite now; PostgreSQL can follow through the same kysely
- * query layer). Appending is atomic: the events of one call and their projections commit
- * together or not at all.
+ * interface both backends follow (KyselyStore on SQLite or PostgreSQL). Appending is atomic:
+ * the events of one call and their projections commit together or not at all. The process
+ * table (pids, ports) is not here: it is each machine's own (machine-state.ts).
  */
 import type { Osv } from "../evidence/vulns/osv.js";
 import type { AdvisoryStore } from "../evidence/vulns/store.js";
-import type { InstanceRecord, ProxyRecord } from "../runtime/types.js";
+import type { MetricsQuery, MetricsRows } from "./metrics-queries.js";
 import type {
   EvaluationRecordData,
   EventData,
@@ -154,14 +154,11 @@ export interface Store extends AdvisoryStore {
   /** Changes of stage policies, newest first; `service` "*" holds the defaults for every service */
   policyChanges(filter?: { service?: string; stage?: string }): Promise<PolicyChangeRecord[]>;
 
+  /** What the Prometheus metrics and DORA's four read: aggregates and a window's deliveries (metrics-queries.ts) */
+  metricsRows(query: MetricsQuery): Promise<MetricsRows>;
+
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;
-
-  listInstances(): Promise<InstanceRecord[]>;
-  putInstance(record: InstanceRecord): Promise<void>;
-  deleteInstance(id: string): Promise<void>;
-  listProxies(): Promise<ProxyRecord[]>;
-  putProxy(record: ProxyRecord): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -7,6 +7,8 @@ import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, oneOf, text } from "../options.js";
 import { table } from "../views.js";
+import { getAdvisories, importAdvisories } from "../../api/recall.js";
+import { whoami } from "../../api/system.js";
 
 interface AdvisoriesView {
   advisories: Record<string, number>;
@@ -31,19 +33,19 @@ export const advisoriesCommand = defineCommand({
         throw new UserError("waybill advisories import needs a file, folder, URL or ecosystem");
       const client = await connect(context.stateDir);
       // Checked before anything is placed: files left in the folder would be imported by the next ship.
-      const { role } = await client.get<{ role: string }>("/v1/whoami");
+      const { role } = await client.call(whoami, {});
       if (role !== "admin") {
         throw new UserError(`importing advisories needs the admin role; your token has ${role}`, 2, 403);
       }
       mkdirSync(advisoriesDir, { recursive: true });
       await place(source, advisoriesDir, context.stderr);
-      const imported = await client.post<AdvisoriesView & { imported: number }>("/v1/advisories/import", {});
+      const imported = await client.call(importAdvisories, { body: {} });
       context.stdout(`imported ${imported.imported} advisories\n`);
       context.stdout(describe(imported));
       return 0;
     }
     const client = await connect(context.stateDir);
-    const view = await client.get<AdvisoriesView>("/v1/advisories");
+    const view = await client.call(getAdvisories, {});
     if (options.json) printJson(context, view);
     else context.stdout(describe(view));
     return 0;

@@ -2,7 +2,7 @@ import { argument, defineCommand, option } from "../command.js";
 import { connect } from "../client.js";
 import { followRun } from "../follow.js";
 import { flagOnByDefault, text } from "../options.js";
-import type { RunView } from "../views.js";
+import { approveRun } from "../../api/runs.js";
 
 export const approveCommand = defineCommand({
   name: "approve",
@@ -12,7 +12,7 @@ export const approveCommand = defineCommand({
   },
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args.run)}/approve`, {});
+    const run = await client.call(approveRun, { params: { id: args.run }, body: {} });
     context.stdout(`approved ${run.id}: ${run.service} ${run.version} → ${run.stage}\n`);
     if (!options.wait) return 0;
     const finished = await followRun(client, run.id, context.stdout);

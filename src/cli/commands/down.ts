@@ -4,6 +4,7 @@ import { stopDataPlaneProcess, stopMarkedProcesses } from "../../runtime/index.j
 import { defineCommand, option } from "../command.js";
 import { findControlPlane, isControlPlaneCommandLine, readControlPlaneInfo } from "../client.js";
 import { flag } from "../options.js";
+import { shutdown } from "../../api/system.js";
 
 const APP_STOP_GRACE_MS = 5000;
 
@@ -14,7 +15,7 @@ export const downCommand = defineCommand({
     const client = await findControlPlane(context.stateDir);
     if (client !== undefined) {
       const pid = readControlPlaneInfo(context.stateDir)?.pid;
-      await client.post("/v1/shutdown", { stopApps: !keepApps });
+      await client.call(shutdown, { body: { stopApps: !keepApps } });
       await waitUntilGone(pid, 30_000);
       context.stdout("control plane stopped\n");
       return 0;

@@ -1,24 +1,11 @@
 import { writeFileSync } from "node:fs";
+import { getEvidence, recordAttestation } from "../../api/evidence.js";
 import { readEnvelopes } from "../../evidence/attestation/files.js";
 import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, text } from "../options.js";
 import { table } from "../views.js";
-
-interface EvidenceView {
-  artifact: { service: string; version: string; digest: string };
-  attestations: {
-    predicateType: string;
-    stage: string | null;
-    recordedAt: string;
-    valid: boolean;
-    reason: string;
-    signedBy: string[];
-    summary?: string;
-  }[];
-  deployments: { service: string; stage: string; target: string; from: string; until: string | null }[];
-}
 
 export const evidenceCommand = defineCommand({
   name: "evidence",
@@ -41,10 +28,7 @@ export const evidenceCommand = defineCommand({
     const client = await connect(context.stateDir);
     if (options.add !== undefined) {
       for (const envelope of readEnvelopes(options.add)) {
-        const added = await client.post<{
-          predicateType: string;
-          recorded: { valid: boolean; reason: string }[];
-        }>("/v1/attestations", { envelope });
+        const added = await client.call(recordAttestation, { body: { envelope } });
         for (const result of added.recorded) {
           context.stdout(
             `recorded ${added.predicateType}: ${result.valid ? "verifies" : `does not verify: ${result.reason}`}\n`,
@@ -56,7 +40,7 @@ export const evidenceCommand = defineCommand({
       writeFileSync(options.bundle, await client.text(`/v1/evidence/${ref}?format=bundle`));
       context.stdout(`wrote ${options.bundle}\n`);
     }
-    const view = await client.get<EvidenceView>(`/v1/evidence/${ref}`);
+    const view = await client.call(getEvidence, { params: { ref: args.artifact }, query: {} });
     if (options.json) {
       printJson(context, view);
       return 0;

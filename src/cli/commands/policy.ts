@@ -1,8 +1,8 @@
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../../errors.js";
-import type { EffectivePolicy, PolicyChange } from "../../engine/policies.js";
+import { getPolicy, listPolicies, setPolicy } from "../../api/policies.js";
+import type { PolicyChange } from "../../engine/policies.js";
 import { describeRequirement, type ProtectedPolicy } from "../../policy/protected-policy.js";
-import type { PolicyChangeRecord } from "../../store/store.js";
 import { argument, defineCommand, option, type CliContext } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
@@ -52,9 +52,8 @@ export const policyCommand = defineCommand({
       throw new UserError(`waybill policy ${action} needs a service and a stage`);
     }
     const client = await connect(context.stateDir);
-    const path = `/v1/policies/${encodeURIComponent(service)}/${encodeURIComponent(stage)}`;
     if (action === "history") {
-      const { history } = await client.get<{ history: PolicyChangeRecord[] }>(path);
+      const { history } = await client.call(getPolicy, { params: { service, stage } });
       if (json) {
         printJson(context, history);
         return 0;
@@ -78,7 +77,7 @@ export const policyCommand = defineCommand({
         "say what to set: --approval-pass, --approval-warning, --requires, --gate or --targets",
       );
     }
-    const result = await client.put<{ changed: boolean; current: PolicyChangeRecord | null }>(path, change);
+    const result = await client.call(setPolicy, { params: { service, stage }, body: change });
     context.stdout(
       result.changed && result.current !== null
         ? `${service}/${stage}: ${summary(result.current.policy)}\n`
@@ -90,8 +89,7 @@ export const policyCommand = defineCommand({
 
 async function show(service: string | undefined, json: boolean, context: CliContext): Promise<number> {
   const client = await connect(context.stateDir);
-  const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
-  const { policies } = await client.get<{ policies: EffectivePolicy[] }>(`/v1/policies${query}`);
+  const { policies } = await client.call(listPolicies, { query: service === undefined ? {} : { service } });
   if (json) {
     printJson(context, policies);
     return 0;

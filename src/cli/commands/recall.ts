@@ -1,10 +1,10 @@
-import type { RecallResult } from "../../engine/recall.js";
 import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { followShip } from "../follow.js";
 import { flag, text } from "../options.js";
-import { table, type RunView } from "../views.js";
+import { table } from "../views.js";
+import { findRecall, redeployRecall } from "../../api/recall.js";
 
 export const recallCommand = defineCommand({
   name: "recall",
@@ -24,7 +24,7 @@ export const recallCommand = defineCommand({
   },
   async run({ query }, { redeploy, json }, context) {
     const client = await connect(context.stateDir);
-    const view = await client.get<RecallResult>(`/v1/recall?q=${encodeURIComponent(query)}`);
+    const view = await client.call(findRecall, { query: { q: query } });
     if (json && redeploy === undefined) {
       printJson(context, view);
       return 0;
@@ -47,10 +47,7 @@ export const recallCommand = defineCommand({
       }
     }
     if (redeploy === undefined) return 0;
-    const { runs } = await client.post<{ runs: RunView[] }>("/v1/recall/redeploy", {
-      q: query,
-      version: redeploy,
-    });
+    const { runs } = await client.call(redeployRecall, { body: { q: query, version: redeploy } });
     let failed = false;
     const outcomes = [];
     for (const run of runs) {

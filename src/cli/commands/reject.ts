@@ -1,7 +1,7 @@
 import { argument, defineCommand, option } from "../command.js";
 import { connect } from "../client.js";
 import { text } from "../options.js";
-import type { RunView } from "../views.js";
+import { rejectRun } from "../../api/runs.js";
 
 export const rejectCommand = defineCommand({
   name: "reject",
@@ -9,8 +9,9 @@ export const rejectCommand = defineCommand({
   options: { reason: option("--reason <text>", "why", text.prefault("rejected")) },
   async run(args, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.post<RunView>(`/v1/runs/${encodeURIComponent(args.run)}/reject`, {
-      reason: options.reason,
+    const run = await client.call(rejectRun, {
+      params: { id: args.run },
+      body: options.reason === undefined ? {} : { reason: options.reason },
     });
     context.stdout(`rejected ${run.id}: ${run.service} ${run.version} → ${run.stage}\n`);
     return 0;

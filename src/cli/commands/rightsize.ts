@@ -7,13 +7,16 @@ import { connect, type ApiClient } from "../client.js";
 import { followRun } from "../follow.js";
 import { printJson } from "../json-output.js";
 import { rightsizeReport } from "../environment-view.js";
-import { visible, type EventView, type RunView, type StatusView } from "../views.js";
+import { visible, type EventView } from "../views.js";
 import { UserError } from "../../errors.js";
 import {
   parseMinimumEnvironment,
   type MinimumEnvironmentPredicate,
 } from "../../evidence/attestation/minimum-environment.js";
 import { writeResources } from "../../spec/write-resources.js";
+import { getRun } from "../../api/runs.js";
+import { rightsizeStage } from "../../api/stages.js";
+import { getStatus } from "../../api/status.js";
 
 export const rightsizeCommand = defineCommand({
   name: "rightsize",
@@ -45,18 +48,16 @@ export const rightsizeCommand = defineCommand({
     const client = await connect(context.stateDir);
     const stage = options.stage ?? (await defaultStage(client, service));
     const { json } = options;
-    const run = await client.post<RunView>(
-      `/v1/services/${encodeURIComponent(service)}/stages/${encodeURIComponent(stage)}/rightsize`,
-      {
+    const run = await client.call(rightsizeStage, {
+      params: { service, stage },
+      body: {
         ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
         ...(options.maxTime === undefined ? {} : { maxDuration: `${options.maxTime}ms` }),
       },
-    );
+    });
     if (!json) context.stdout(`rightsizing ${service} ${visible(run.version)} on ${stage} (run ${run.id})\n`);
     await followRun(client, run.id, json ? undefined : context.stdout);
-    const finished = await client.get<RunView & { events: EventView[] }>(
-      `/v1/runs/${encodeURIComponent(run.id)}`,
-    );
+    const finished = await client.call(getRun, { params: { id: run.id } });
     const report = reportOf(finished.events);
     const { events: _events, ...finishedRun } = finished;
     if (json) printJson(context, { run: finishedRun, report });
@@ -83,7 +84,7 @@ export const rightsizeCommand = defineCommand({
 
 /** The last stage, in delivery order, that has a live release: the one closest to production. */
 async function defaultStage(client: ApiClient, service: string): Promise<string> {
-  const status = await client.get<StatusView>("/v1/status");
+  const status = await client.call(getStatus, {});
   const stages = status.services.find((entry) => entry.name === service)?.stages;
   if (stages === undefined)
     throw new UserError(`no service named "${service}": ship it first (waybill ship)`);

@@ -13,14 +13,8 @@ import {
   parseMinimumEnvironment,
   type MinimumEnvironmentPredicate,
 } from "../../evidence/attestation/minimum-environment.js";
-import {
-  evaluationTable,
-  table,
-  visible,
-  type EvaluationView,
-  type EventView,
-  type RunView,
-} from "../views.js";
+import { evaluationTable, table, visible, type EvaluationView, type EventView } from "../views.js";
+import { getRun } from "../../api/runs.js";
 
 export const runCommand = defineCommand({
   name: "run",
@@ -28,9 +22,7 @@ export const runCommand = defineCommand({
   options: { json: option("--json", "print JSON", flag) },
   async run({ id }, options, context) {
     const client = await connect(context.stateDir);
-    const run = await client.get<RunView & { events: EventView[]; evaluation: EvaluationView | null }>(
-      `/v1/runs/${encodeURIComponent(id)}`,
-    );
+    const run = await client.call(getRun, { params: { id } });
     if (options.json) {
       printJson(context, run);
       return 0;

@@ -2,7 +2,8 @@ import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, text, wholeNumber } from "../options.js";
-import { runsTable, type RunView } from "../views.js";
+import { runsTable } from "../views.js";
+import { listRuns } from "../../api/runs.js";
 
 export const runsCommand = defineCommand({
   name: "runs",
@@ -19,7 +20,7 @@ export const runsCommand = defineCommand({
     const client = await connect(context.stateDir);
     const params = new URLSearchParams({ limit: String(options.limit) });
     if (service !== undefined) params.set("service", service);
-    const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?${params}`);
+    const { runs } = await client.call(listRuns, { query: Object.fromEntries(params) });
     if (options.json) printJson(context, { runs });
     else context.stdout(runsTable(runs));
     return 0;

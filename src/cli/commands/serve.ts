@@ -2,9 +2,10 @@ import { UserError } from "../../errors.js";
 import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { startControlPlane } from "../../server/control-plane.js";
+import { databaseUrlFrom, maskedDatabaseUrl } from "../../store/database-url.js";
 import { superviseControlPlane, systemdUnit } from "../../server/supervise.js";
 import { defineCommand, option } from "../command.js";
-import { flag, fromText, wholeNumber } from "../options.js";
+import { flag, fromText, text, wholeNumber } from "../options.js";
 
 const portNumber = wholeNumber({ min: 0, max: 65535 });
 const PORT_RANGE = "expected a port range written low-high, such as 7400-7999";
@@ -23,6 +24,11 @@ export const serveCommand = defineCommand({
       "port range for the stage proxies (default: $WAYBILL_PROXY_PORTS or 7400-7999)",
       fromText(PORT_RANGE, portRangeFrom).optional(),
     ),
+    database: option(
+      "--database <url>",
+      "a PostgreSQL URL for the shared store (default: $WAYBILL_DATABASE_URL, else SQLite in the state folder)",
+      text.optional(),
+    ),
     supervise: option("--supervise", "keep the control plane running: start it again whenever it dies", flag),
     systemdUnit: option(
       "--systemd-unit",
@@ -33,10 +39,17 @@ export const serveCommand = defineCommand({
   async run(_args, options, context) {
     const { port, metricsPort } = options;
     const proxyPorts = options.proxyPorts ?? proxyPortsFromEnvironment();
+    const databaseUrl = databaseUrlFrom(options.database);
     const cli = fileURLToPath(new URL("../main.js", import.meta.url));
     const stateDir = resolve(context.stateDir);
     if (options.systemdUnit) {
       context.stdout(systemdUnit({ node: process.execPath, cli, stateDir, port }));
+      if (databaseUrl !== undefined) {
+        context.stderr(
+          "the unit does not carry the database URL (it holds a password): give it WAYBILL_DATABASE_URL " +
+            "in an EnvironmentFile= readable only by root\n",
+        );
+      }
       return 0;
     }
     if (options.supervise) {
@@ -51,6 +64,8 @@ export const serveCommand = defineCommand({
         String(metricsPort),
       ];
       if (proxyPorts !== undefined) args.push("--proxy-ports", proxyPorts.join("-"));
+      // Through the environment, not argv: `ps` shows every user a process's arguments.
+      if (databaseUrl !== undefined) process.env.WAYBILL_DATABASE_URL = databaseUrl;
       return superviseControlPlane({ args, log: (line) => context.stderr(`${line}\n`) });
     }
     const controlPlane = await startControlPlane({
@@ -58,9 +73,11 @@ export const serveCommand = defineCommand({
       port,
       metricsPort,
       ...(proxyPorts === undefined ? {} : { proxyPorts }),
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
     });
+    const database = databaseUrl === undefined ? "" : `, database ${maskedDatabaseUrl(databaseUrl)}`;
     context.stdout(
-      `waybill control plane listening on ${controlPlane.info.url} (state ${context.stateDir})\n`,
+      `waybill control plane listening on ${controlPlane.info.url} (state ${context.stateDir}${database})\n`,
     );
     const stop = () => void controlPlane.close(false);
     process.once("SIGINT", stop);

@@ -13,6 +13,8 @@ import { connect } from "../client.js";
 import { followShip, printOutcome } from "../follow.js";
 import { flag, flagOnByDefault, text } from "../options.js";
 import type { RunView } from "../views.js";
+import { createShip } from "../../api/ships.js";
+import { listRuns } from "../../api/runs.js";
 
 export const shipCommand = defineCommand({
   name: "ship",
@@ -46,22 +48,24 @@ export const shipCommand = defineCommand({
     say(`artifact ${"image" in artifact ? artifact.image : digest} (version ${version})\n`);
 
     const client = await connect(context.stateDir);
-    const shipped = await client.post<{ shipId: string; runs: RunView[] }>("/v1/ships", {
-      spec,
-      serviceDir,
-      ...artifact,
-      version,
-      ...(source === undefined
-        ? {}
-        : {
-            build: {
-              command: spec.build.command ?? "",
-              source,
-              lockfiles: lockfileDigests(serviceDir),
-              startedOn,
-              finishedOn,
-            },
-          }),
+    const shipped = await client.call(createShip, {
+      body: {
+        spec,
+        serviceDir,
+        ...artifact,
+        version,
+        ...(source === undefined
+          ? {}
+          : {
+              build: {
+                command: spec.build.command ?? "",
+                source,
+                lockfiles: lockfileDigests(serviceDir),
+                startedOn,
+                finishedOn,
+              },
+            }),
+      },
     });
 
     if (!options.wait) {
@@ -99,7 +103,7 @@ async function waitUntilStarted(
   shipId: string,
 ): Promise<RunView> {
   for (;;) {
-    const { runs } = await client.get<{ runs: RunView[] }>(`/v1/runs?ship=${encodeURIComponent(shipId)}`);
+    const { runs } = await client.call(listRuns, { query: { ship: shipId } });
     const first = runs[0];
     if (first !== undefined && first.state !== "queued") return first;
     await new Promise((resolve) => setTimeout(resolve, 100));

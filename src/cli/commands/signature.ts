@@ -1,4 +1,4 @@
-import type { SliChange } from "../../gate/signature-diff.js";
+import { diffSignatures } from "../../api/signatures.js";
 import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
@@ -22,17 +22,10 @@ export const signatureCommand = defineCommand({
     json: option("--json", "print JSON", flag),
   },
   async run({ a, b }, options, context) {
-    const params = new URLSearchParams({ a, b });
-    if (options.service !== undefined) params.set("service", options.service);
-    if (options.stage !== undefined) params.set("stage", options.stage);
     const client = await connect(context.stateDir);
-    const diff = await client.get<{
-      service: string;
-      stage: string;
-      a: string;
-      b: string;
-      changes: SliChange[];
-    }>(`/v1/signatures/diff?${params}`);
+    const diff = await client.call(diffSignatures, {
+      query: { a, b, service: options.service, stage: options.stage },
+    });
     if (options.json) {
       printJson(context, diff);
       return 0;

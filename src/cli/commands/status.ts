@@ -2,7 +2,8 @@ import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, text } from "../options.js";
-import { statusTable, type StatusView } from "../views.js";
+import { statusTable } from "../views.js";
+import { getStatus } from "../../api/status.js";
 
 export const statusCommand = defineCommand({
   name: "status",
@@ -10,8 +11,7 @@ export const statusCommand = defineCommand({
   options: { json: option("--json", "print JSON", flag) },
   async run({ service }, options, context) {
     const client = await connect(context.stateDir);
-    const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
-    const status = await client.get<StatusView>(`/v1/status${query}`);
+    const status = await client.call(getStatus, { query: service === undefined ? {} : { service } });
     if (options.json) printJson(context, status);
     else context.stdout(statusTable(status));
     return 0;

@@ -1,0 +1,26 @@
+/** Every route of the API, in the order OpenAPI lists them. */
+import type { RouteContract } from "./contract.js";
+import { evidenceRoutes } from "./evidence.js";
+import { policyRoutes } from "./policies.js";
+import { recallRoutes } from "./recall.js";
+import { runRoutes } from "./runs.js";
+import { shipRoutes } from "./ships.js";
+import { signatureRoutes } from "./signatures.js";
+import { stageRoutes } from "./stages.js";
+import { statusRoutes } from "./status.js";
+import { systemRoutes } from "./system.js";
+import { tokenRoutes } from "./tokens.js";
+
+// The contracts' own type parameters differ; the list only needs what every contract shares.
+export const apiRoutes: readonly RouteContract[] = [
+  ...systemRoutes,
+  ...shipRoutes,
+  ...statusRoutes,
+  ...runRoutes,
+  ...stageRoutes,
+  ...evidenceRoutes,
+  ...recallRoutes,
+  ...signatureRoutes,
+  ...policyRoutes,
+  ...tokenRoutes,
+] as unknown as readonly RouteContract[];

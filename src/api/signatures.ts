@@ -1,0 +1,129 @@
+/** Performance signatures: the gate's verdict per build, and what moved between two builds. */
+import { z } from "zod";
+import { defineRoute } from "./contract.js";
+
+const gateResult = z.enum(["pass", "warning", "fail"]);
+const interval = z.object({ estimate: z.number(), low: z.number(), high: z.number() });
+const relativeDecision = z.enum(["holds", "violated", "undecided"]);
+
+const criterionTarget = z.object({
+  criteria: z.string(),
+  targetValue: z.number(),
+  violated: z.boolean(),
+  judged: z.object({ decision: relativeDecision, reason: z.string() }).optional(),
+});
+
+/** The gate's evaluation, as Keptn's lighthouse reports it */
+export const evaluationSchema = z.object({
+  result: gateResult,
+  score: z.number(),
+  message: z.string(),
+  objectives: z.array(
+    z.object({
+      sli: z.string(),
+      displayName: z.string(),
+      status: z.enum(["pass", "warning", "fail", "info"]),
+      score: z.number(),
+      weight: z.number(),
+      keySli: z.boolean(),
+      value: z.object({
+        metric: z.string(),
+        value: z.number(),
+        success: z.boolean(),
+        message: z.string(),
+        comparedValue: z.number().optional(),
+      }),
+      passTargets: z.array(criterionTarget),
+      warningTargets: z.array(criterionTarget),
+      inconclusive: z.string().optional(),
+    }),
+  ),
+  comparison: z.object({
+    compareWith: z.enum(["single_result", "several_results"]),
+    numberOfComparisonResults: z.number(),
+    includeResultWithScore: z.enum(["all", "pass", "pass_or_warn"]),
+    aggregateFunction: z.enum(["avg", "p50", "p90", "p95"]),
+    comparedIndexes: z.array(z.number()),
+  }),
+  totalScore: z.object({ pass: z.number(), warning: z.number().optional() }),
+});
+
+export const pairedJudgementSchema = z.object({
+  sli: z.string(),
+  criteria: z.string(),
+  samples: z.object({ baseline: z.number(), candidate: z.number() }),
+  unit: z.enum(["ratio", "shift"]),
+  bound: z.number(),
+  typical: interval,
+  percentile: interval.nullable(),
+  decision: relativeDecision,
+  reason: z.string(),
+});
+
+/** One build's signature in a stage: the SLI vector the gate judged, and its verdict */
+export const signatureSchema = z.object({
+  runId: z.string(),
+  service: z.string(),
+  stage: z.string(),
+  digest: z.string(),
+  version: z.string(),
+  result: gateResult,
+  score: z.number(),
+  values: z.record(z.string(), z.number().nullable()),
+  noValueReasons: z.record(z.string(), z.string()),
+  sloDigest: z.string().nullable(),
+  baseline: z.array(z.string()),
+  baselineKind: z.enum(["concurrent", "history"]).optional(),
+  paired: z.array(pairedJudgementSchema).optional(),
+  window: z.object({ start: z.string(), end: z.string() }).nullable(),
+  recordedAt: z.string(),
+});
+
+export const evaluationRecordSchema = signatureSchema.extend({
+  evaluation: evaluationSchema,
+  latencySamplesMs: z.array(z.number()).optional(),
+});
+export type EvaluationRecordView = z.output<typeof evaluationRecordSchema>;
+
+const signaturesQuery = z.strictObject({ service: z.string().optional(), stage: z.string().optional() });
+
+export const listSignatures = defineRoute({
+  method: "GET",
+  path: "/v1/signatures",
+  role: "viewer",
+  tag: "signatures",
+  summary: "A service's performance signatures, newest first (the service may be left out when there is one)",
+  query: signaturesQuery,
+  response: { status: 200, schema: z.object({ signatures: z.array(signatureSchema) }) },
+});
+
+export const signatureDiffSchema = z.object({
+  service: z.string(),
+  stage: z.string(),
+  a: z.string(),
+  b: z.string(),
+  changes: z.array(
+    z.object({
+      sli: z.string(),
+      a: z.number().nullable(),
+      b: z.number().nullable(),
+      absolute: z.number().nullable(),
+      relativePct: z.number().nullable(),
+      significant: z.boolean().nullable(),
+      classification: z.string().nullable(),
+    }),
+  ),
+});
+
+export const diffSignatures = defineRoute({
+  method: "GET",
+  path: "/v1/signatures/diff",
+  role: "viewer",
+  tag: "signatures",
+  summary:
+    "What moved between two builds' signatures (each by run id, version or digest), and whether it is significant",
+  query: signaturesQuery.extend({ a: z.string().min(1), b: z.string().min(1) }),
+  response: { status: 200, schema: signatureDiffSchema },
+});
+
+export const signatureRoutes = [listSignatures, diffSignatures];

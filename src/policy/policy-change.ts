@@ -1,0 +1,16 @@
+/** What an admin may set of a stage's protected policy; fields left out keep their current value. */
+import { z } from "zod";
+import { requirementSchema } from "../spec/schema.js";
+
+const approvalMode = z.enum(["automatic", "manual"]);
+const targetName = z.string().regex(/^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/, {
+  message: "expected 'local' or 'kube:<context>[/<namespace>]'",
+});
+
+export const policyChangeSchema = z.strictObject({
+  approval: z.strictObject({ pass: approvalMode.optional(), warning: approvalMode.optional() }).optional(),
+  requires: z.array(requirementSchema).optional(),
+  gate: z.boolean().optional(),
+  targets: z.array(targetName).min(1).optional(),
+});
+export type PolicyChange = z.infer<typeof policyChangeSchema>;
