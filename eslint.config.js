@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { boundaries } from "./eslint.boundaries.mjs";
 
 export default tseslint.config(
   { ignores: ["bench/.tools/", "dist*/", "node_modules/", "examples/**/dist/", "**/.waybill/", "schema/"] },
@@ -26,4 +27,5 @@ export default tseslint.config(
       },
     },
   },
+  ...boundaries,
 );

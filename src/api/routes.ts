@@ -1,4 +1,8 @@
 /** Every route of the API, in the order OpenAPI lists them. */
+import { eventRoutes } from "./events.js";
+import { webhookRoutes } from "./webhooks.js";
+import { metricsRoutes } from "./metrics.js";
+import { doraRoutes } from "./dora.js";
 import type { RouteContract } from "./contract.js";
 import { evidenceRoutes } from "./evidence.js";
 import { policyRoutes } from "./policies.js";
@@ -23,4 +27,8 @@ export const apiRoutes: readonly RouteContract[] = [
   ...signatureRoutes,
   ...policyRoutes,
   ...tokenRoutes,
+  ...eventRoutes,
+  ...webhookRoutes,
+  ...metricsRoutes,
+  ...doraRoutes,
 ] as unknown as readonly RouteContract[];

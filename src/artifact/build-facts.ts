@@ -1,6 +1,6 @@
 /**
  * What a build came from, for its SLSA provenance: the git commit of the service folder,
- * whether the working tree differed from it, whether the commit is signed, and the digests
+ * when it was made, whether the working tree differed from it, whether it is signed, and the digests
  * of the lockfiles the build resolved dependencies from. git runs without a shell.
  */
 import { execFile } from "node:child_process";
@@ -23,6 +23,8 @@ export interface SourceFacts {
   repository: string;
   ref?: string;
   commit: string;
+  /** When the commit was made (ISO 8601, UTC), where git can say: the start of DORA's lead time */
+  committedAt?: string;
   dirty: boolean;
   signedCommit: boolean;
 }
@@ -45,13 +47,21 @@ export async function sourceFacts(serviceDir: string): Promise<SourceFacts | und
   const ref = await git(serviceDir, ["symbolic-ref", "-q", "HEAD"]);
   const status = await git(serviceDir, ["status", "--porcelain", "--", "."]);
   const signed = await git(serviceDir, ["verify-commit", commit]);
+  const committedAt = isoOrUndefined(await git(serviceDir, ["show", "-s", "--format=%cI", commit]));
   return {
     repository,
     ...(ref ? { ref } : {}),
     commit,
+    ...(committedAt === undefined ? {} : { committedAt }),
     dirty: status === undefined || status.length > 0,
     signedCommit: signed !== undefined,
   };
+}
+
+/** git's strict ISO 8601 keeps the committer's offset; UTC sorts and compares as text. */
+function isoOrUndefined(text: string | undefined): string | undefined {
+  const time = text === undefined || text === "" ? NaN : Date.parse(text);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
 export function lockfileDigests(serviceDir: string): { path: string; sha256: string }[] {

@@ -1,4 +1,5 @@
 /** The API's JSON shapes as the CLI reads them, and how they are shown to a person. */
+import { LOCAL_TARGET } from "../spec/target-kinds.js";
 import type { RunView } from "../api/runs.js";
 import type { StatusView } from "../api/status.js";
 import { formatChange, type Interval, type PairedJudgement } from "../gate/paired-comparison.js";
@@ -59,7 +60,7 @@ export function statusTable(status: StatusView, options: { reasons: boolean } = 
           stage.url ?? "-",
           stageNote(stage, options.reasons),
         ]);
-        if (stage.targets.some((target) => target.name !== "local")) {
+        if (stage.targets.some((target) => target.name !== LOCAL_TARGET)) {
           for (const target of stage.targets) rows.push([`  ${target.name}`, "", target.version, "", ""]);
         }
       }

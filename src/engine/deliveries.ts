@@ -3,6 +3,7 @@
  * evidence (SBOM, vulnerability scan, build provenance: signed by the control plane) and
  * queues the first stage; a rollback queues the stage's previous release again.
  */
+import { artifactKindOf } from "../spec/target-kinds.js";
 import { randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { isAbsolute, relative, sep } from "node:path";
@@ -99,9 +100,7 @@ export class Deliveries {
   ): Promise<{ path: string; mountPath: string }> {
     if (!isAbsolute(request.serviceDir)) throw new UserError("serviceDir must be an absolute path");
     await requireDirectory(request.serviceDir, "serviceDir");
-    const toKubernetes = spec.stages.some((stage) =>
-      stageTargets(stage).some((target) => target !== "local"),
-    );
+    const toKubernetes = artifactKindOf(spec.stages.flatMap(stageTargets)) !== "folder";
     if (request.image !== undefined) {
       if (!toKubernetes) {
         throw new UserError(

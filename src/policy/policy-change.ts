@@ -1,11 +1,10 @@
 /** What an admin may set of a stage's protected policy; fields left out keep their current value. */
 import { z } from "zod";
 import { requirementSchema } from "../spec/schema.js";
+import { targetNameMessage, targetNamePattern } from "../spec/target-kinds.js";
 
 const approvalMode = z.enum(["automatic", "manual"]);
-const targetName = z.string().regex(/^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/, {
-  message: "expected 'local' or 'kube:<context>[/<namespace>]'",
-});
+const targetName = z.string().regex(targetNamePattern, { message: targetNameMessage });
 
 export const policyChangeSchema = z.strictObject({
   approval: z.strictObject({ pass: approvalMode.optional(), warning: approvalMode.optional() }).optional(),

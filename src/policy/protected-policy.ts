@@ -4,7 +4,7 @@
  * time the policy is a floor under the shipped stage, so a stage never runs looser than the
  * platform allows, whatever spec an artifact was recorded with.
  */
-import type { Requirement, StageSpec } from "../spec/schema.js";
+import { stageTargets, type Requirement, type StageSpec } from "../spec/schema.js";
 import { parseDuration } from "../spec/units.js";
 
 export type ApprovalMode = "automatic" | "manual";
@@ -31,7 +31,7 @@ export function policyOfStage(stage: ProtectedStage): ProtectedPolicy {
     approval: { pass: stage.approval.pass, warning: stage.approval.warning },
     requires: structuredClone(stage.requires),
     gate: stage.gate,
-    targets: stage.targets ?? [stage.target ?? "local"],
+    targets: stageTargets(stage),
   };
 }
 

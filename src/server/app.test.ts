@@ -17,6 +17,7 @@ import { buildApp, type AppDependencies, type RouteInfo } from "./app.js";
 import { apiRoutes } from "../api/routes.js";
 import { isDeepStrictEqual } from "node:util";
 import { createHash } from "node:crypto";
+import { EventIntake } from "../integrations/intake.js";
 import { blockerOf } from "../engine/run-views.js";
 import type { RunRecord } from "../store/store.js";
 import { TokenRegistry, adminToken, roles, type Role } from "./auth.js";
@@ -81,6 +82,8 @@ before(async () => {
     advisoriesDir: join(stateDir, "advisories"),
     tokens: TokenRegistry.load(stateDir, store.tokenStore()),
     tokenStore: store.tokenStore(),
+    intake: new EventIntake({ integrations: store.integrationStore(), store, deliveries, engine }),
+    integrations: store.integrationStore(),
     stageUrl: () => undefined,
     readLogs: async () => "",
     shutdown: (stopApps) => void shutdowns.push(stopApps),

@@ -3,6 +3,12 @@
  * (`routes/<resource>.ts`) registered from their contracts in `src/api/`. A route module only
  * translates between HTTP and a use-case; the use-cases live in `src/engine/` and beside it.
  */
+import type { EventIntake } from "../integrations/intake.js";
+import type { IntegrationStore } from "../store/integration-store.js";
+import { registerEventRoutes } from "./routes/events.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { registerMetricsRoutes } from "./routes/metrics.js";
+import { registerDoraRoutes } from "./routes/dora.js";
 import type { FastifyInstance } from "fastify";
 import { readFileSync } from "node:fs";
 import { buildOpenApiDocument } from "../api/openapi.js";
@@ -39,6 +45,8 @@ export interface AppDependencies {
   advisoriesDir: string;
   tokens: TokenRegistry;
   tokenStore: TokenStore;
+  intake: EventIntake;
+  integrations: IntegrationStore;
   stageUrl(service: string, stage: string): string | undefined;
   readLogs(service: string, stage: string, stream: "stdout" | "stderr", tailBytes: number): Promise<string>;
   shutdown(stopApps: boolean): void;
@@ -66,5 +74,9 @@ export async function buildApp(
   registerSignatureRoutes(app, deps);
   registerPolicyRoutes(app, deps);
   registerTokenRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
+  registerDoraRoutes(app, deps);
   return { app, routes };
 }

@@ -3,6 +3,8 @@
  * one process, and publishes where it listens in `<state>/control-plane.json` for the CLI.
  * Starting it again after a crash resumes every run and adopts the running app processes.
  */
+import { EventIntake } from "../integrations/intake.js";
+import { WebhookDispatcher } from "../integrations/dispatcher.js";
 import { MeshCertificates } from "../targets/mesh-certificates.js";
 import { MeshCa } from "../security/ca.js";
 import { trustDomainFor } from "../security/identity.js";
@@ -144,6 +146,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     join(stateDir, "advisories"),
     policies,
   );
+  const integrations = store.integrationStore();
+  const logLine = (line: string) => process.stderr.write(`waybill: ${line}\n`);
+  const intake = new EventIntake({ integrations, store, deliveries, engine, log: logLine });
+  const dispatcher = new WebhookDispatcher({ store, integrations, intake, log: logLine });
 
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -152,6 +158,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     closing ??= (async () => {
       await app.close();
       await engine.stop();
+      await dispatcher.stop();
       await runtime.close({ stopInstances: stopApps, keepRecords: true });
       mesh.close();
       await opened.close();
@@ -172,6 +179,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     advisoriesDir: join(stateDir, "advisories"),
     tokens,
     tokenStore,
+    intake,
+    integrations,
     stageUrl: (service, stage) => local.url(service, stage),
     readLogs: async (service, stage, stream, tailBytes) => {
       const instanceId = liveInstance(runtime, service, stage);
@@ -195,6 +204,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   writeAtomically(controlPlaneInfoFile(stateDir), JSON.stringify(info, null, 2));
   rememberPorts(stateDir, { api: port, metrics: portOfUrl(info.metricsUrl) });
   await engine.start();
+  dispatcher.start();
   return { info, closed, close };
 }
 

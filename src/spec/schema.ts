@@ -7,6 +7,13 @@ import { posix } from "node:path";
 import { z } from "zod";
 import { CriteriaSyntaxError, parseCriteria } from "../gate/criteria.js";
 import { commandProblem } from "./units.js";
+import {
+  LOCAL_TARGET,
+  targetKindOf,
+  targetKinds,
+  targetNameMessage,
+  targetNamePattern,
+} from "./target-kinds.js";
 
 const durationPattern = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/;
 const durationMessage = "expected a duration such as 0, 500ms, 30s, 5m, 1h30m or 7d";
@@ -292,11 +299,10 @@ export const requirementSchema = z.union([
   }),
 ]);
 
-const targetPattern = /^(local|kube:[^/\s]+(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)$/;
 const targetSchema = z
   .string()
-  .regex(targetPattern, { message: "expected 'local' or 'kube:<context>[/<namespace>]'" })
-  .describe("'local' or 'kube:<context>[/<namespace>]'");
+  .regex(targetNamePattern, { message: targetNameMessage })
+  .describe(targetKinds.map((kind) => `'${kind.written}'`).join(" or "));
 
 const approvalMode = z.enum(["automatic", "manual"]);
 const stageSchema = z.strictObject({
@@ -451,8 +457,7 @@ export const serviceSpecSchema = z
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();
     // Each missing run field is reported once, for the first stage that needs it.
-    let reportedRunCommand = false;
-    let reportedImage = false;
+    const reported = new Set<string>();
     spec.stages.forEach((stage, index) => {
       if (seen.has(stage.name)) {
         ctx.addIssue({
@@ -470,28 +475,20 @@ export const serviceSpecSchema = z
         });
       }
       const targets = stageTargets(stage);
-      if (targets.includes("local") && spec.run.command === undefined && !reportedRunCommand) {
-        reportedRunCommand = true;
+      const facts = { runCommand: spec.run.command, image: spec.run.image || spec.build.image || undefined };
+      for (const kind of new Set(targets.filter((t) => targetNamePattern.test(t)).map(targetKindOf))) {
+        const missing = kind.missingFromSpec(facts);
+        if (missing === undefined || reported.has(kind.kind)) continue;
+        reported.add(kind.kind);
         ctx.addIssue({
           code: "custom",
-          path: ["run"],
-          message: `run.command is required: stage "${stage.name}" deploys to the local target`,
+          path: [missing.path],
+          message: `${missing.message}: stage "${stage.name}" deploys to ${kind.described}`,
         });
       }
-      if (
-        targets.some((t) => t.startsWith("kube:")) &&
-        !spec.run.image &&
-        !spec.build.image &&
-        !reportedImage
-      ) {
-        reportedImage = true;
-        ctx.addIssue({
-          code: "custom",
-          path: ["run"],
-          message: `run.image or build.image is required: stage "${stage.name}" deploys to Kubernetes`,
-        });
-      }
-      const kubeTargets = targets.filter((target) => target.startsWith("kube:"));
+      const kubeTargets = targets.filter(
+        (target) => targetNamePattern.test(target) && targetKindOf(target).kind === "kube",
+      );
       const runsLoad = stage.test && (spec.test.load !== undefined || spec.test.external !== undefined);
       const withoutUrl = kubeTargets.filter((target) => testUrlFor(stage, target) === undefined);
       if (runsLoad && withoutUrl.length > 0) {
@@ -514,7 +511,9 @@ export const serviceSpecSchema = z
  */
 function reportMixedTargets(stages: z.output<typeof stageSchema>[], ctx: z.RefinementCtx): void {
   const kinds = stages.map((stage) =>
-    stageTargets(stage).map((target) => (target === "local" ? "local" : "kube")),
+    stageTargets(stage)
+      .filter((target) => targetNamePattern.test(target))
+      .map((target) => targetKindOf(target).kind),
   );
   const firstLocal = kinds.findIndex((stageKinds) => stageKinds.includes("local"));
   const firstKube = kinds.findIndex((stageKinds) => stageKinds.includes("kube"));
@@ -539,7 +538,7 @@ export type LoadSpec = z.output<typeof loadSchema>;
 export type Requirement = z.output<typeof requirementSchema>;
 
 export function stageTargets(stage: Pick<StageSpec, "target" | "targets">): string[] {
-  return stage.targets ?? [stage.target ?? "local"];
+  return stage.targets ?? [stage.target ?? LOCAL_TARGET];
 }
 
 /** True for a URL git clones from (scheme://… or scp-like user@host:path), false for a local path. */

@@ -7,6 +7,7 @@
  * `seq` is taken and committed in the same order by every process: a reader that tails the
  * log by `afterSeq` never skips an event that commits after a higher one.
  */
+import { IntegrationStore, type IntegrationTables } from "./integration-store.js";
 import { TokenStore } from "./token-store.js";
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
@@ -62,6 +63,12 @@ export class KyselyStore implements Store {
   /** The API tokens kept in this database (`token-store.ts`) */
   tokenStore(): TokenStore {
     return new TokenStore(this.db);
+  }
+
+  /** CloudEvents received and webhooks sent, kept in this database (`integration-store.ts`) */
+  integrationStore(): IntegrationStore {
+    // The integration tables live in this database (migration 0010); their store names only them.
+    return new IntegrationStore(this.db as unknown as Kysely<IntegrationTables>, this.sealer);
   }
 
   /**

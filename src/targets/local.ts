@@ -21,7 +21,8 @@ import { commandArgv, parseDuration } from "../spec/units.js";
 import { resolveResources, usesAuto } from "../spec/resources.js";
 import { recordedRecommendation } from "../evidence/attestation/recorded-recommendation.js";
 import type { ArtifactRecord, ReleaseRecord, Store } from "../store/store.js";
-import { parseStoredSpec } from "../engine/engine.js";
+import { parseStoredSpec } from "../spec/stored-spec.js";
+import { LOCAL_TARGET } from "../spec/target-kinds.js";
 import type { ServiceSpec, StageSpec } from "../spec/schema.js";
 import type { MeshTls } from "../runtime/types.js";
 import type { MeshCertificates } from "./mesh-certificates.js";
@@ -44,7 +45,7 @@ import type {
   TargetMeasurement,
 } from "./target.js";
 
-export const LOCAL_TARGET = "local";
+export { LOCAL_TARGET };
 
 export class LocalTarget implements Target {
   readonly name = LOCAL_TARGET;

@@ -33,6 +33,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./serve.js")).serveCommand,
   },
   {
+    name: "migrate",
+    summary: "bring the control plane's database (--database or the state folder's) to this binary's schema",
+    load: async () => (await import("./migrate.js")).migrateCommand,
+  },
+  {
     name: "ship",
     summary: "build the service, record its artifact, and deliver it through its stages",
     load: async () => (await import("./ship.js")).shipCommand,
@@ -63,9 +68,30 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./reject.js")).rejectCommand,
   },
   {
+    name: "dora",
+    summary:
+      "DORA's four keys per service and stage: deployment frequency, lead time, change failure rate, time to restore",
+    load: async () => (await import("./dora.js")).doraCommand,
+  },
+  {
     name: "rollback",
     summary: "put a stage's previous release back, and wait until it is live",
     load: async () => (await import("./rollback.js")).rollbackCommand,
+  },
+  {
+    name: "tokens",
+    summary: "list, create (shown once) or revoke API tokens, each with one role (admin)",
+    load: async () => (await import("./tokens.js")).tokensCommand,
+  },
+  {
+    name: "login",
+    summary: "use a shared control plane with your own token (or set WAYBILL_URL and WAYBILL_TOKEN)",
+    load: async () => (await import("./login.js")).loginCommand,
+  },
+  {
+    name: "logout",
+    summary: "forget the shared control plane waybill login saved",
+    load: async () => (await import("./logout.js")).logoutCommand,
   },
   {
     name: "policy",
@@ -149,6 +175,12 @@ export const commands: CommandEntry[] = [
     name: "recall",
     summary: "which deployments, current and past, carry a package version range or an advisory's packages",
     load: async () => (await import("./recall.js")).recallCommand,
+  },
+  {
+    name: "webhooks",
+    summary:
+      "list webhook subscriptions and dead letters; (as an admin) add or remove one, or retry a dead letter",
+    load: async () => (await import("./webhooks.js")).webhooksCommand,
   },
   {
     name: "render",

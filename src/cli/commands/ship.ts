@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { artifactKindOf } from "../../spec/target-kinds.js";
 import { versionLabelSchema } from "../../spec/version-label.js";
 import { artifactDigest } from "../../artifact/digest.js";
 import { runBuild } from "../../artifact/build.js";
@@ -82,7 +83,7 @@ export const shipCommand = defineCommand({
 });
 
 function deploysToKubernetes(spec: ServiceSpec): boolean {
-  return spec.stages.some((stage) => stageTargets(stage).some((target) => target.startsWith("kube:")));
+  return artifactKindOf(spec.stages.flatMap(stageTargets)) === "image";
 }
 
 async function folderArtifact(

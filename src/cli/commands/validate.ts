@@ -1,4 +1,5 @@
 import { join, relative } from "node:path";
+import { LOCAL_TARGET } from "../../spec/target-kinds.js";
 import { argument, defineCommand, option } from "../command.js";
 import { printJson } from "../json-output.js";
 import { flag, text } from "../options.js";
@@ -44,7 +45,7 @@ function summary(file: string, loaded: LoadedSpecFile): string {
   const stages = spec.stages
     .map((stage) => {
       const targets = stageTargets(stage);
-      return targets.length === 1 && targets[0] === "local"
+      return targets.length === 1 && targets[0] === LOCAL_TARGET
         ? stage.name
         : `${stage.name} [${targets.join(", ")}]`;
     })

@@ -51,6 +51,18 @@ describe("SLSA provenance v1 predicate", () => {
     });
   });
 
+  it("annotates the source with the commit's time, in UTC, where the build knew it", () => {
+    const predicate = buildProvenancePredicate({
+      ...input,
+      source: { ...input.source, committedAt: "2026-01-01T23:00:00+01:00" },
+    });
+    assert.deepEqual(predicate.buildDefinition.resolvedDependencies[0]?.annotations, {
+      dirty: true,
+      signedCommit: false,
+      committedAt: "2026-01-01T22:00:00.000Z",
+    });
+  });
+
   const refusals = [
     {
       name: "a short commit",
@@ -71,6 +83,11 @@ describe("SLSA provenance v1 predicate", () => {
       name: "a time that is not one",
       change: { startedOn: "yesterday" },
       message: /startedOn is not a valid time/,
+    },
+    {
+      name: "a commit time that is not one",
+      change: { source: { ...input.source, committedAt: "last week" } },
+      message: /committedAt is not a valid time/,
     },
   ];
   for (const { name, change, message } of refusals) {

@@ -28,6 +28,8 @@ export interface ProvenanceInput {
     ref?: string;
     /** 40-hex git commit */
     commit: string;
+    /** When the commit was made, where known: where DORA's lead time for changes starts */
+    committedAt?: string;
     /** The working tree had changes not in the commit, so the commit alone does not describe the build */
     dirty: boolean;
     /** The commit carries a signature git could verify */
@@ -62,7 +64,13 @@ export function buildProvenancePredicate(input: ProvenanceInput): ProvenancePred
   const sourceDependency: ResourceDescriptor = {
     uri: source.ref === undefined ? repository : `${repository}@${source.ref}`,
     digest: { sha1: source.commit },
-    annotations: { dirty: source.dirty, signedCommit: source.signedCommit },
+    annotations: {
+      dirty: source.dirty,
+      signedCommit: source.signedCommit,
+      ...(source.committedAt === undefined
+        ? {}
+        : { committedAt: isoTime(source.committedAt, "committedAt") }),
+    },
   };
   const lockfiles = input.lockfiles.map(({ path, sha256 }): ResourceDescriptor => {
     if (!/^[0-9a-f]{64}$/.test(sha256))
