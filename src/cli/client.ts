@@ -89,14 +89,6 @@ export class ApiClient {
     }
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>("POST", path, body);
-  }
-
-  put<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>("PUT", path, body);
-  }
-
   async text(path: string): Promise<string> {
     const response = await this.send("GET", path);
     if (response.status >= 400) raise(response);

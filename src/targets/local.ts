@@ -45,8 +45,6 @@ import type {
   TargetMeasurement,
 } from "./target.js";
 
-export { LOCAL_TARGET };
-
 export class LocalTarget implements Target {
   readonly name = LOCAL_TARGET;
 
