@@ -10,6 +10,7 @@
  * without shipping twice: the ship's id is derived from (source, id), and a ship of the same
  * digest queued after the event arrived counts as this event's own.
  */
+import { publicRun } from "../engine/run-views.js";
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { z } from "zod";
@@ -22,7 +23,7 @@ import { ConflictError, NotFoundError, UserError, errorMessage } from "../errors
 import { serviceSpecSchema } from "../spec/schema.js";
 import { versionLabelSchema } from "../spec/version-label.js";
 import type { IntakeRecord, IntegrationStore } from "../store/integration-store.js";
-import type { ArtifactRecord, RunRecord, Store } from "../store/store.js";
+import type { ArtifactRecord, Store } from "../store/store.js";
 import { structuredForm, type ReceivedCloudEvent } from "./cloudevents.js";
 
 export const INTAKE_TYPES = {
@@ -255,13 +256,13 @@ export class EventIntake {
       const run = await this.deps.store.getRun(plan.run);
       if (run === undefined) throw new NotFoundError(`no run with id "${plan.run}"`);
       if (run.state !== "waiting-approval") {
-        if (since !== undefined) return { run: runView(run) };
+        if (since !== undefined) return { run: publicRun(run) };
         throw new ConflictError(`run ${run.id} is ${run.state}, not waiting for approval`);
       }
       if (plan.action === "approve") await this.deps.engine.approve(run.id, actor.name);
       else await this.deps.engine.reject(run.id, actor.name, plan.reason);
       const decided = await this.deps.store.getRun(run.id);
-      return { run: runView(decided ?? run) };
+      return { run: publicRun(decided ?? run) };
     }
     const shipId = shipIdOf(event);
     if (since !== undefined) {
@@ -286,7 +287,7 @@ export class EventIntake {
       },
       actor,
     );
-    return { shipId: ship.shipId, runs: ship.runs.map(runView) };
+    return { shipId: ship.shipId, runs: ship.runs.map(publicRun) };
   }
 
   /** A ship the first holder of an abandoned event queued before it died */
@@ -296,7 +297,7 @@ export class EventIntake {
     since: string,
   ): Promise<Record<string, unknown> | undefined> {
     const own = await this.deps.store.listRuns({ shipId });
-    if (own.length > 0) return { shipId, runs: own.map(runView) };
+    if (own.length > 0) return { shipId, runs: own.map(publicRun) };
     const service = plan.kind === "image" ? plan.service : plan.artifact.service;
     const digest = plan.kind === "image" ? plan.digest : plan.artifact.digest;
     const queued = (await this.deps.store.listRuns({ service })).find(
@@ -305,7 +306,7 @@ export class EventIntake {
     if (queued === undefined) return undefined;
     return {
       shipId: queued.shipId,
-      runs: (await this.deps.store.listRuns({ shipId: queued.shipId })).map(runView),
+      runs: (await this.deps.store.listRuns({ shipId: queued.shipId })).map(publicRun),
     };
   }
 
@@ -321,7 +322,7 @@ export class EventIntake {
       digest: artifact.digest,
       version: artifact.version,
     });
-    return { shipId, runs: [runView(run)] };
+    return { shipId, runs: [publicRun(run)] };
   }
 
   private async recordedArtifact(data: z.output<typeof artifactUploadedData>): Promise<ArtifactRecord> {
@@ -437,16 +438,4 @@ function repositoryOf(image: string): string {
 
 function actorOf(principal: IntakePrincipal): Actor {
   return { name: principal.name, mayChangePolicy: principal.role === "admin" };
-}
-
-function runView(run: RunRecord): Record<string, unknown> {
-  return {
-    id: run.id,
-    service: run.service,
-    stage: run.stage,
-    version: run.version,
-    digest: run.digest,
-    state: run.state,
-    shipId: run.shipId,
-  };
 }

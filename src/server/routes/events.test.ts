@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { checkRoleMatrix, tokensForEveryRole } from "../../testing/role-matrix.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,17 +21,12 @@ import { KyselyStore } from "../../store/kysely-store.js";
 import type { Database as Tables } from "../../store/schema.js";
 import { openSqliteDatabase } from "../../store/sqlite-store.js";
 import { createApiServer, type RouteInfo } from "../api-server.js";
-import { TokenRegistry, adminToken, roles, type Role } from "../auth.js";
+import { TokenRegistry, type Role } from "../auth.js";
 import { registerEventRoutes } from "./events.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-events-"));
 const serviceDir = join(stateDir, "service");
-const roleTokens: Record<Role, string> = {
-  viewer: "viewer-token-0123456789",
-  developer: "developer-token-0123456789",
-  approver: "approver-token-0123456789",
-  admin: "",
-};
+let roleTokens: Record<Role, string>;
 let db: Kysely<Tables>;
 let store: KyselyStore;
 let engine: Engine;
@@ -43,18 +39,7 @@ const routes: RouteInfo[] = [];
 const digest = (letter: string) => `sha256:${letter.repeat(64)}`;
 
 before(async () => {
-  roleTokens.admin = adminToken(stateDir);
-  writeFileSync(
-    join(stateDir, "tokens.json"),
-    JSON.stringify(
-      (["viewer", "developer", "approver"] as const).map((role) => ({
-        name: role,
-        role,
-        token: roleTokens[role],
-      })),
-    ),
-    { mode: 0o600 },
-  );
+  roleTokens = tokensForEveryRole(stateDir);
   mkdirSync(join(serviceDir, "dist"), { recursive: true });
   writeFileSync(join(serviceDir, "dist", "server.js"), "// the app\n");
   db = (await openSqliteDatabase(join(stateDir, "waybill.db"))) as unknown as Kysely<Tables>;
@@ -469,25 +454,6 @@ describe("events: authorization over the role matrix", () => {
   });
 
   test("no token and a wrong token get 401; a role below the route's 403; its own role and above get through", async () => {
-    for (const route of eventRoutes()) {
-      const request = (authorization?: string) =>
-        app.inject({
-          method: route.method as "GET" | "POST",
-          url: route.url,
-          headers: authorization === undefined ? {} : { authorization },
-        });
-      assert.equal((await request()).statusCode, 401, `${route.method} without a token`);
-      assert.equal(
-        (await request(`Bearer ${"0".repeat(40)}`)).statusCode,
-        401,
-        `${route.method} with a wrong token`,
-      );
-      for (const role of roles) {
-        const status = (await request(`Bearer ${roleTokens[role]}`)).statusCode;
-        if (roles.indexOf(role) >= roles.indexOf(route.role)) {
-          assert.ok(status !== 401 && status !== 403, `${role} on ${route.method} ${route.url}: ${status}`);
-        } else assert.equal(status, 403, `${role} on ${route.method} ${route.url}`);
-      }
-    }
+    await checkRoleMatrix(app, eventRoutes(), roleTokens);
   });
 });

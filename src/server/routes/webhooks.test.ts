@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { checkRoleMatrix, tokensForEveryRole } from "../../testing/role-matrix.js";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -9,34 +10,18 @@ import { EnvSealer } from "../../store/env-sealer.js";
 import { IntegrationStore, type IntegrationTables } from "../../store/integration-store.js";
 import { openSqliteDatabase } from "../../store/sqlite-store.js";
 import { createApiServer, type RouteInfo } from "../api-server.js";
-import { TokenRegistry, adminToken, roles, type Role } from "../auth.js";
+import { TokenRegistry, type Role } from "../auth.js";
 import { registerWebhookRoutes } from "./webhooks.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-webhook-routes-"));
-const roleTokens: Record<Role, string> = {
-  viewer: "viewer-token-0123456789",
-  developer: "developer-token-0123456789",
-  approver: "approver-token-0123456789",
-  admin: "",
-};
+let roleTokens: Record<Role, string>;
 let db: Kysely<IntegrationTables>;
 let integrations: IntegrationStore;
 let app: FastifyInstance;
 const routes: RouteInfo[] = [];
 
 before(async () => {
-  roleTokens.admin = adminToken(stateDir);
-  writeFileSync(
-    join(stateDir, "tokens.json"),
-    JSON.stringify(
-      (["viewer", "developer", "approver"] as const).map((role) => ({
-        name: role,
-        role,
-        token: roleTokens[role],
-      })),
-    ),
-    { mode: 0o600 },
-  );
+  roleTokens = tokensForEveryRole(stateDir);
   db = (await openSqliteDatabase(join(stateDir, "waybill.db"))) as unknown as Kysely<IntegrationTables>;
   integrations = new IntegrationStore(db, EnvSealer.fromKey(EnvSealer.newKey()));
   const server = createApiServer(TokenRegistry.load(stateDir));
@@ -170,8 +155,6 @@ describe("webhook subscriptions", () => {
 });
 
 describe("webhooks: authorization over the role matrix", () => {
-  const concrete = (url: string) => url.replace(/:([a-z]+)/g, "x");
-
   test("listing is for viewers; subscribing, removing and retrying for admins", () => {
     assert.deepEqual(routes.map((route) => `${route.method} ${route.url} ${route.role}`).sort(), [
       "DELETE /v1/webhooks/:id admin",
@@ -182,25 +165,6 @@ describe("webhooks: authorization over the role matrix", () => {
   });
 
   test("no token and a wrong token get 401; a role below the route's 403; its own role gets through", async () => {
-    for (const route of routes) {
-      const request = (authorization?: string) =>
-        app.inject({
-          method: route.method as "GET",
-          url: concrete(route.url),
-          headers: authorization === undefined ? {} : { authorization },
-        });
-      assert.equal((await request()).statusCode, 401, `${route.method} ${route.url} without a token`);
-      assert.equal(
-        (await request(`Bearer ${"0".repeat(40)}`)).statusCode,
-        401,
-        `${route.method} ${route.url}`,
-      );
-      for (const role of roles) {
-        const status = (await request(`Bearer ${roleTokens[role]}`)).statusCode;
-        if (roles.indexOf(role) >= roles.indexOf(route.role)) {
-          assert.ok(status !== 401 && status !== 403, `${role} on ${route.method} ${route.url}: ${status}`);
-        } else assert.equal(status, 403, `${role} on ${route.method} ${route.url}`);
-      }
-    }
+    await checkRoleMatrix(app, routes, roleTokens);
   });
 });
