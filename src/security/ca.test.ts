@@ -181,3 +181,86 @@ test("renewal is due once two thirds of a certificate's lifetime have passed", (
   ];
   for (const [time, due] of cases) assert.equal(at(time), due, time);
 });
+
+test("a root rotation introduces, activates and retires a root, and each step survives a reopen", async () => {
+  const keysDir = newKeysDir();
+  const ca = await MeshCa.open(keysDir, DOMAIN);
+  const oldRoot = new X509Certificate(ca.caPem);
+  const start = Date.now();
+  const at = (ms: number): Date => new Date(start + ms);
+  const signedBy = (certPem: string, root: X509Certificate): boolean =>
+    new X509Certificate(certPem).verify(root.publicKey);
+  const reopened = async (): Promise<string[]> =>
+    (await MeshCa.open(keysDir, DOMAIN)).roots().map((root) => root.state);
+  const beforeRotation = await ca.issue(PROXY);
+
+  assert.equal(await ca.advanceRootRotation(at(0), { settleMs: 60_000 }), null, "a young root is kept");
+  assert.equal(await ca.beginRootRotation(at(0)), true);
+  assert.equal(await ca.beginRootRotation(at(0)), false, "one rotation at a time");
+  assert.deepEqual(
+    ca.roots().map((root) => root.state),
+    ["signing", "next"],
+  );
+  assert.equal(ca.caPem.match(/BEGIN CERTIFICATE/g)?.length, 2, "both roots in the bundle");
+  assert.deepEqual(await reopened(), ["signing", "next"]);
+  assert.ok(
+    signedBy((await ca.issue(PROXY)).certPem, oldRoot),
+    "the old root signs until the bundle settles",
+  );
+
+  assert.equal(await ca.advanceRootRotation(at(59_000), { settleMs: 60_000 }), null, "not settled yet");
+  assert.equal(await ca.advanceRootRotation(at(60_000), { settleMs: 60_000 }), "activated");
+  const newRoot = new X509Certificate(ca.caPem.slice(ca.caPem.lastIndexOf("-----BEGIN")));
+  const afterActivation = await ca.issue(PROXY);
+  assert.ok(signedBy(afterActivation.certPem, newRoot), "the new root signs");
+  assert.ok(ca.signedByCurrentRoot(afterActivation.certPem));
+  assert.ok(!ca.signedByCurrentRoot(beforeRotation.certPem));
+  assert.deepEqual(await reopened(), ["retiring", "signing"]);
+  assert.ok(!readdirSync(keysDir).includes("mesh-ca.key"), "a root that no longer signs has no key");
+
+  const [retiring] = ca.roots();
+  assert.ok(retiring?.retireAfter !== null && retiring?.retireAfter !== undefined);
+  assert.ok(
+    retiring.retireAfter.getTime() > beforeRotation.notAfter.getTime(),
+    "kept until the last certificate it signed has expired",
+  );
+  const retireAt = retiring.retireAfter.getTime() - start;
+  assert.equal(await ca.advanceRootRotation(at(retireAt - 1), { settleMs: 60_000 }), null);
+  assert.equal(await ca.advanceRootRotation(at(retireAt), { settleMs: 60_000 }), "retired");
+  assert.equal(ca.caPem, `${newRoot.toString().trim()}\n`, "only the new root is trusted");
+  assert.deepEqual(await reopened(), ["signing"]);
+  const files = readdirSync(keysDir).sort();
+  assert.equal(files.length, 3, files.join(", "));
+  assert.equal(files[2], "mesh-ca-roots.json");
+  assert.match(files[0] ?? "", /^mesh-ca-[0-9a-f]{16}\.key$/);
+  assert.equal(statSync(join(keysDir, files[0] ?? "")).mode & 0o777, 0o600, "the new root's key is 0600");
+});
+
+test("a root is rotated on its own two thirds into its life", async () => {
+  const ca = await MeshCa.open(newKeysDir(), DOMAIN);
+  const [root] = ca.roots();
+  assert.ok(root !== undefined);
+  const twoThirds = Date.now() + ((root.notAfter.getTime() - Date.now()) * 2) / 3 + 86_400_000;
+  assert.equal(await ca.advanceRootRotation(new Date(twoThirds - 2 * 86_400_000)), null);
+  assert.equal(await ca.advanceRootRotation(new Date(twoThirds)), "introduced");
+});
+
+test("a root a killed rotation wrote but never listed is not trusted, and its files go", async () => {
+  const keysDir = newKeysDir();
+  const ca = await MeshCa.open(keysDir, DOMAIN);
+  await ca.beginRootRotation();
+  const stray = await MeshCa.open(newKeysDir(), DOMAIN);
+  const strayName = "mesh-ca-0123456789abcdef";
+  writeFileSync(join(keysDir, `${strayName}.key`), "a key never listed", { mode: 0o600 });
+  writeFileSync(join(keysDir, `${strayName}.pem`), stray.caPem);
+  const again = await MeshCa.open(keysDir, DOMAIN);
+  assert.equal(again.caPem, ca.caPem, "the bundle is what the manifest lists");
+  assert.equal(await again.advanceRootRotation(new Date(Date.now() + 2 * 3_600_000)), "activated");
+  const later = await MeshCa.open(keysDir, DOMAIN);
+  assert.equal(await later.advanceRootRotation(new Date(Date.now() + 3 * 86_400_000)), "retired");
+  assert.equal(await later.beginRootRotation(), true);
+  assert.ok(
+    !readdirSync(keysDir).some((file) => file.startsWith(strayName)),
+    "removed when the next root is made",
+  );
+});

@@ -64,6 +64,9 @@ export async function startTerminator(options: TerminatorOptions): Promise<Termi
     minVersion: "TLSv1.3",
     ticketKeys,
     allowHalfOpen: true,
+    // Requests and responses are small and already whole when written: Nagle's algorithm would
+    // only hold a segment back waiting for the peer's ACK of the previous one.
+    noDelay: true,
   });
   // Every TCP connection, handshaken or not, so that close() need not wait for any of them.
   server.on("connection", (socket: Socket) => {
@@ -79,7 +82,12 @@ export async function startTerminator(options: TerminatorOptions): Promise<Termi
       return;
     }
     stats.connections++;
-    const upstream = connect({ host: "127.0.0.1", port: options.upstreamPort, allowHalfOpen: true });
+    const upstream = connect({
+      host: "127.0.0.1",
+      port: options.upstreamPort,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     splice(client, upstream, open);
   });
 

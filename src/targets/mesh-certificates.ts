@@ -5,6 +5,10 @@
  * presents them (the app user for an instance). Certificates are short-lived; `renewDue` issues
  * new ones once two thirds of a lifetime has passed, and each side picks the new files up for
  * its next handshakes without dropping a connection.
+ *
+ * `renewDue` also moves a rotation of the mesh root along (see `security/ca.ts`): after each
+ * step every holder whose trust bundle or signer is out of date is issued anew, which is what
+ * makes both sides read the bundle again (they reload when the certificate file changes).
  */
 import { X509Certificate } from "node:crypto";
 import { chown, mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -33,6 +37,11 @@ export class MeshCertificates {
   constructor(
     private readonly openCa: () => Promise<MeshCa>,
     private readonly onError: (error: unknown) => void,
+    /**
+     * How long a new root is only trusted before it signs: long enough for every holder to have
+     * been issued the new bundle and both sides to have reloaded it (they look every second).
+     */
+    private readonly options: { rootSettleMs?: number } = {},
   ) {
     this.timer = setInterval(() => void this.renewDue().catch(this.onError), RENEWAL_CHECK_MS);
     this.timer.unref();
@@ -61,23 +70,44 @@ export class MeshCertificates {
     return this.issueInto({ identity, dir, owner });
   }
 
-  /** Issues again every certificate past two thirds of its lifetime. */
+  /**
+   * Takes the next step of a root rotation if one is due, then issues again every certificate
+   * past two thirds of its lifetime, signed by a root that no longer signs, or beside a trust
+   * bundle that is not the CA's.
+   */
   async renewDue(now: Date = new Date()): Promise<number> {
+    const ca = await this.meshCa();
+    await ca.advanceRootRotation(now, { settleMs: this.options.rootSettleMs });
+    return this.reissueStale(ca, now);
+  }
+
+  /** Starts a rotation of the mesh root now (a new root joins every holder's trust bundle). */
+  async rotateRoot(now: Date = new Date()): Promise<{ started: boolean; renewed: number }> {
+    const ca = await this.meshCa();
+    const started = await ca.beginRootRotation(now);
+    return { started, renewed: await this.reissueStale(ca, now) };
+  }
+
+  private async reissueStale(ca: MeshCa, now: Date): Promise<number> {
     let renewed = 0;
     for (const [certFile, holder] of [...this.holders]) {
-      let certificate: X509Certificate;
+      let certPem: Buffer;
+      let bundle: string;
       try {
-        certificate = new X509Certificate(await readFile(certFile));
+        certPem = await readFile(certFile);
+        bundle = await readFile(join(holder.dir, "ca.pem"), "utf8");
       } catch {
         // Its holder is gone (an instance stopped, its folder removed): nothing to renew.
         this.holders.delete(certFile);
         continue;
       }
+      const certificate = new X509Certificate(certPem);
       const lifetime = {
         notBefore: new Date(certificate.validFrom),
         notAfter: new Date(certificate.validTo),
       };
-      if (!renewalDue(lifetime, now)) continue;
+      const stale = bundle !== ca.caPem || !ca.signedByCurrentRoot(certPem);
+      if (!stale && !renewalDue(lifetime, now)) continue;
       await this.issueInto(holder);
       renewed++;
     }
