@@ -1,13 +1,15 @@
 // SBOM of the 1,357-entry package-lock.json (test/fixtures/sbom/npm-big): `waybill sbom --out`, the
-// CLI as a user runs it, against @cyclonedx/cyclonedx-npm --package-lock-only, side by side, each as
-// a fresh Node process (what a CI step pays), median wall time of BENCH_RUNS runs each. Prints one summary line on
-// stdout with the speed ratio (goal: Waybill at least 10× faster) and whether both found the same
-// purls; per-run figures go to stderr.
+// CLI as a user runs it (`node bin/waybill.js`, the bundled CLI), against @cyclonedx/cyclonedx-npm
+// --package-lock-only and @cyclonedx/cdxgen, side by side, each as a fresh Node process (what a CI
+// step pays), median wall time of BENCH_RUNS runs each. Prints one summary line on stdout with the
+// speed ratio (goal: Waybill at least 10× faster than both) and whether Waybill and cyclonedx-npm
+// found the same purls; per-run figures go to stderr.
 //
-//   node bench/sbom.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
+//   node bench/sbom.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST)
 //   BENCH_RUNS=5
 //
-// @cyclonedx/cdxgen is not run: it is not installed here (bench/README.md).
+// Given a build folder, it times that build's bundle, <dist-dir>/bundle/main.js (what
+// bin/waybill.js imports from dist/), so another build can be timed without replacing dist/.
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -18,8 +20,12 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
-const entry = join(distDir, "evidence", "sbom", "index.js");
+const distArg = process.argv[2] ?? process.env.WAYBILL_BENCH_DIST;
+const waybillCli =
+  distArg === undefined
+    ? join(repoRoot, "bin", "waybill.js")
+    : join(resolve(repoRoot, distArg), "bundle", "main.js");
+const bundle = distArg === undefined ? join(repoRoot, "dist", "bundle", "main.js") : waybillCli;
 const cyclonedxNpm = join(
   repoRoot,
   "node_modules",
@@ -43,7 +49,7 @@ function stop(message) {
 }
 
 if (!Number.isInteger(runs) || runs < 1) stop("BENCH_RUNS must be a whole number above 0");
-if (!existsSync(entry)) stop(`${entry} is missing: build first (npm run build)`);
+if (!existsSync(bundle)) stop(`${bundle} is missing: build first (npm run build)`);
 if (!existsSync(cyclonedxNpm)) stop("@cyclonedx/cyclonedx-npm is not installed (npm install)");
 if (!existsSync(cdxgen)) {
   process.stderr.write(`installing @cyclonedx/cdxgen@${cdxgenVersion} into bench/.tools
@@ -63,8 +69,6 @@ await cp(fixture, project, { recursive: true });
 const waybillOut = join(workDir, "waybill.json");
 const cyclonedxOut = join(workDir, "cyclonedx-npm.json");
 const cdxgenOut = join(workDir, "cdxgen.json");
-
-const waybillCli = join(distDir, "cli", "main.js");
 
 async function timed(label, command, args, options = {}) {
   const started = process.hrtime.bigint();

@@ -3,4 +3,5 @@ import module from "node:module";
 
 // Node 22 and later keep compiled code between runs, so every command starts sooner; Node 20 has no such cache.
 module.enableCompileCache?.();
-await import("../dist/cli/main.js");
+// The bundled CLI (scripts/bundle-cli.mjs, run by `npm run build`): a few files per command, not hundreds.
+await import("../dist/bundle/main.js");

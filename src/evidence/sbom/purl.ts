@@ -2,12 +2,8 @@
  * Package URLs per the purl spec's type rules. packageurl-js does the percent-encoding;
  * the name rules it leaves to the caller (PEP 503 for PyPI, lowercase for golang) are here.
  */
-import { createRequire } from "node:module";
-import type * as PackageUrlModule from "packageurl-js";
+import { PackageURL } from "packageurl-js";
 import type { Ecosystem } from "./types.js";
-
-// CommonJS, so required rather than imported: see bom.ts.
-const { PackageURL } = createRequire(import.meta.url)("packageurl-js") as typeof PackageUrlModule;
 
 /** `@scope/name` → namespace `@scope` and name `name`; the spec lowercases both for npm. */
 export function npmPurl(fullName: string, version: string): string {
