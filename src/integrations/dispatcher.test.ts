@@ -16,7 +16,7 @@ import type { Database as Tables } from "../store/schema.js";
 import { openSqliteDatabase } from "../store/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { freshDatabase, postgresAvailability } from "../testing/postgres.js";
-import { WebhookDispatcher, type DispatcherSettings } from "./dispatcher.js";
+import { WebhookDispatcher, dispatcherSettingsFromEnv, type DispatcherSettings } from "./dispatcher.js";
 import { addSubscription, retryDeadLetter } from "./subscriptions.js";
 
 const postgres = postgresAvailability();
@@ -194,6 +194,32 @@ describe("webhook backoff", () => {
   for (const [failedAttempts, random, expectedMs] of cases) {
     test(`after ${failedAttempts} failed attempt(s), with jitter ${random}, waits ${expectedMs} ms`, () => {
       assert.equal(dispatcher(random).backoffMs(failedAttempts), expectedMs);
+    });
+  }
+});
+
+describe("WAYBILL_WEBHOOK_BACKOFF", () => {
+  const taken: [given: string | undefined, settings: Partial<DispatcherSettings>][] = [
+    [undefined, {}],
+    ["", {}],
+    ["200ms", { backoffBaseMs: 200 }],
+    [" 1m ", { backoffBaseMs: 60_000 }],
+    ["30m", { backoffBaseMs: 1_800_000 }],
+  ];
+  for (const [given, settings] of taken) {
+    test(`${JSON.stringify(given)} sets ${JSON.stringify(settings)}`, () => {
+      assert.deepEqual(dispatcherSettingsFromEnv({ WAYBILL_WEBHOOK_BACKOFF: given }), settings);
+    });
+  }
+  const refused: [given: string, message: RegExp][] = [
+    ["soon", /WAYBILL_WEBHOOK_BACKOFF: invalid duration "soon"/],
+    ["5", /WAYBILL_WEBHOOK_BACKOFF: invalid duration "5"/],
+    ["50ms", /WAYBILL_WEBHOOK_BACKOFF is 50ms: .* from 100ms to 30m/],
+    ["2h", /WAYBILL_WEBHOOK_BACKOFF is 2h: .* from 100ms to 30m/],
+  ];
+  for (const [given, message] of refused) {
+    test(`refuses ${given}`, () => {
+      assert.throws(() => dispatcherSettingsFromEnv({ WAYBILL_WEBHOOK_BACKOFF: given }), message);
     });
   }
 });

@@ -14,7 +14,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { errorMessage } from "../errors.js";
+import { UserError, errorMessage } from "../errors.js";
+import { parseDuration } from "../spec/units.js";
 import { EVENT_TYPE_PREFIX, type StoredEvent } from "../store/events.js";
 import type { ClaimedDelivery, FanOutEvent, IntegrationStore } from "../store/integration-store.js";
 import type { Store } from "../store/store.js";
@@ -51,6 +52,31 @@ export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = {
   requestTimeoutMs: 10_000,
   concurrency: 4,
 };
+
+/**
+ * What the environment of `waybill serve` changes: `WAYBILL_WEBHOOK_BACKOFF` is the pause after a
+ * delivery's first failed attempt (a duration such as 500ms or 1m; 5s when unset). A receiver that
+ * is down for hours is better served by a longer one; end-to-end tests use a short one so a retry
+ * comes within seconds.
+ */
+export function dispatcherSettingsFromEnv(
+  env: Record<string, string | undefined>,
+): Partial<DispatcherSettings> {
+  const backoff = env.WAYBILL_WEBHOOK_BACKOFF?.trim();
+  if (backoff === undefined || backoff === "") return {};
+  let ms: number;
+  try {
+    ms = parseDuration(backoff);
+  } catch (error) {
+    throw new UserError(`WAYBILL_WEBHOOK_BACKOFF: ${errorMessage(error)}`);
+  }
+  if (ms < 100 || ms > DEFAULT_DISPATCHER_SETTINGS.backoffMaxMs) {
+    throw new UserError(
+      `WAYBILL_WEBHOOK_BACKOFF is ${backoff}: the first retry's pause must be from 100ms to 30m`,
+    );
+  }
+  return { backoffBaseMs: ms };
+}
 
 export interface DispatcherDependencies {
   store: Pick<Store, "events">;
