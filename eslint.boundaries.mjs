@@ -5,6 +5,7 @@ const folders = [
   "api",
   "artifact",
   "cli",
+  "dashboard",
   "engine",
   "evidence",
   "exec",
@@ -31,7 +32,8 @@ const folders = [
 const mayImport = {
   api: ["spec", { policy: ["policy-change.js"] }],
   artifact: [],
-  cli: folders.filter((folder) => folder !== "cli" && folder !== "testing"),
+  cli: folders.filter((folder) => !["cli", "dashboard", "testing"].includes(folder)),
+  dashboard: ["api"],
   engine: [
     "store",
     "spec",

@@ -14,6 +14,8 @@ import { stageRoutes } from "./stages.js";
 import { statusRoutes } from "./status.js";
 import { systemRoutes } from "./system.js";
 import { tokenRoutes } from "./tokens.js";
+import { sessionRoutes } from "./session.js";
+import { streamRoutes } from "./stream.js";
 
 // The contracts' own type parameters differ; the list only needs what every contract shares.
 export const apiRoutes: readonly RouteContract[] = [
@@ -21,12 +23,14 @@ export const apiRoutes: readonly RouteContract[] = [
   ...shipRoutes,
   ...statusRoutes,
   ...runRoutes,
+  ...streamRoutes,
   ...stageRoutes,
   ...evidenceRoutes,
   ...recallRoutes,
   ...signatureRoutes,
   ...policyRoutes,
   ...tokenRoutes,
+  ...sessionRoutes,
   ...eventRoutes,
   ...webhookRoutes,
   ...metricsRoutes,

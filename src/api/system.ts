@@ -50,11 +50,27 @@ export const apiIndex = defineRoute({
   role: "viewer",
   public: true,
   tag: "system",
-  summary: "Where to start: the API's description and its version",
+  summary:
+    "Where to start: the dashboard's page for a client that asks for HTML, else the API's description and its version",
   response: {
     status: 200,
     schema: z.object({ name: z.literal("waybill"), version: z.string(), openapi: z.string() }),
   },
 });
 
-export const systemRoutes = [health, whoami, shutdown, openApiDocument, apiIndex];
+export const dashboardAsset = defineRoute({
+  method: "GET",
+  path: "/ui/:file",
+  role: "viewer",
+  public: true,
+  tag: "system",
+  summary: "A script or style sheet of the dashboard, named by its content's hash (cached as immutable)",
+  params: z.strictObject({ file: z.string().regex(/^[A-Za-z0-9_-]+\.(js|css)$/) }),
+  response: {
+    status: 200,
+    contentType: "text/javascript",
+    description: "The file (text/javascript or text/css)",
+  },
+});
+
+export const systemRoutes = [health, whoami, shutdown, openApiDocument, apiIndex, dashboardAsset];

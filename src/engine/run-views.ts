@@ -3,6 +3,7 @@
  * where each service's stages stand. Reads only.
  */
 import { NotFoundError, UserError } from "../errors.js";
+import { OPEN_RUN_STATES } from "../store/status-queries.js";
 import type { RunRecord, Store } from "../store/store.js";
 import { stageStatus, type StageStatus } from "./status.js";
 
@@ -51,9 +52,13 @@ export async function listRunViews(
   filter: { service?: string; shipId?: string; limit: number },
 ): Promise<(ReturnType<typeof publicRun> & ReturnType<typeof blockerOf>)[]> {
   const runs = await store.listRuns(filter);
-  // What queued runs wait behind costs one more query, only when the page has one.
+  // What queued runs wait behind costs one more query, only when the page has one; a run waits
+  // only behind runs of its own service, so a page of one service reads only that service's.
   const open = runs.some((run) => run.state === "queued")
-    ? await store.listRuns({ states: ["queued", "running", "waiting-approval", "rolling-back"] })
+    ? await store.listRuns({
+        ...(filter.service === undefined ? {} : { service: filter.service }),
+        states: [...OPEN_RUN_STATES],
+      })
     : [];
   return runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open) }));
 }
@@ -72,29 +77,45 @@ export async function waitingRun(store: Store, id: string): Promise<RunRecord> {
   return run;
 }
 
-/** Each service's stages (one service, when named), as `waybill status` shows them */
+/**
+ * Each service's stages (one service, when named), as `waybill status` shows them. The runs and
+ * releases are read for all services at once (store.statusRows), then grouped here.
+ */
 export async function serviceStatus(
   store: Store,
   stageUrl: (service: string, stage: string) => string | undefined,
   service?: string,
 ): Promise<{ services: { name: string; stages: StageStatus[] }[] }> {
-  const services = (await store.listServices()).filter((s) => service === undefined || s.name === service);
-  if (service !== undefined && services.length === 0)
-    throw new NotFoundError(`no service named "${service}"`);
+  const named = service === undefined ? undefined : await store.getService(service);
+  if (service !== undefined && named === undefined) throw new NotFoundError(`no service named "${service}"`);
+  const [services, rows] = await Promise.all([
+    named === undefined ? store.listServices() : [named],
+    store.statusRows(service),
+  ]);
+  // Open runs first, in queue order, then each stage's last finished one: stageStatus reads the
+  // first active run, the queued ones in order, and the last finished one.
+  const runsOf = groupBy([...rows.open, ...rows.lastFinished], (run) => run.service);
+  const releasesOf = groupBy(rows.releases, (release) => release.service);
   return {
-    services: await Promise.all(
-      services.map(async (s) => {
-        const runs = await store.listRuns({ service: s.name });
-        const releases = await store.currentReleases(s.name);
-        return {
-          name: s.name,
-          stages: s.stages.map((stage) =>
-            stageStatus(stage, runs, releases, stageUrl(s.name, stage) ?? null),
-          ),
-        };
-      }),
-    ),
+    services: services.map((s) => {
+      const runs = runsOf.get(s.name) ?? [];
+      const releases = releasesOf.get(s.name) ?? [];
+      return {
+        name: s.name,
+        stages: s.stages.map((stage) => stageStatus(stage, runs, releases, stageUrl(s.name, stage) ?? null)),
+      };
+    }),
   };
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group === undefined) groups.set(key(item), [item]);
+    else group.push(item);
+  }
+  return groups;
 }
 
 /** The service a request names, or the only one there is */

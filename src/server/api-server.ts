@@ -13,6 +13,8 @@ import type { Role } from "../api/contract.js";
 import { SpecError } from "../spec/load.js";
 import { PolicyForbiddenError } from "../engine/policies.js";
 import { allows, type Principal } from "./auth.js";
+import { CSRF_HEADER } from "../api/session.js";
+import { csrfMatches, sessionIdOf, type Sessions } from "./sessions.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -22,6 +24,8 @@ declare module "fastify" {
   }
   interface FastifyRequest {
     principal?: Principal;
+    /** The dashboard's session, when the request came with its cookie rather than a bearer token */
+    session?: { id: string; csrf: string };
   }
 }
 
@@ -44,7 +48,13 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
-export function createApiServer(tokens: Authenticator): { app: FastifyInstance; routes: RouteInfo[] } {
+/** Requests that change something: with the session cookie, they must carry its CSRF token */
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function createApiServer(
+  tokens: Authenticator,
+  sessions?: Sessions,
+): { app: FastifyInstance; routes: RouteInfo[] } {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
   const routes: RouteInfo[] = [];
   app.addHook("onRoute", (route) => {
@@ -63,7 +73,13 @@ export function createApiServer(tokens: Authenticator): { app: FastifyInstance; 
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     const config = request.routeOptions.config;
-    const principal = await tokens.authenticate(request.headers.authorization);
+    // A bearer token, when there is one, decides alone; the cookie is the dashboard's.
+    const sessionId =
+      request.headers.authorization === undefined ? sessionIdOf(request.headers.cookie) : undefined;
+    const session = sessionId === undefined ? undefined : await sessions?.find(sessionId);
+    const principal = session?.principal ?? (await tokens.authenticate(request.headers.authorization));
+    if (session !== undefined && sessionId !== undefined)
+      request.session = { id: sessionId, csrf: session.csrf };
     if (config.public === true) {
       if (principal !== undefined) request.principal = principal;
       return;
@@ -72,6 +88,19 @@ export function createApiServer(tokens: Authenticator): { app: FastifyInstance; 
       return sendProblem(
         reply.header("www-authenticate", 'Bearer realm="waybill"'),
         problem("unauthorized", "a valid bearer token is required (see <state>/token, or waybill login)"),
+      );
+    }
+    if (
+      session !== undefined &&
+      STATE_CHANGING.has(request.method) &&
+      !csrfMatches(session, request.headers[CSRF_HEADER])
+    ) {
+      return sendProblem(
+        reply,
+        problem(
+          "forbidden",
+          `a ${request.method} made with the session cookie must carry the session's CSRF token in the ${CSRF_HEADER} header (GET /v1/session gives it)`,
+        ),
       );
     }
     const required = config.role ?? "admin";

@@ -120,9 +120,9 @@ describe("API authorization", () => {
     assert.ok(routes.length >= 9, `expected the whole API, got ${routes.length} routes`);
   });
 
-  test("only the API's own description answers without a token", async () => {
+  test("only the API's own description, the dashboard's files and its login answer without a token", async () => {
     const open = routes.filter((route) => route.public).map((route) => `${route.method} ${route.url}`);
-    assert.deepEqual(open.sort(), ["GET /", "GET /openapi.json"]);
+    assert.deepEqual(open.sort(), ["GET /", "GET /openapi.json", "GET /ui/:file", "POST /v1/session"]);
     for (const url of ["/", "/openapi.json"]) {
       assert.equal((await app.inject({ method: "GET", url })).statusCode, 200, url);
     }

@@ -31,6 +31,10 @@ import { registerShipRoutes } from "./routes/ships.js";
 import { registerSignatureRoutes } from "./routes/signatures.js";
 import { registerStageRoutes } from "./routes/stages.js";
 import { registerSystemRoutes } from "./routes/system.js";
+import { registerSessionRoutes } from "./routes/session.js";
+import { registerStreamRoutes } from "./routes/stream.js";
+import { loadDashboardFiles, registerDashboardRoutes } from "./routes/dashboard.js";
+import { Sessions } from "./sessions.js";
 
 export type { RouteInfo };
 
@@ -60,12 +64,18 @@ const packageVersion = (
 export async function buildApp(
   deps: AppDependencies,
 ): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
-  const { app, routes } = createApiServer(deps.tokens);
+  const sessions = new Sessions(deps.tokens);
+  const { app, routes } = createApiServer(deps.tokens, sessions);
+  const dashboard = loadDashboardFiles();
   registerSystemRoutes(app, {
     openApi: buildOpenApiDocument(apiRoutes, packageVersion),
     version: packageVersion,
     shutdown: deps.shutdown,
+    dashboard,
   });
+  registerDashboardRoutes(app, dashboard);
+  registerSessionRoutes(app, { sessions });
+  registerStreamRoutes(app, deps);
   registerShipRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerStageRoutes(app, deps);
