@@ -6,13 +6,24 @@
  * and a release is committed together with its task's completion, so it happens once.
  *
  * One run at a time per (service, stage); other runs queue FIFO.
+ *
+ * Several engines (control-plane replicas) may share one database. Each claims a run's lease
+ * before it drives the run, renews it while it does, and releases it when the run finishes or
+ * waits for a person; the appends it makes while driving are fenced by that lease, so once
+ * another replica has taken the run over (after the lease ran out) nothing more of this one's
+ * is committed. A run of a stage with a local target is only claimed on the machine that runs
+ * that stage's instances. With `rescanMs`, the engine looks for work the others left on a timer.
  */
+import { parseStoredSpec } from "../spec/stored-spec.js";
 import { randomUUID } from "node:crypto";
 import { errorMessage } from "../errors.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import { parseDuration } from "../spec/units.js";
-import { serviceSpecSchema, stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
+import { stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
 import { newEvent, type NewEvent, type QueuedRun } from "../store/events.js";
+import { LeaseLostError, type LeaseHolder } from "../store/leases.js";
+import { targetKindOf } from "../spec/target-kinds.js";
+import { DEFAULT_LEASE_MS, HeldLease, newReplica } from "./replica.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord, Store } from "../store/store.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { enforcePolicy } from "../policy/protected-policy.js";
@@ -30,6 +41,14 @@ export interface EngineOptions {
   tasks: TaskRegistry;
   targets: TargetResolver;
   log?: (line: string) => void;
+  /** Who this replica is (default: a new identity on this machine) */
+  replica?: LeaseHolder;
+  /** How long a run's lease lasts unless renewed (default 15 s) */
+  leaseMs?: number;
+  /** Look for runs queued or left behind by other replicas this often; without it, only on changes made here */
+  rescanMs?: number;
+  /** No other replica can share the store (the embedded SQLite): leases left behind are taken at once */
+  soleReplica?: boolean;
 }
 
 export class Engine {
@@ -39,10 +58,15 @@ export class Engine {
   private readonly abortController = new AbortController();
   private scheduling: Promise<void> = Promise.resolve();
   private stopped = false;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private readonly policies: StagePolicies;
+  readonly replica: LeaseHolder;
+  private readonly leaseMs: number;
 
   constructor(private readonly options: EngineOptions) {
     this.policies = new StagePolicies(options.store);
+    this.replica = options.replica ?? newReplica();
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
   private get store(): Store {
@@ -52,10 +76,17 @@ export class Engine {
   /** Resumes every unfinished run. */
   async start(): Promise<void> {
     await this.schedule();
+    if (this.options.rescanMs !== undefined && !this.stopped) {
+      this.rescanTimer = setInterval(() => {
+        this.schedule().catch((error: unknown) => this.log(`rescan: ${errorMessage(error)}`));
+      }, this.options.rescanMs);
+      this.rescanTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.rescanTimer);
     this.abortController.abort();
     for (const timer of this.approvalTimers.values()) clearTimeout(timer);
     await Promise.allSettled([...this.executing.values()]);
@@ -110,11 +141,15 @@ export class Engine {
       if (next.state === "waiting-approval") {
         const newest = runs.filter((run) => run.state === "queued").at(-1);
         if (newest !== undefined && (await this.supersedes(newest))) {
-          this.clearApprovalTimer(next.id);
           const reason = `superseded by ${newest.version}`;
-          await this.store.append([
-            newEvent("run.rejected", `runs/${next.id}`, { by: "waybill", reason }, next.id),
-          ]);
+          const rejected = await this.underLease(next.id, (fence) =>
+            this.store.append(
+              [newEvent("run.rejected", `runs/${next.id}`, { by: "waybill", reason }, next.id)],
+              { fence },
+            ),
+          );
+          if (!rejected) continue;
+          this.clearApprovalTimer(next.id);
           // Drives the rejected run to its rollback; when it ends, the newer run is scheduled.
           this.execute(next.id);
           continue;
@@ -142,28 +177,116 @@ export class Engine {
   private execute(runId: string): void {
     if (this.executing.has(runId)) return;
     const execution = this.drive(runId)
-      .catch((error: unknown) => this.log(`run ${runId}: engine error: ${errorMessage(error)}`))
-      .finally(() => {
+      .catch((error: unknown) => {
+        this.log(`run ${runId}: engine error: ${errorMessage(error)}`);
+        return true;
+      })
+      .then((drove) => {
         this.executing.delete(runId);
-        void this.schedule();
+        // A run another replica holds changed nothing here: scheduling again would only spin.
+        if (drove) void this.schedule();
       });
     this.executing.set(runId, execution);
   }
 
-  /** Moves one run forward until it finishes or waits for a person. */
-  private async drive(runId: string): Promise<void> {
+  /**
+   * Claims the run's lease: undefined when another live replica holds it, or it belongs to a
+   * local stage of another machine. A takeover is recorded in the run's log before anything else.
+   */
+  private async claim(runId: string): Promise<HeldLease | undefined> {
+    const run = await this.store.getRun(runId);
+    if (run === undefined || run.state === "succeeded" || run.state === "failed") return undefined;
+    // The embedded store moves with its state folder, so its local stages go wherever it goes.
+    const localStage =
+      this.options.soleReplica !== true && (await this.hasLocalTarget(run))
+        ? { service: run.service, stage: run.stage }
+        : undefined;
+    const claim = await this.store.claimRun(runId, this.replica, {
+      ttlMs: this.leaseMs,
+      ...(localStage === undefined ? {} : { localStage }),
+      ...(this.options.soleReplica === true ? { soleReplica: true } : {}),
+    });
+    if (claim.kind === "held" || claim.kind === "other-machine") return undefined;
+    const lease = new HeldLease(this.store, runId, this.replica.replica, this.leaseMs, (line) =>
+      this.log(line),
+    );
+    if (claim.kind === "taken-over") {
+      this.log(`run ${runId}: taken over from ${claim.from}, whose lease ran out`);
+      try {
+        await this.store.append(
+          [
+            newEvent(
+              "task.lease-taken-over",
+              `runs/${runId}`,
+              { from: claim.from, by: this.replica.replica, fence: claim.fence },
+              runId,
+            ),
+          ],
+          { fence: lease.fence },
+        );
+      } catch (error) {
+        await lease.end(false);
+        throw error;
+      }
+    }
+    return lease;
+  }
+
+  /** Runs `work` holding the run's lease, then lets it go; false when the lease was not to be had. */
+  private async underLease(
+    runId: string,
+    work: (fence: HeldLease["fence"]) => Promise<unknown>,
+  ): Promise<boolean> {
+    const lease = await this.claim(runId);
+    if (lease === undefined) return false;
+    try {
+      await work(lease.fence);
+      return true;
+    } finally {
+      await lease.end(true);
+    }
+  }
+
+  /** Whether the run's stage deploys to this machine's local runtime (so only this machine may drive it) */
+  private async hasLocalTarget(run: RunRecord): Promise<boolean> {
+    try {
+      const stage = (await this.specFor(run.service, run.digest)).stages[run.stageIndex];
+      return stage !== undefined && stageTargets(stage).some((name) => targetKindOf(name).kind === "local");
+    } catch {
+      // An unreadable spec fails the run when it is driven; it has no machine to wait for.
+      return false;
+    }
+  }
+
+  /** Moves one run forward, under its lease, until it finishes or waits for a person; false when it was not ours to drive. */
+  private async drive(runId: string): Promise<boolean> {
+    const lease = await this.claim(runId);
+    if (lease === undefined) return false;
+    try {
+      await this.driveHeld(runId, lease);
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      this.log(`run ${runId}: ${error.message}; another replica drives it now`);
+    } finally {
+      await lease.end(true);
+    }
+    return true;
+  }
+
+  private async driveHeld(runId: string, lease: HeldLease): Promise<void> {
+    const fence = { fence: lease.fence };
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped || lease.lost.aborted) return;
       const run = await this.store.getRun(runId);
       if (run === undefined) return;
       if (run.state === "succeeded" || run.state === "failed" || run.state === "waiting-approval") return;
       if (run.state === "queued") {
-        await this.store.append([newEvent("run.started", `runs/${run.id}`, {}, run.id)]);
+        await this.store.append([newEvent("run.started", `runs/${run.id}`, {}, run.id)], fence);
         continue;
       }
-      const context = await this.contextFor(run);
+      const context = await this.contextFor(run, lease);
       if (run.state === "rolling-back") {
-        await this.rollBack(run, context);
+        await this.rollBack(run, context, lease);
         return;
       }
       const progress = foldRunProgress(context.history);
@@ -171,25 +294,27 @@ export class Engine {
         .tasksFor(run, context.stage)
         .find((planned) => !progress.succeeded.has(planned.name));
       if (task === undefined) {
-        await this.finish(run, context.spec);
+        await this.finish(run, context.spec, lease);
         return;
       }
       const attempt = (progress.attempts.get(task.name) ?? 0) + 1;
-      await this.store.append([
-        newEvent("task.started", `runs/${run.id}`, { task: task.name, attempt }, run.id),
-      ]);
+      await this.store.append(
+        [newEvent("task.started", `runs/${run.id}`, { task: task.name, attempt }, run.id)],
+        fence,
+      );
       const targets =
         task.target === undefined ? context.targets : [this.options.targets.resolve(task.target)];
-      const outcome = await this.runTask(task, { ...context, targets });
-      await this.record(run, task, outcome);
+      const outcome = await this.runTask(task, { ...context, targets }, lease);
+      await this.record(run, task, outcome, lease);
     }
   }
 
-  private async runTask(task: PlannedTask, context: TaskContext): Promise<TaskOutcome> {
+  private async runTask(task: PlannedTask, context: TaskContext, lease: HeldLease): Promise<TaskOutcome> {
     const timeoutMs = stageTimeout(context.stage, task.handler);
     const controller = new AbortController();
     const onStop = () => controller.abort();
     this.abortController.signal.addEventListener("abort", onStop);
+    lease.lost.addEventListener("abort", onStop);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<TaskOutcome>((resolve) => {
       timer = setTimeout(() => {
@@ -207,6 +332,7 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       this.abortController.signal.removeEventListener("abort", onStop);
+      lease.lost.removeEventListener("abort", onStop);
       this.live.delete(context.run.id);
     }
   }
@@ -216,35 +342,50 @@ export class Engine {
     return this.live.get(runId);
   }
 
-  private async record(run: RunRecord, task: PlannedTask, outcome: TaskOutcome): Promise<void> {
+  private async record(
+    run: RunRecord,
+    task: PlannedTask,
+    outcome: TaskOutcome,
+    lease: HeldLease,
+  ): Promise<void> {
     const subject = `runs/${run.id}`;
-    if (this.stopped) return;
+    if (this.stopped || lease.lost.aborted) return;
+    const fence = { fence: lease.fence };
     switch (outcome.kind) {
       case "succeeded":
-        await this.store.append([
-          ...(outcome.events ?? []),
-          newEvent(
-            "task.succeeded",
-            subject,
-            outcome.output === undefined ? { task: task.name } : { task: task.name, output: outcome.output },
-            run.id,
-          ),
-        ]);
+        await this.store.append(
+          [
+            ...(outcome.events ?? []),
+            newEvent(
+              "task.succeeded",
+              subject,
+              outcome.output === undefined
+                ? { task: task.name }
+                : { task: task.name, output: outcome.output },
+              run.id,
+            ),
+          ],
+          fence,
+        );
         return;
       case "failed":
-        await this.store.append([
-          ...(outcome.events ?? []),
-          newEvent("task.failed", subject, { task: task.name, reason: outcome.reason }, run.id),
-          newEvent("run.rolling-back", subject, { reason: `${task.name}: ${outcome.reason}` }, run.id),
-        ]);
+        await this.store.append(
+          [
+            ...(outcome.events ?? []),
+            newEvent("task.failed", subject, { task: task.name, reason: outcome.reason }, run.id),
+            newEvent("run.rolling-back", subject, { reason: `${task.name}: ${outcome.reason}` }, run.id),
+          ],
+          fence,
+        );
         return;
       case "wait-for-approval": {
         const stage = (await this.specFor(run.service, run.digest)).stages[run.stageIndex];
         const timeoutMs = parseDuration(stage?.approval.timeout ?? "24h");
         const deadline = new Date(Date.now() + timeoutMs).toISOString();
-        await this.store.append([
-          newEvent("run.waiting-approval", subject, { result: outcome.result, deadline }, run.id),
-        ]);
+        await this.store.append(
+          [newEvent("run.waiting-approval", subject, { result: outcome.result, deadline }, run.id)],
+          fence,
+        );
         const waiting = await this.store.getRun(run.id);
         if (waiting) await this.armApprovalTimer(waiting);
         return;
@@ -252,7 +393,7 @@ export class Engine {
     }
   }
 
-  private async rollBack(run: RunRecord, context: TaskContext): Promise<void> {
+  private async rollBack(run: RunRecord, context: TaskContext, lease: HeldLease): Promise<void> {
     const reason = run.reason ?? "the run failed";
     const subject = `runs/${run.id}`;
     const failures: string[] = [];
@@ -265,13 +406,16 @@ export class Engine {
     }
     const finalReason =
       failures.length === 0 ? reason : `${reason}; rollback failed on ${failures.join("; ")}`;
-    await this.store.append([
-      newEvent("run.rolled-back", subject, { reason: finalReason }, run.id),
-      newEvent("run.finished", subject, { state: "failed", reason: finalReason }, run.id),
-    ]);
+    await this.store.append(
+      [
+        newEvent("run.rolled-back", subject, { reason: finalReason }, run.id),
+        newEvent("run.finished", subject, { state: "failed", reason: finalReason }, run.id),
+      ],
+      { fence: lease.fence },
+    );
   }
 
-  private async finish(run: RunRecord, spec: ServiceSpec): Promise<void> {
+  private async finish(run: RunRecord, spec: ServiceSpec, lease: HeldLease): Promise<void> {
     const events: NewEvent[] = [newEvent("run.finished", `runs/${run.id}`, { state: "succeeded" }, run.id)];
     const nextStage = spec.stages[run.stageIndex + 1];
     if (run.kind === "ship" && nextStage !== undefined) {
@@ -287,7 +431,7 @@ export class Engine {
         }),
       );
     }
-    await this.store.append(events);
+    await this.store.append(events, { fence: lease.fence });
   }
 
   private async armApprovalTimer(run: RunRecord): Promise<void> {
@@ -298,8 +442,8 @@ export class Engine {
     const timer = setTimeout(
       () => {
         this.approvalTimers.delete(run.id);
-        void this.reject(run.id, "waybill", "no approval before the approval timeout").catch(
-          (error: unknown) => this.log(`run ${run.id}: ${errorMessage(error)}`),
+        this.timeOutApproval(run.id).catch((error: unknown) =>
+          this.log(`run ${run.id}: ${errorMessage(error)}`),
         );
       },
       Math.min(delay, 2 ** 31 - 1),
@@ -308,12 +452,25 @@ export class Engine {
     this.approvalTimers.set(run.id, timer);
   }
 
+  /** Every replica arms the timer; the one that holds the lease rejects the run, once. */
+  private async timeOutApproval(runId: string): Promise<void> {
+    const reason = "no approval before the approval timeout";
+    const rejected = await this.underLease(runId, async (fence) => {
+      if ((await this.store.getRun(runId))?.state !== "waiting-approval") return;
+      await this.store.append([newEvent("run.rejected", `runs/${runId}`, { by: "waybill", reason }, runId)], {
+        fence,
+      });
+    });
+    if (rejected) await this.schedule();
+  }
+
   private clearApprovalTimer(runId: string): void {
     clearTimeout(this.approvalTimers.get(runId));
     this.approvalTimers.delete(runId);
   }
 
-  private async contextFor(run: RunRecord): Promise<TaskContext> {
+  /** With the lease it is driven under, what its tasks emit is fenced by it too. */
+  private async contextFor(run: RunRecord, lease?: HeldLease): Promise<TaskContext> {
     const artifact = await this.artifactFor(run.service, run.digest);
     const spec = parseStoredSpec(artifact);
     const shipped = spec.stages[run.stageIndex];
@@ -339,7 +496,7 @@ export class Engine {
       evidence: this.options.evidence,
       signal: this.abortController.signal,
       emit: async (event) => {
-        await this.store.append([event]);
+        await this.store.append([event], lease === undefined ? {} : { fence: lease.fence });
       },
       progress: (text) => {
         this.live.set(run.id, text);
@@ -360,10 +517,6 @@ export class Engine {
   private log(line: string): void {
     (this.options.log ?? ((text: string) => process.stderr.write(`${text}\n`)))(line);
   }
-}
-
-export function parseStoredSpec(artifact: ArtifactRecord): ServiceSpec {
-  return serviceSpecSchema.parse(artifact.spec);
 }
 
 /**

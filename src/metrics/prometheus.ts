@@ -147,7 +147,7 @@ export function renderMetrics(rows: MetricsRows, dora: DoraReport, now: Date): R
 
   const takeovers = new Counter({
     name: "waybill_task_lease_takeovers_total",
-    help: "Tasks a replica took over after another's lease expired (0 until task leases exist)",
+    help: "Runs taken over after their lease expired (another replica's, or this control plane's before a crash)",
     registers,
   });
   takeovers.inc(aggregates.leaseTakeovers);

@@ -3,8 +3,9 @@
  * one process, and publishes where it listens in `<state>/control-plane.json` for the CLI.
  * Starting it again after a crash resumes every run and adopts the running app processes.
  */
+import { targetKindOf, targetNamePattern } from "../spec/target-kinds.js";
 import { EventIntake } from "../integrations/intake.js";
-import { WebhookDispatcher } from "../integrations/dispatcher.js";
+import { WebhookDispatcher, dispatcherSettingsFromEnv } from "../integrations/dispatcher.js";
 import { MeshCertificates } from "../targets/mesh-certificates.js";
 import { MeshCa } from "../security/ca.js";
 import { trustDomainFor } from "../security/identity.js";
@@ -32,7 +33,7 @@ import type { RuntimeEvent } from "../runtime/types.js";
 import { newEvent, type NewEvent } from "../store/events.js";
 import { openStore } from "../store/open-store.js";
 import { KubeTarget } from "../targets/kube.js";
-import { LocalTarget, LOCAL_TARGET } from "../targets/local.js";
+import { LocalTarget } from "../targets/local.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { buildApp } from "./app.js";
 import { TokenRegistry, adminToken } from "./auth.js";
@@ -66,10 +67,16 @@ export interface ControlPlaneOptions {
   metricsPort?: number;
   /** A PostgreSQL URL for the shared store; without it, the embedded SQLite in the state dir */
   databaseUrl?: string;
+  /** How long a run's lease lasts unless renewed (default 15 s): a dead replica's runs wait this long */
+  leaseMs?: number;
+  /** How often a replica on a shared database looks for runs others queued or left (default 1 s) */
+  rescanMs?: number;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { stateDir } = options;
+  // Read before anything starts, so a bad value stops `serve` with nothing half done.
+  const webhookSettings = dispatcherSettingsFromEnv(process.env);
   mkdirSync(stateDir, { recursive: true });
   claimStateDir(stateDir);
   adminToken(stateDir);
@@ -124,8 +131,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const clusters = new Map<string, KubeTarget>();
   const targets: TargetResolver = {
     resolve(name: string): Target {
-      if (name === LOCAL_TARGET) return local;
-      if (name.startsWith("kube:")) {
+      const kind = targetNamePattern.test(name) ? targetKindOf(name).kind : undefined;
+      if (kind === "local") return local;
+      if (kind === "kube") {
         const cluster =
           clusters.get(name) ??
           new KubeTarget(name, { artifacts: store, gitopsCheckouts: join(stateDir, "gitops") });
@@ -136,7 +144,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     },
   };
   const evidence = EvidenceService.open(stateDir);
-  const engine = new Engine({ store, evidence, tasks: builtinTasks(), targets });
+  // On PostgreSQL other replicas may share the work: look for theirs on a timer. The embedded
+  // store is this process's alone, so a lease in it was left by a predecessor that died.
+  const shared = store.dialect === "postgres";
+  const engine = new Engine({
+    store,
+    evidence,
+    tasks: builtinTasks(),
+    targets,
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(shared ? { rescanMs: options.rescanMs ?? 1000 } : { soleReplica: true }),
+  });
+  if (shared) process.stderr.write(`waybill: replica ${engine.replica.replica}\n`);
   const policies = new StagePolicies(store);
   const deliveries = new Deliveries(
     store,
@@ -149,7 +168,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const integrations = store.integrationStore();
   const logLine = (line: string) => process.stderr.write(`waybill: ${line}\n`);
   const intake = new EventIntake({ integrations, store, deliveries, engine, log: logLine });
-  const dispatcher = new WebhookDispatcher({ store, integrations, intake, log: logLine });
+  const dispatcher = new WebhookDispatcher({
+    store,
+    integrations,
+    intake,
+    log: logLine,
+    settings: webhookSettings,
+  });
 
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));

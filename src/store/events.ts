@@ -75,6 +75,8 @@ export interface EventData {
   "task.started": { task: string; attempt: number };
   "task.succeeded": { task: string; output?: Record<string, unknown> };
   "task.failed": { task: string; reason: string };
+  /** A replica took a run over from one whose lease ran out (store/leases.ts) */
+  "task.lease-taken-over": { from: string; by: string; fence: number };
   "run.result": { result: GateResult };
   /** One finished step of a rightsizing experiment (engine/rightsizing-experiment.ts) */
   "rightsize.step": RecordedStep;

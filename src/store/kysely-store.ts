@@ -27,6 +27,18 @@ import type { ProtectedPolicy } from "../policy/protected-policy.js";
 import type { EnvSealer } from "./env-sealer.js";
 import type { Dialect } from "./migrations.js";
 import { metricsRows, type MetricsQuery, type MetricsRows } from "./metrics-queries.js";
+import { statusRows, type StatusRows } from "./status-queries.js";
+import {
+  assertHolds,
+  claimRun,
+  releaseRun,
+  renewRun,
+  type ClaimOptions,
+  type LeaseClaim,
+  type LeaseFence,
+  type LeaseHolder,
+  type LeaseTables,
+} from "./leases.js";
 import { project } from "./projector.js";
 import type { Database as Tables } from "./schema.js";
 import type {
@@ -88,9 +100,11 @@ export class KyselyStore implements Store {
     return this.dialect === "postgres" ? key.replace("\u0000", "\u0001") : key;
   }
 
-  async append(events: NewEvent[]): Promise<StoredEvent[]> {
+  async append(events: NewEvent[], options: { fence?: LeaseFence } = {}): Promise<StoredEvent[]> {
     return this.db.transaction().execute(async (trx) => {
       await this.exclusive(trx, APPEND_LOCK);
+      if (options.fence !== undefined)
+        await assertHolds(trx as unknown as Transaction<LeaseTables>, this.dialect, options.fence);
       const stored: StoredEvent[] = [];
       for (const event of events) {
         const row = {
@@ -109,6 +123,23 @@ export class KyselyStore implements Store {
       }
       return stored;
     });
+  }
+
+  /** The lease tables live in this database (migration 0012); leases.ts names only them. */
+  private get leases(): Kysely<LeaseTables> {
+    return this.db as unknown as Kysely<LeaseTables>;
+  }
+
+  claimRun(runId: string, holder: LeaseHolder, options: ClaimOptions): Promise<LeaseClaim> {
+    return claimRun(this.leases, this.dialect, runId, holder, options);
+  }
+
+  renewRun(runId: string, replica: string, ttlMs: number): Promise<boolean> {
+    return renewRun(this.leases, this.dialect, runId, replica, ttlMs);
+  }
+
+  releaseRun(runId: string, replica: string): Promise<void> {
+    return releaseRun(this.leases, runId, replica);
   }
 
   async events(filter: { run?: string; afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
@@ -413,6 +444,10 @@ export class KyselyStore implements Store {
 
   async metricsRows(query: MetricsQuery): Promise<MetricsRows> {
     return metricsRows(this.db, this.dialect, query);
+  }
+
+  async statusRows(service?: string): Promise<StatusRows> {
+    return statusRows(this.db, service);
   }
 
   async rebuildProjections(): Promise<void> {

@@ -90,7 +90,7 @@ export interface MetricsRows {
     gates: GateCountRow[];
     scores: GateScoreRow[];
     waitingApprovals: WaitingApprovalRow[];
-    /** Events of LEASE_TAKEOVER_EVENT_TYPE in the whole log (0 until task leases exist) */
+    /** Events of LEASE_TAKEOVER_EVENT_TYPE in the whole log: replicas taking over runs, and the embedded control plane resuming runs after a crash */
     leaseTakeovers: number;
   };
 }

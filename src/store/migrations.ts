@@ -4,7 +4,7 @@
  * shipped. Where the dialects differ (identity columns, float width), a migration branches on
  * `dialectOf(db)`; what a shipped migration does on SQLite never changes.
  */
-import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migration } from "kysely";
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from "kysely";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -308,6 +308,41 @@ export const migrations: Record<string, Migration> = {
         .addColumn("revoked_by", "text")
         .execute();
       await db.schema.createIndex("api_tokens_by_name").on("api_tokens").column("name").execute();
+    },
+  },
+  // Which replica drives each run, until when (leases.ts), and which machine runs a local stage.
+  "0012_run_leases": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("run_leases")
+        .addColumn("run_id", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("machine", "text", (c) => c.notNull())
+        .addColumn("expires_at", "double precision", (c) => c.notNull())
+        .addColumn("fence", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("stage_machines")
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("stage", "text", (c) => c.notNull())
+        .addColumn("machine", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("stage_machines_key", ["service", "stage"])
+        .execute();
+    },
+  },
+  // What the API's reads need on a team's history (bench/api.bench.mjs): the newest runs and the
+  // open ones without reading and sorting every run, and what is live without scanning every
+  // release ever made.
+  "0013_api_indexes": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex("runs_by_queue").on("runs").column("queue_seq").execute();
+      await db.schema.createIndex("runs_by_state").on("runs").columns(["state", "queue_seq"]).execute();
+      await db.schema
+        .createIndex("releases_live")
+        .on("releases")
+        .column("id")
+        .where(sql.ref("replaced_at"), "is", null)
+        .execute();
     },
   },
 };

@@ -7,6 +7,8 @@
 import type { Osv } from "../evidence/vulns/osv.js";
 import type { AdvisoryStore } from "../evidence/vulns/store.js";
 import type { MetricsQuery, MetricsRows } from "./metrics-queries.js";
+import type { StatusRows } from "./status-queries.js";
+import type { ClaimOptions, LeaseClaim, LeaseFence, LeaseHolder } from "./leases.js";
 import type {
   EvaluationRecordData,
   EventData,
@@ -112,7 +114,13 @@ export interface RunFilter {
  * AdvisoryStore port) and by id and alias (for recall).
  */
 export interface Store extends AdvisoryStore {
-  append(events: NewEvent[]): Promise<StoredEvent[]>;
+  /** With a fence, refused (LeaseLostError, nothing written) unless that replica still holds the run */
+  append(events: NewEvent[], options?: { fence?: LeaseFence }): Promise<StoredEvent[]>;
+
+  /** Run leases between control-plane replicas (leases.ts) */
+  claimRun(runId: string, holder: LeaseHolder, options: ClaimOptions): Promise<LeaseClaim>;
+  renewRun(runId: string, replica: string, ttlMs: number): Promise<boolean>;
+  releaseRun(runId: string, replica: string): Promise<void>;
   events(filter?: { run?: string; afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;
 
   getService(name: string): Promise<ServiceRecord | undefined>;
@@ -156,6 +164,9 @@ export interface Store extends AdvisoryStore {
 
   /** What the Prometheus metrics and DORA's four read: aggregates and a window's deliveries (metrics-queries.ts) */
   metricsRows(query: MetricsQuery): Promise<MetricsRows>;
+
+  /** Where every stage (of one service, when named) stands, read in bulk (status-queries.ts) */
+  statusRows(service?: string): Promise<StatusRows>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

@@ -5,7 +5,7 @@ import { startControlPlane } from "../../server/control-plane.js";
 import { databaseUrlFrom, maskedDatabaseUrl } from "../../store/database-url.js";
 import { superviseControlPlane, systemdUnit } from "../../server/supervise.js";
 import { defineCommand, option } from "../command.js";
-import { flag, fromText, text, wholeNumber } from "../options.js";
+import { duration, flag, fromText, text, wholeNumber } from "../options.js";
 
 const portNumber = wholeNumber({ min: 0, max: 65535 });
 const PORT_RANGE = "expected a port range written low-high, such as 7400-7999";
@@ -29,6 +29,11 @@ export const serveCommand = defineCommand({
       "a PostgreSQL URL for the shared store (default: $WAYBILL_DATABASE_URL, else SQLite in the state folder)",
       text.optional(),
     ),
+    lease: option(
+      "--lease <duration>",
+      "how long a replica holds a run it drives unless it renews the lease; another replica takes over a dead one's runs after this (default: $WAYBILL_LEASE or 15s)",
+      duration({ aboveZero: true }).optional(),
+    ),
     supervise: option("--supervise", "keep the control plane running: start it again whenever it dies", flag),
     systemdUnit: option(
       "--systemd-unit",
@@ -40,6 +45,7 @@ export const serveCommand = defineCommand({
     const { port, metricsPort } = options;
     const proxyPorts = options.proxyPorts ?? proxyPortsFromEnvironment();
     const databaseUrl = databaseUrlFrom(options.database);
+    const leaseMs = options.lease ?? leaseFromEnvironment();
     const cli = fileURLToPath(new URL("../main.js", import.meta.url));
     const stateDir = resolve(context.stateDir);
     if (options.systemdUnit) {
@@ -64,6 +70,7 @@ export const serveCommand = defineCommand({
         String(metricsPort),
       ];
       if (proxyPorts !== undefined) args.push("--proxy-ports", proxyPorts.join("-"));
+      if (leaseMs !== undefined) args.push("--lease", `${leaseMs}ms`);
       // Through the environment, not argv: `ps` shows every user a process's arguments.
       if (databaseUrl !== undefined) process.env.WAYBILL_DATABASE_URL = databaseUrl;
       return superviseControlPlane({ args, log: (line) => context.stderr(`${line}\n`) });
@@ -74,6 +81,7 @@ export const serveCommand = defineCommand({
       metricsPort,
       ...(proxyPorts === undefined ? {} : { proxyPorts }),
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      ...(leaseMs === undefined ? {} : { leaseMs }),
     });
     const database = databaseUrl === undefined ? "" : `, database ${maskedDatabaseUrl(databaseUrl)}`;
     context.stdout(
@@ -86,6 +94,17 @@ export const serveCommand = defineCommand({
     return 0;
   },
 });
+
+function leaseFromEnvironment(): number | undefined {
+  const given = process.env.WAYBILL_LEASE;
+  if (given === undefined) return undefined;
+  const ms = duration({ aboveZero: true }).safeParse(given);
+  if (!ms.success)
+    throw new UserError(
+      `WAYBILL_LEASE: expected a duration above 0, such as 2s or 15s, got ${JSON.stringify(given)}`,
+    );
+  return ms.data;
+}
 
 function proxyPortsFromEnvironment(): [number, number] | undefined {
   const text = process.env.WAYBILL_PROXY_PORTS;
