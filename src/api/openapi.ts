@@ -58,7 +58,8 @@ function operationOf(route: RouteContract): JsonSchema {
     "schema" in answer
       ? {
           description: route.summary,
-          content: { "application/json": { schema: jsonSchema(answer.schema, "output") } },
+          // The answer on the wire is what the schema reads, so its input side describes it.
+          content: { "application/json": { schema: jsonSchema(answer.schema, "input") } },
         }
       : {
           description: answer.description,

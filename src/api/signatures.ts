@@ -3,12 +3,21 @@ import { z } from "zod";
 import { defineRoute } from "./contract.js";
 
 const gateResult = z.enum(["pass", "warning", "fail"]);
-const interval = z.object({ estimate: z.number(), low: z.number(), high: z.number() });
+/**
+ * A measured quantity the server holds as a number that may be NaN or infinite (an estimate the
+ * samples cannot give, a value with nothing to compare): JSON carries those as null, and the
+ * reader gets NaN back, as the server had it.
+ */
+const measured = z
+  .number()
+  .nullable()
+  .transform((value) => value ?? Number.NaN);
+const interval = z.object({ estimate: measured, low: measured, high: measured });
 const relativeDecision = z.enum(["holds", "violated", "undecided"]);
 
 const criterionTarget = z.object({
   criteria: z.string(),
-  targetValue: z.number(),
+  targetValue: measured,
   violated: z.boolean(),
   judged: z.object({ decision: relativeDecision, reason: z.string() }).optional(),
 });
@@ -16,22 +25,22 @@ const criterionTarget = z.object({
 /** The gate's evaluation, as Keptn's lighthouse reports it */
 export const evaluationSchema = z.object({
   result: gateResult,
-  score: z.number(),
+  score: measured,
   message: z.string(),
   objectives: z.array(
     z.object({
       sli: z.string(),
       displayName: z.string(),
       status: z.enum(["pass", "warning", "fail", "info"]),
-      score: z.number(),
+      score: measured,
       weight: z.number(),
       keySli: z.boolean(),
       value: z.object({
         metric: z.string(),
-        value: z.number(),
+        value: measured,
         success: z.boolean(),
         message: z.string(),
-        comparedValue: z.number().optional(),
+        comparedValue: measured.optional(),
       }),
       passTargets: z.array(criterionTarget),
       warningTargets: z.array(criterionTarget),
@@ -53,7 +62,7 @@ export const pairedJudgementSchema = z.object({
   criteria: z.string(),
   samples: z.object({ baseline: z.number(), candidate: z.number() }),
   unit: z.enum(["ratio", "shift"]),
-  bound: z.number(),
+  bound: measured,
   typical: interval,
   percentile: interval.nullable(),
   decision: relativeDecision,
