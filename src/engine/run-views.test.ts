@@ -1,39 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { newEvent, type NewEvent, type RunState } from "../store/events.js";
-import { openStore, type StoreLocation } from "../store/open-store.js";
-import { freshDatabase, postgresAvailability } from "../testing/postgres.js";
+import { openStore } from "../store/open-store.js";
+import { storeBackends } from "../testing/postgres.js";
 import { listRunViews, serviceStatus } from "./run-views.js";
 import { stageStatus } from "./status.js";
-
-const postgres = postgresAvailability();
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "waybill-run-views-"));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const backends: { name: string; skip: string | false; location(): Promise<StoreLocation> }[] = [
-  { name: "sqlite", skip: false, location: async () => ({ stateDir: stateDir() }) },
-  {
-    name: "postgres",
-    skip: postgres.available ? false : postgres.reason,
-    async location() {
-      const database = await freshDatabase();
-      cleanups.push(() => database.drop());
-      return { stateDir: stateDir(), databaseUrl: database.url };
-    },
-  },
-];
+const backends = storeBackends("waybill-run-views-", (undo) => cleanups.push(undo));
 
 /** A run queued and driven to `state`; one that succeeded was released to its stage's one target */
 function run(service: string, stage: string, id: string, state: RunState): NewEvent[] {

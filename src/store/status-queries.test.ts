@@ -1,38 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
-import { freshDatabase, postgresAvailability } from "../testing/postgres.js";
+import { storeBackends } from "../testing/postgres.js";
 import { newEvent, type NewEvent, type RunState } from "./events.js";
 import { openStore, type StoreLocation } from "./open-store.js";
 import type { Store } from "./store.js";
-
-const postgres = postgresAvailability();
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "waybill-status-queries-"));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const backends: { name: string; skip: string | false; location(): Promise<StoreLocation> }[] = [
-  { name: "sqlite", skip: false, location: async () => ({ stateDir: stateDir() }) },
-  {
-    name: "postgres",
-    skip: postgres.available ? false : postgres.reason,
-    async location() {
-      const database = await freshDatabase();
-      cleanups.push(() => database.drop());
-      return { stateDir: stateDir(), databaseUrl: database.url };
-    },
-  },
-];
+const backends = storeBackends("waybill-status-queries-", (undo) => cleanups.push(undo));
 
 async function opened(location: StoreLocation): Promise<Store> {
   const { store, close } = await openStore(location);

@@ -25,6 +25,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import type { StoreLocation } from "../store/open-store.js";
 
 const INSTALL_HINT =
   "PostgreSQL is not installed: install Debian's package (apt-get install -y postgresql) " +
@@ -225,4 +226,40 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+export interface StoreBackend {
+  name: "sqlite" | "postgres";
+  /** Why the backend cannot run here, or false */
+  skip: string | false;
+  /** A fresh place for a store: a state folder, and on PostgreSQL a fresh database */
+  location(): Promise<StoreLocation>;
+}
+
+/**
+ * Both backends a store test runs on. What each location makes (its folder, its database) is
+ * handed to `onCleanUp`, for the test file to undo after each test.
+ */
+export function storeBackends(
+  prefix: string,
+  onCleanUp: (undo: () => Promise<void>) => void,
+): StoreBackend[] {
+  const postgres = postgresAvailability();
+  const stateDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    onCleanUp(async () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  return [
+    { name: "sqlite", skip: false, location: async () => ({ stateDir: stateDir() }) },
+    {
+      name: "postgres",
+      skip: postgres.available ? false : postgres.reason,
+      async location() {
+        const database = await freshDatabase();
+        onCleanUp(() => database.drop());
+        return { stateDir: stateDir(), databaseUrl: database.url };
+      },
+    },
+  ];
 }
