@@ -9,7 +9,7 @@
 // Prints one summary line on stdout; per-case figures go to stderr.
 //
 //   node bench/api.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
-//   BENCH_SERVICES=1000 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 BENCH_INTAKE_SECONDS=8
+//   BENCH_SERVICES=1000 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 BENCH_INTAKE_SECONDS=8 BENCH_INTAKE_SERVICES=20
 //   (a ship takes seconds under 50 clients on two replicas: autocannon counts only the answers
 //   that came back, so intake rounds under about 5 s report too little)
 //   WAYBILL_BENCH_DATABASE_URL=postgres://…   a server whose role may CREATE DATABASE; without
@@ -30,6 +30,8 @@ const serviceCount = positiveInteger("BENCH_SERVICES", 1000);
 const seconds = positiveInteger("BENCH_SECONDS", 8);
 const intakeSeconds = positiveInteger("BENCH_INTAKE_SECONDS", 8);
 const connections = positiveInteger("BENCH_CONNECTIONS", 50);
+/** Services the spread intake rounds ship to, in turn */
+const INTAKE_SERVICES = positiveInteger("BENCH_INTAKE_SERVICES", 20);
 /** Every load loop stops at this many requests even if its time is not up */
 const MAX_REQUESTS = 200_000;
 const GOAL_P99_MS = 50;
@@ -234,6 +236,7 @@ async function statusReadings(location) {
           return { name: s.name, stages: s.stages.map((stage) => stageStatus(stage, runs, releases, null)) };
         }),
       ),
+      next: null,
     });
     const bulk = () => serviceStatus(store, url);
     if (JSON.stringify(await perService()) !== JSON.stringify(await bulk())) {
@@ -302,6 +305,8 @@ async function get(server, path) {
   return response.json();
 }
 
+let bodyTurn = 0;
+
 function hammer(server, request, duration) {
   return new Promise((resolvePromise, reject) => {
     autocannon(
@@ -310,9 +315,24 @@ function hammer(server, request, duration) {
         method: request.method ?? "GET",
         headers: {
           authorization: `Bearer ${server.token}`,
-          ...(request.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(request.body === undefined && request.bodies === undefined
+            ? {}
+            : { "content-type": "application/json" }),
         },
         ...(request.body === undefined ? {} : { body: request.body }),
+        // Each request the next of the bodies, in turn
+        ...(request.bodies === undefined
+          ? {}
+          : {
+              requests: [
+                {
+                  setupRequest: (req) => ({
+                    ...req,
+                    body: request.bodies[(bodyTurn = (bodyTurn + 1) % request.bodies.length)],
+                  }),
+                },
+              ],
+            }),
         connections,
         duration,
         maxOverallRequests: MAX_REQUESTS,
@@ -418,10 +438,14 @@ try {
   ]);
 
   const one = serviceName(Math.min(serviceCount - 1, 10));
+  // A build from before paging answers every service at once, and has no `next`.
+  const paged = "next" in (await get(onPg, "/v1/status?service=" + one));
   const cases = [
     // The floor: an authorised request that reads no database, through the same server and client.
     { name: "whoami", path: "/v1/whoami", floor: true },
+    // The first page, of the default size (30 services)
     { name: "status", path: "/v1/status" },
+    ...(paged ? [{ name: "status?limit=100", path: "/v1/status?limit=100&after=svc-0500" }] : []),
     { name: "status?service", path: `/v1/status?service=${one}` },
     { name: "runs?limit=200", path: "/v1/runs?limit=200" },
     { name: "runs?service", path: `/v1/runs?service=${one}` },
@@ -431,9 +455,15 @@ try {
     const [a, b] = await Promise.all([get(onPg, path), get(onSqlite, path)]);
     if (timeless(a) !== timeless(b)) throw new Error(`postgres and sqlite answer ${path} differently`);
   }
-  const status = await get(onPg, "/v1/status");
-  if (status.services.length !== serviceCount)
-    throw new Error(`status lists ${status.services.length} services`);
+  // The status comes in pages of services; followed to the end, they hold every service once.
+  const listed = new Set();
+  for (let after = ""; after !== null && after !== undefined;) {
+    const query = paged ? `?limit=100${after === "" ? "" : `&after=${after}`}` : "";
+    const page = await get(onPg, `/v1/status${query}`);
+    for (const service of page.services) listed.add(service.name);
+    after = page.next;
+  }
+  if (listed.size !== serviceCount) throw new Error(`status pages list ${listed.size} services`);
 
   const reads = [];
   for (const request of cases) {
@@ -454,38 +484,46 @@ try {
   }
   await stopServer(onSqlite);
 
-  // Intake: a service whose one stage deploys to a Kubernetes context that does not exist, so
-  // each run fails fast and the engine does not deploy thousands of apps.
-  const serviceDir = join(workDir, "intake");
-  mkdirSync(serviceDir);
-  const spec = {
-    apiVersion: "waybill.dev/v1",
-    kind: "Service",
-    metadata: { name: "intake" },
-    build: { command: "true", image: "127.0.0.1:5999/intake", artifact: "image.json" },
-    run: { port: 8080, health: "/healthz" },
-    stages: [{ name: "dev", target: "kube:nowhere", test: false, gate: false }],
-  };
-  writeFileSync(join(serviceDir, "waybill.yaml"), JSON.stringify(spec));
-  const digest = digestOf(0xfeed);
-  const ship = {
-    method: "POST",
-    path: "/v1/ships",
-    body: JSON.stringify({
+  // Intake: services whose one stage deploys to a Kubernetes context that does not exist, so
+  // each run fails fast and the engine does not deploy thousands of apps. One service shipped
+  // over and over (every ship writes the same service and artifact rows, so ships wait on each
+  // other whatever the store does), then ships spread over INTAKE_SERVICES services, as a team's are.
+  const shipOf = (name) => {
+    const serviceDir = join(workDir, name);
+    mkdirSync(serviceDir);
+    const spec = {
+      apiVersion: "waybill.dev/v1",
+      kind: "Service",
+      metadata: { name },
+      build: { command: "true", image: `127.0.0.1:5999/${name}`, artifact: "image.json" },
+      run: { port: 8080, health: "/healthz" },
+      stages: [{ name: "dev", target: "kube:nowhere", test: false, gate: false }],
+    };
+    writeFileSync(join(serviceDir, "waybill.yaml"), JSON.stringify(spec));
+    const digest = digestOf(0xfeed);
+    return JSON.stringify({
       spec,
       serviceDir,
-      image: `127.0.0.1:5999/intake@${digest}`,
+      image: `127.0.0.1:5999/${name}@${digest}`,
       digest,
       version: "1.0.0",
-    }),
+    });
   };
-  // The first ship records the stage's policy; the bench measures the ships after it.
-  const first = await fetch(onPg.url + ship.path, {
+  const ship = { method: "POST", path: "/v1/ships", body: shipOf("intake") };
+  const spread = {
     method: "POST",
-    headers: { authorization: `Bearer ${onPg.token}`, "content-type": "application/json" },
-    body: ship.body,
-  });
-  if (first.status !== 201) throw new Error(`POST /v1/ships: ${first.status} ${await first.text()}`);
+    path: "/v1/ships",
+    bodies: Array.from({ length: INTAKE_SERVICES }, (_, i) => shipOf(`intake-${i}`)),
+  };
+  // The first ship of a service records its stage's policy; the bench measures the ships after it.
+  for (const body of [ship.body, ...spread.bodies]) {
+    const first = await fetch(onPg.url + ship.path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${onPg.token}`, "content-type": "application/json" },
+      body,
+    });
+    if (first.status !== 201) throw new Error(`POST /v1/ships: ${first.status} ${await first.text()}`);
+  }
 
   const pgStateB = join(workDir, "pg-b");
   mkdirSync(pgStateB);
@@ -493,10 +531,10 @@ try {
   const replicaB = await serve(pgStateB, database.url, "postgres-b");
 
   /** Ships against the given replicas at once: their summed req/s, with where the time went */
-  async function intake(replicas, label) {
+  async function intake(replicas, label, request = ship) {
     const cpuBefore = replicas.map((r) => cpuSeconds(r.child.pid));
     const sample = sampleActivity(database.url, database.name);
-    const results = await Promise.all(replicas.map((r) => hammer(r, ship, intakeSeconds)));
+    const results = await Promise.all(replicas.map((r) => hammer(r, request, intakeSeconds)));
     const activity = await sample();
     const cpu = replicas.map(
       (r, i) => `${(((cpuSeconds(r.child.pid) - cpuBefore[i]) / intakeSeconds) * 100).toFixed(0)}%`,
@@ -516,6 +554,10 @@ try {
   const single = await intake([onPg], "1 replica");
   const both = await intake([onPg, replicaB], "2 replicas");
   const singleAgain = await intake([onPg], "1 replica again");
+  const spreadSingle = await intake([onPg], `${INTAKE_SERVICES} services, 1 replica`, spread);
+  const spreadBoth = await intake([onPg, replicaB], `${INTAKE_SERVICES} services, 2 replicas`, spread);
+  const spreadSingleAgain = await intake([onPg], `${INTAKE_SERVICES} services, 1 replica again`, spread);
+  const spreadOne = (spreadSingle + spreadSingleAgain) / 2;
   // The two-replica round against the single rounds on either side of it, so drift cancels.
   const oneReplica = (single + singleAgain) / 2;
   const runs = await get(onPg, "/v1/runs?service=intake&limit=1000");
@@ -543,6 +585,8 @@ try {
       }` +
       `; ships ${single.toFixed(0)} req/s on 1 replica, ${both.toFixed(0)} on 2, ${singleAgain.toFixed(0)} on 1 again ` +
       `(${(both / oneReplica).toFixed(2)}× the single rounds' mean, ${both > oneReplica * 1.1 ? "raised" : "NOT raised"})` +
+      `; ${INTAKE_SERVICES} services: ${spreadSingle.toFixed(0)}, ${spreadBoth.toFixed(0)}, ${spreadSingleAgain.toFixed(0)} ` +
+      `(${(spreadBoth / spreadOne).toFixed(2)}×, ${spreadBoth > spreadOne * 1.1 ? "raised" : "NOT raised"})` +
       `; status ${read("status").pg.rps.toFixed(0)} req/s, read in bulk ${perService.bulk.toFixed(0)} ms vs ${perService.perService.toFixed(0)} ms per service\n`,
   );
   for (const server of [...servers]) await stopServer(server);

@@ -4,10 +4,11 @@
 // figures go to stderr.
 //
 //   node bench/loadgen-vs-wrk.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
-//   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_SERVER=node|nginx
+//   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_THREADS=1 BENCH_SERVER=node|nginx
 //
-// With two or more CPUs and taskset available, the server runs on CPU 0 and the client under
-// test (wrk, or the generator in its own process) on CPU 1, so neither steals from the other.
+// BENCH_THREADS is both wrk's -t and the generator's `workers`. With two or more CPUs and
+// taskset available, the server runs on CPU 0 and the client under test (wrk, or the generator
+// in its own process) on the other CPUs (CPU 1 with two), so neither steals from the other.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
@@ -21,8 +22,10 @@ const loadgenEntry = join(distDir, "loadgen", "index.js");
 const seconds = positiveInteger("BENCH_SECONDS", 5);
 const rounds = positiveInteger("BENCH_ROUNDS", 3);
 const connections = positiveInteger("BENCH_CONNECTIONS", 10);
+const threads = positiveInteger("BENCH_THREADS", 1);
+if (threads > connections) stop("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk refuses it)");
 const serverKind = process.env.BENCH_SERVER ?? "node";
-const goal = 0.9;
+const goal = 1.0;
 
 function positiveInteger(name, fallback) {
   const value = Number(process.env[name] ?? fallback);
@@ -37,7 +40,7 @@ function stop(message) {
 
 const canPin = availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 const serverCpu = "0";
-const clientCpu = "1";
+const clientCpu = availableParallelism() > 2 ? `1-${availableParallelism() - 1}` : "1";
 /** argv, run on the given CPU when pinning is possible */
 function onCpu(cpu, argv) {
   return canPin ? ["taskset", "-c", cpu, ...argv] : argv;
@@ -151,7 +154,7 @@ async function waitForPort(port) {
 async function runWrk(url, durationSeconds) {
   const { stdout, cpuSeconds } = await runClient([
     "wrk",
-    "-t1",
+    `-t${threads}`,
     `-c${connections}`,
     `-d${durationSeconds}s`,
     url,
@@ -165,11 +168,12 @@ async function runWrk(url, durationSeconds) {
 
 // Reports the CPU time of the run itself: Node's own start-up (~0.1 s) is not the generator's cost.
 const generatorSource = `
-const [entry, target, connections, durationMs] = process.argv.slice(1);
+const [entry, target, connections, durationMs, workers] = process.argv.slice(1);
 const { runLoad } = await import(entry);
 const before = process.cpuUsage();
 const result = await runLoad({
   target, model: "closed", connections: Number(connections), durationMs: Number(durationMs), warmupMs: 0,
+  workers: Number(workers),
 });
 const { user, system } = process.cpuUsage(before);
 process.stdout.write(JSON.stringify({ result, cpuSeconds: (user + system) / 1e6 }));
@@ -186,6 +190,7 @@ async function runWaybill(target) {
       target,
       String(connections),
       String(seconds * 1000),
+      String(threads),
     ],
     { timeCpu: false },
   );
@@ -233,7 +238,7 @@ try {
   process.stdout.write(
     `loadgen-vs-wrk: waybill ${bestWaybill.toFixed(0)} req/s, wrk ${bestWrk.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}× ` +
       `(goal ≥ ${goal}×: ${ratio >= goal ? "met" : "NOT met"}; best of ${rounds} alternating ${seconds} s rounds, ` +
-      `${connections} connections, closed model, ${server.describe}, ${placement}${cpuNote})\n`,
+      `${threads} thread${threads === 1 ? "" : "s"} each, ${connections} connections, closed model, ${server.describe}, ${placement}${cpuNote})\n`,
   );
 } finally {
   server.stop();

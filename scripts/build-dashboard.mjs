@@ -7,8 +7,9 @@
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { zodEnglishOnly } from "./zod-english-only.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? "dist");
@@ -32,29 +33,8 @@ if (checked.status !== 0) {
 
 await rm(outDir, { recursive: true, force: true });
 await mkdir(outDir, { recursive: true });
-/**
- * zod's namespace carries its error messages in some fifty languages, which a bundle cannot shake
- * off (`z.locales`); the page speaks English, so the namespace gets English only. That is most of
- * zod's weight in the page.
- */
-const englishOnly = {
-  name: "zod-english-only",
-  setup(esbuild) {
-    esbuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, ({ importer }) =>
-      importer.includes(`${sep}node_modules${sep}zod${sep}`)
-        ? { path: join(dirname(importer), "..", "locales", "en.js"), namespace: "zod-locales" }
-        : undefined,
-    );
-    esbuild.onLoad({ filter: /.*/, namespace: "zod-locales" }, ({ path }) => ({
-      contents: `export { default as en } from ${JSON.stringify(path)};`,
-      resolveDir: dirname(path),
-      loader: "js",
-    }));
-  },
-};
-
 const result = await build({
-  plugins: [englishOnly],
+  plugins: [zodEnglishOnly],
   entryPoints: { app: join(repoRoot, "src", "dashboard", "ui", "main.js") },
   outdir: outDir,
   entryNames: "[name]-[hash]",

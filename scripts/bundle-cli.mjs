@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { zodEnglishOnly } from "./zod-english-only.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? "dist");
@@ -69,7 +70,7 @@ const options = {
   sourcesContent: false,
   legalComments: "none",
   logLevel: "warning",
-  plugins: [ownLocation],
+  plugins: [ownLocation, zodEnglishOnly],
 };
 
 /**

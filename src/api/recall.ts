@@ -48,7 +48,8 @@ export const findRecall = defineRoute({
 export const redeployRecall = defineRoute({
   method: "POST",
   path: "/v1/recall/redeploy",
-  role: "developer",
+  // It ships to every stage of every service the query finds: an admin's act, not a developer's.
+  role: "admin",
   tag: "recall",
   summary: "Ship the fixed build to every stage that runs an affected one",
   body: z.strictObject({ q: z.string().min(1), version: versionLabelSchema }),

@@ -135,4 +135,71 @@ export const diffSignatures = defineRoute({
   response: { status: 200, schema: signatureDiffSchema },
 });
 
-export const signatureRoutes = [listSignatures, diffSignatures];
+const cellStatus = z.enum(["pass", "warning", "fail", "info"]);
+
+/** One SLI of one build, as the gate judged it: what a heatmap cell and a trend point show */
+export const heatmapCellSchema = z.object({
+  status: cellStatus,
+  /** null when the SLI had no value (why is in the build's noValueReasons) */
+  value: z.number().nullable(),
+  /** What relative criteria compared with (the baseline's aggregate); null when nothing was */
+  baseline: z.number().nullable(),
+  score: z.number().nullable(),
+  passCriteria: z.array(z.string()),
+  warningCriteria: z.array(z.string()),
+  /**
+   * The pass and warning thresholds as numbers for this build (a relative criterion's target
+   * follows its baseline), the strictest of each list; null when there is none
+   */
+  passThreshold: z.number().nullable(),
+  warningThreshold: z.number().nullable(),
+  /** Which side of a threshold is good: "lower" for `<` criteria, "higher" for `>` */
+  better: z.enum(["lower", "higher"]).nullable(),
+});
+export type HeatmapCellView = z.output<typeof heatmapCellSchema>;
+
+export const signatureHeatmapSchema = z.object({
+  service: z.string(),
+  stage: z.string(),
+  /** Builds evaluated in the stage, all pages together */
+  total: z.number().int(),
+  /** The rows: every SLI any build of this page was judged on, key SLIs first */
+  slis: z.array(z.object({ sli: z.string(), displayName: z.string(), keySli: z.boolean() })),
+  /** The columns, newest first */
+  builds: z.array(
+    z.object({
+      runId: z.string(),
+      version: z.string(),
+      digest: z.string(),
+      result: gateResult,
+      score: z.number(),
+      recordedAt: z.string(),
+      noValueReasons: z.record(z.string(), z.string()),
+      cells: z.record(z.string(), heatmapCellSchema),
+    }),
+  ),
+  /** The run id to pass as `before` for the next, older page; null on the last */
+  next: z.string().nullable(),
+});
+export type SignatureHeatmapView = z.output<typeof signatureHeatmapSchema>;
+
+export const HEATMAP_PAGE_MAX = 500;
+
+export const signatureHeatmap = defineRoute({
+  method: "GET",
+  path: "/v1/signatures/heatmap",
+  role: "viewer",
+  tag: "signatures",
+  summary:
+    "A stage's SLIs x builds as the gate judged them (status, value, baseline, thresholds), newest builds first, a page at a time",
+  query: z.strictObject({
+    service: z.string().min(1).optional(),
+    stage: z.string().min(1),
+    limit: z.coerce.number().int().min(1).max(HEATMAP_PAGE_MAX).default(50),
+    /** A run id from an earlier page's `next`: the builds evaluated before it */
+    before: z.string().min(1).optional(),
+  }),
+  response: { status: 200, schema: signatureHeatmapSchema },
+});
+
+export const signatureRoutes = [listSignatures, diffSignatures, signatureHeatmap];

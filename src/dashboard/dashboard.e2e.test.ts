@@ -7,21 +7,15 @@
  * soon the first page is interactive (not asserted: it is a measure, not a test of speed).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
-import { distRoot, repoRoot } from "../testing/paths.js";
 import { tokensForEveryRole } from "../testing/role-matrix.js";
+import { CHROMIUM, assertBrowserReady, logIn as logInAt, screenshotsDir } from "./e2e.test.helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-// README's screenshots are taken again only when asked (WAYBILL_SCREENSHOTS=1): a test run leaves the tree as it was.
-const screenshots =
-  process.env.WAYBILL_SCREENSHOTS === "1"
-    ? join(repoRoot, "docs", "screenshots")
-    : mkdtempSync(join(tmpdir(), "waybill-screenshots-"));
+const screenshots = screenshotsDir();
 const scratch = scratchExample("hello");
 const cli = (args: string[]) => runCli(args, { stateDir: scratch.stateDir, cwd: scratch.root });
 
@@ -30,11 +24,7 @@ let url = "";
 let tokens: ReturnType<typeof tokensForEveryRole>;
 
 before(() => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  assert.ok(
-    existsSync(join(distRoot, "dashboard", "assets", "manifest.json")),
-    `the dashboard is not built into ${distRoot}: node scripts/build-dashboard.mjs ${distRoot}`,
-  );
+  assertBrowserReady();
   mkdirSync(scratch.stateDir, { recursive: true });
   tokens = tokensForEveryRole(scratch.stateDir);
 });
@@ -45,14 +35,7 @@ after(async () => {
   cleanUp(scratch.root);
 });
 
-async function logIn(page: Page, token: string): Promise<void> {
-  await page.goto(`${url}/`);
-  // The keyboard's path: the token field, typed into, and Enter.
-  await page.getByLabel("API token").focus();
-  await page.keyboard.type(token);
-  await page.keyboard.press("Enter");
-  await page.getByRole("heading", { name: "Pipeline" }).waitFor();
-}
+const logIn = (page: Page, token: string) => logInAt(page, url, token);
 
 /** A POST from the page's own session, as a script on the page (or a forger with the cookie) would send it */
 function postFromPage(page: Page, path: string, withCsrf: boolean) {

@@ -11,8 +11,9 @@ import {
 } from "../evidence/attestation/minimum-environment.js";
 import { describeSubjects, parseStatement } from "../evidence/attestation/statement.js";
 import type { EvidenceService } from "../evidence/evidence-service.js";
+import { compareSeverity, isSeverity } from "../evidence/vulns/findings.js";
 import { newEvent, type EventData } from "../store/events.js";
-import type { ArtifactRecord, Store } from "../store/store.js";
+import type { ArtifactRecord, AttestationRecord, Store } from "../store/store.js";
 
 type Envelope = EventData["attestation.recorded"]["envelope"];
 
@@ -75,6 +76,149 @@ export async function recordAttestation(store: Store, evidence: EvidenceService,
     );
   }
   return { predicateType: statement.predicateType, recorded };
+}
+
+/** Which page of an artifact's SBOM components to list, and the text their purl must contain */
+export interface ComponentPage {
+  filter: string;
+  offset: number;
+  limit: number;
+}
+
+/**
+ * A page of the components of the artifact's signed SBOM. Only a verified SBOM is listed: an
+ * unverified one is named with its reason and lists nothing, as its content proves nothing.
+ */
+export async function evidenceComponents(
+  store: Store,
+  evidence: EvidenceService,
+  ref: string,
+  page: ComponentPage,
+) {
+  const artifact = await findArtifact(store, ref);
+  const chosen = await newestVerified(store, evidence, artifact.digest, PREDICATE_TYPES.sbom);
+  const all = chosen?.valid === true ? componentsOf(chosen.predicate) : [];
+  const needle = page.filter.trim().toLowerCase();
+  const matching =
+    needle === "" ? all : all.filter((component) => component.purl.toLowerCase().includes(needle));
+  return {
+    digest: artifact.digest,
+    sbom: chosen === null ? null : chosen.source,
+    total: all.length,
+    matched: matching.length,
+    offset: page.offset,
+    limit: page.limit,
+    components: matching.slice(page.offset, page.offset + page.limit),
+  };
+}
+
+/** The findings of the artifact's signed vulnerability scan, most severe first */
+export async function evidenceVulnerabilities(store: Store, evidence: EvidenceService, ref: string) {
+  const artifact = await findArtifact(store, ref);
+  const chosen = await newestVerified(store, evidence, artifact.digest, PREDICATE_TYPES.vulns);
+  const scan = chosen?.valid === true ? vulnsOf(chosen.predicate) : null;
+  const lastUpdate = scan?.scanner.db?.lastUpdate ?? null;
+  const scannedAt = scan?.metadata?.scanFinishedOn ?? null;
+  const ageMs =
+    lastUpdate === null || scannedAt === null ? Number.NaN : Date.parse(scannedAt) - Date.parse(lastUpdate);
+  const findings = (scan?.scanner.result ?? []).map((result) => {
+    const qualitative = result.severity?.find((entry) => entry.method === "qualitative")?.score ?? "unknown";
+    const cvss = Number(result.severity?.find((entry) => entry.method === "CVSS_V3")?.score);
+    return {
+      id: String(result.id),
+      severity: qualitative,
+      score: Number.isFinite(cvss) ? cvss : null,
+    };
+  });
+  const rank = (severity: string) => (isSeverity(severity) ? severity : "unknown");
+  findings.sort((a, b) => compareSeverity(rank(b.severity), rank(a.severity)) || a.id.localeCompare(b.id));
+  return {
+    digest: artifact.digest,
+    scan: chosen === null ? null : chosen.source,
+    scanner: scan === null ? null : { uri: String(scan.scanner.uri), version: String(scan.scanner.version) },
+    scannedAt,
+    database:
+      scan === null
+        ? null
+        : {
+            lastUpdate,
+            ageDaysAtScan: Number.isFinite(ageMs) ? Math.max(0, Math.floor(ageMs / 86_400_000)) : null,
+            advisories: scan.scanner.db?.advisories ?? {},
+          },
+    findings,
+    notScanned: scan?.notScanned ?? [],
+  };
+}
+
+interface Chosen {
+  source: { recordedAt: string; stage: string | null; valid: boolean; reason?: string | null };
+  valid: boolean;
+  predicate: unknown;
+}
+
+/** The newest attestation of the type that verifies, else the newest of the type, else null */
+async function newestVerified(
+  store: Store,
+  evidence: EvidenceService,
+  digest: string,
+  predicateType: string,
+): Promise<Chosen | null> {
+  const recorded: AttestationRecord[] = (await store.attestations(digest, predicateType)).reverse();
+  let newest: Chosen | null = null;
+  for (const attestation of recorded) {
+    const verdict = evidence.verify(attestation.envelope, predicateType, digest);
+    const chosen = {
+      source: {
+        recordedAt: attestation.recordedAt,
+        stage: attestation.stage,
+        valid: verdict.valid,
+        reason: verdict.valid ? null : verdict.reason,
+      },
+      valid: verdict.valid,
+      predicate: verdict.statement?.predicate,
+    };
+    if (verdict.valid) return chosen;
+    newest ??= chosen;
+  }
+  return newest;
+}
+
+/** The predicate was signed by a trusted key over this digest; its shape is still read defensively */
+function componentsOf(predicate: unknown) {
+  const components = (predicate as { components?: unknown } | undefined)?.components;
+  if (!Array.isArray(components)) return [];
+  return components
+    .map(
+      (entry) =>
+        entry as { purl?: unknown; name?: unknown; group?: unknown; version?: unknown; scope?: unknown },
+    )
+    .filter((entry) => typeof entry.purl === "string")
+    .map((entry) => ({
+      purl: String(entry.purl),
+      name:
+        typeof entry.group === "string" && entry.group !== ""
+          ? `${entry.group}/${String(entry.name)}`
+          : String(entry.name),
+      version: typeof entry.version === "string" ? entry.version : "",
+      scope: typeof entry.scope === "string" ? entry.scope : null,
+    }))
+    .sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+}
+
+interface SignedScan {
+  scanner: {
+    uri?: unknown;
+    version?: unknown;
+    db?: { lastUpdate?: string; advisories?: Record<string, number> };
+    result?: { id?: unknown; severity?: { method: string; score: string }[] }[];
+  };
+  metadata?: { scanFinishedOn?: string };
+  notScanned?: { ecosystem: string; packages: number }[];
+}
+
+function vulnsOf(predicate: unknown): SignedScan | null {
+  const scan = predicate as SignedScan | undefined;
+  return typeof scan?.scanner === "object" && scan.scanner !== null ? scan : null;
 }
 
 const MIN_DIGEST_PREFIX = 7;

@@ -83,11 +83,33 @@ for (const backend of backends) {
           };
         }),
       );
-      assert.deepEqual(await serviceStatus(store, url), { services: perService });
+      assert.deepEqual(await serviceStatus(store, url), { services: perService, next: null });
       assert.deepEqual(await serviceStatus(store, url, "shop"), {
         services: perService.filter((s) => s.name === "shop"),
+        next: null,
       });
       await assert.rejects(serviceStatus(store, url, "nope"), /no service named "nope"/);
+    });
+
+    test("status pages of services, followed by their cursor, hold every service once", async () => {
+      const { store, close } = await openStore(await backend.location());
+      cleanups.push(close);
+      await store.append(history);
+      const whole = await serviceStatus(store, url);
+      assert.ok(whole.services.length > 1);
+      const pages = [await serviceStatus(store, url, undefined, { limit: 1 })];
+      for (let after = pages.at(-1)?.next ?? null; after !== null; after = pages.at(-1)?.next ?? null) {
+        pages.push(await serviceStatus(store, url, undefined, { limit: 1, after }));
+      }
+      assert.deepEqual(
+        pages.map((page) => page.services.length),
+        whole.services.map(() => 1),
+      );
+      assert.deepEqual(
+        pages.flatMap((page) => page.services),
+        whole.services,
+      );
+      assert.deepEqual(await serviceStatus(store, url, undefined, { limit: whole.services.length }), whole);
     });
 
     test("a queued run of one service's page waits behind its own stage's run", async () => {

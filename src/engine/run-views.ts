@@ -4,7 +4,7 @@
  */
 import { NotFoundError, UserError } from "../errors.js";
 import { OPEN_RUN_STATES } from "../store/status-queries.js";
-import type { RunRecord, Store } from "../store/store.js";
+import type { RunRecord, ServicePage, ServiceRecord, Store } from "../store/store.js";
 import { stageStatus, type StageStatus } from "./status.js";
 
 export function publicRun(run: RunRecord) {
@@ -53,13 +53,10 @@ export async function listRunViews(
 ): Promise<(ReturnType<typeof publicRun> & ReturnType<typeof blockerOf>)[]> {
   const runs = await store.listRuns(filter);
   // What queued runs wait behind costs one more query, only when the page has one; a run waits
-  // only behind runs of its own service, so a page of one service reads only that service's.
-  const open = runs.some((run) => run.state === "queued")
-    ? await store.listRuns({
-        ...(filter.service === undefined ? {} : { service: filter.service }),
-        states: [...OPEN_RUN_STATES],
-      })
-    : [];
+  // only behind runs of its own service, so only the services of the page's queued runs are read.
+  const waiting = [...new Set(runs.filter((run) => run.state === "queued").map((run) => run.service))];
+  const open =
+    waiting.length > 0 ? await store.listRuns({ services: waiting, states: [...OPEN_RUN_STATES] }) : [];
   return runs.map((run) => ({ ...publicRun(run), ...blockerOf(run, open) }));
 }
 
@@ -78,20 +75,36 @@ export async function waitingRun(store: Store, id: string): Promise<RunRecord> {
 }
 
 /**
- * Each service's stages (one service, when named), as `waybill status` shows them. The runs and
- * releases are read for all services at once (store.statusRows), then grouped here.
+ * Each service's stages (one service, when named; else a page of services in name order, every
+ * one without a limit), as `waybill status` shows them, with the cursor of the next page (null on
+ * the last). The runs and releases of the page are read at once (store.statusRows), then grouped here.
  */
 export async function serviceStatus(
   store: Store,
   stageUrl: (service: string, stage: string) => string | undefined,
   service?: string,
-): Promise<{ services: { name: string; stages: StageStatus[] }[] }> {
-  const named = service === undefined ? undefined : await store.getService(service);
-  if (service !== undefined && named === undefined) throw new NotFoundError(`no service named "${service}"`);
-  const [services, rows] = await Promise.all([
-    named === undefined ? store.listServices() : [named],
-    store.statusRows(service),
-  ]);
+  page: ServicePage = {},
+): Promise<{ services: { name: string; stages: StageStatus[] }[]; next: string | null }> {
+  let services: ServiceRecord[];
+  let next: string | null = null;
+  if (service !== undefined) {
+    const named = await store.getService(service);
+    if (named === undefined) throw new NotFoundError(`no service named "${service}"`);
+    services = [named];
+  } else if (page.limit === undefined) {
+    services = await store.listServices(page);
+  } else {
+    // One more than the page tells whether another page follows.
+    services = await store.listServices({ ...page, limit: page.limit + 1 });
+    if (services.length > page.limit) {
+      services = services.slice(0, page.limit);
+      next = services.at(-1)?.name ?? null;
+    }
+  }
+  const rows = await store.statusRows(
+    service ??
+      (page.limit === undefined && page.after === undefined ? undefined : services.map((s) => s.name)),
+  );
   // Open runs first, in queue order, then each stage's last finished one: stageStatus reads the
   // first active run, the queued ones in order, and the last finished one.
   const runsOf = groupBy([...rows.open, ...rows.lastFinished], (run) => run.service);
@@ -105,6 +118,7 @@ export async function serviceStatus(
         stages: s.stages.map((stage) => stageStatus(stage, runs, releases, stageUrl(s.name, stage) ?? null)),
       };
     }),
+    next,
   };
 }
 

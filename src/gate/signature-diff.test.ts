@@ -64,6 +64,27 @@ test("the judge calls a 30% latency shift significant and an unchanged one not",
   assert.equal(same.changes[0]?.significant, false);
 });
 
+test("a slower tail is significant at p99 and not at an unchanged median", () => {
+  const baseline = Array.from({ length: 1000 }, (_, i) => 20 + (i % 50) / 10);
+  const slowTail = baseline.map((v, i) => (i % 50 >= 48 ? v * 4 : v));
+  const diff = diffSignatures(
+    { label: "A", values: { latency_p50: 22.5, latency_p99: 24.9 }, latencySamplesMs: baseline },
+    { label: "B", values: { latency_p50: 22.5, latency_p99: 99.6 }, latencySamplesMs: slowTail },
+  );
+  const verdictOf = (sli: string) => diff.changes.find((change) => change.sli === sli);
+  assert.equal(verdictOf("latency_p99")?.significant, true);
+  assert.equal(verdictOf("latency_p99")?.classification, "High");
+  assert.equal(verdictOf("latency_p50")?.significant, false);
+});
+
+test("the maximum, a single request, is never called significant", () => {
+  const diff = diffSignatures(
+    { label: "A", values: { latency_max: 50 }, latencySamplesMs: steady },
+    { label: "B", values: { latency_max: 500 }, latencySamplesMs: slower },
+  );
+  assert.equal(diff.changes[0]?.significant, null);
+});
+
 test("without samples the significance is unknown, not false", () => {
   const diff = diffSignatures(
     { label: "A", values: { latency_p95: 1 }, latencySamplesMs: [] },

@@ -12,6 +12,7 @@ export function loadOptionsFromSpec(load: LoadSpec, target: string): LoadOptions
     durationMs: parseDuration(load.duration),
     warmupMs: parseDuration(load.warmup),
     connections: load.connections,
+    workers: load.workers,
     maxRequests: load.maxRequests,
     timeoutMs: parseDuration(load.timeout),
     requests: load.requests.map((request) => ({

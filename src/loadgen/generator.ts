@@ -16,7 +16,7 @@
 import { UserError } from "../errors.js";
 import { HttpConnection, type ConnectionListener, type ServerAddress } from "./connection.js";
 import { prepareRequests, seededRandom, weightedPicker, type PreparedRequest } from "./request-mix.js";
-import { Tally } from "./tally.js";
+import { Tally, type TallyData } from "./tally.js";
 import type {
   EndpointResult,
   GeneratorTiming,
@@ -47,7 +47,132 @@ export async function runLoad(
   options: LoadOptions,
   onProgress?: (progress: LoadProgress) => void,
 ): Promise<LoadResult> {
-  return new LoadRun(options, onProgress).start();
+  const report =
+    onProgress === undefined ? undefined : (part: ShardProgress) => onProgress(mergeProgress([part]));
+  return mergeShards(options, [await runShard(options, { index: 0, count: 1 }, report)]);
+}
+
+/**
+ * Which share of a run one worker takes, of `count` running at once. Open model: arrival i
+ * belongs to worker i mod count, at its place in the one schedule, and its latency runs from
+ * that scheduled time, so the coordinated-omission correction holds in every worker.
+ * Connections, and in the closed model maxRequests, are shared out as evenly as they go.
+ */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** One worker's share of a run, as plain data; `mergeShards` makes the run's result of them */
+export interface ShardData {
+  endpoints: TallyData[];
+  sides: TallyData[];
+  sideEndpoints: TallyData[];
+  sideSamples: Array<{ kept: number[]; seen: number }>;
+  /** From the start of the measured window to its end or the last measured answer; 0 with nothing measured */
+  measuredMs: number;
+  stalledMs: number;
+  maxStallMs: number;
+}
+
+export interface ShardProgress {
+  elapsedMs: number;
+  sent: number;
+  /** Every measured request of the shard so far */
+  total: TallyData;
+}
+
+/** Runs one worker's share of a run on this thread; a bad option rejects, as a UserError */
+export async function runShard(
+  options: LoadOptions,
+  shard: Shard,
+  onProgress?: (progress: ShardProgress) => void,
+): Promise<ShardData> {
+  return new LoadRun(options, shard, onProgress).start();
+}
+
+/** `total` of n among `count`: the first total mod count get one more */
+export function shareOf(total: number, shard: Shard): number {
+  return Math.floor(total / shard.count) + (shard.index < total % shard.count ? 1 : 0);
+}
+
+/** Where the workers of one run stand together: counts add, the p95 is over all their answers */
+export function mergeProgress(parts: readonly ShardProgress[]): LoadProgress {
+  const total = Tally.fromData(parts.map((part) => part.total));
+  const summary = total.summary(0);
+  return {
+    elapsedMs: Math.max(0, ...parts.map((part) => part.elapsedMs)),
+    sent: parts.reduce((sum, part) => sum + part.sent, 0),
+    finished: summary.requests,
+    errors: summary.errors,
+    p95Ms: total.answered === 0 ? null : summary.latency.p95,
+  };
+}
+
+/**
+ * The run's result from its workers' shares. Tallies merge exactly (histograms add bucket by
+ * bucket); the measured time is the longest worker's; the generator's timing is its worst
+ * worker's, since one late worker is enough to charge its lateness to the service.
+ */
+export function mergeShards(options: LoadOptions, shards: readonly ShardData[]): LoadResult {
+  const sides = options.sides ?? [];
+  const requests = prepareRequests(
+    options.requests ?? [{ method: "GET", path: "/" }],
+    parseTarget(options.target).hostHeader,
+    sides,
+  );
+  const merged = (pick: (shard: ShardData) => TallyData[], index: number) =>
+    Tally.fromData(shards.flatMap((shard) => pick(shard)[index] ?? []));
+  const measuredMs = Math.max(0, ...shards.map((shard) => shard.measuredMs));
+  const measuredSeconds = measuredMs / 1000;
+  const endpointCount = new Set(requests.map((request) => request.endpointIndex)).size;
+  const endpointTallies = Array.from({ length: endpointCount }, (_, index) =>
+    merged((shard) => shard.endpoints, index),
+  );
+  const endpoints: LoadResult["endpoints"] = {};
+  for (const request of requests) {
+    const tally = endpointTallies[request.endpointIndex];
+    if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
+  }
+  const result: LoadResult = {
+    ...Tally.combined(endpointTallies).summary(measuredSeconds),
+    endpoints,
+    generator: generatorTiming(
+      Math.max(0, ...shards.map((shard) => shard.stalledMs)),
+      Math.max(0, ...shards.map((shard) => shard.maxStallMs)),
+      options.durationMs,
+    ),
+  };
+  if (sides.length > 0) {
+    const sideResults: Record<string, SideResult> = {};
+    sides.forEach((side, index) => {
+      const sideEndpoints: Record<string, EndpointResult> = {};
+      for (const request of requests) {
+        if (request.sideIndex !== index) continue;
+        const tally = merged((shard) => shard.sideEndpoints, index * endpointCount + request.endpointIndex);
+        sideEndpoints[request.endpoint] = tally.summary(measuredSeconds);
+      }
+      sideResults[side.name] = {
+        ...merged((shard) => shard.sides, index).summary(measuredSeconds),
+        endpoints: sideEndpoints,
+        latencySamplesMs: mergeSamples(shards.flatMap((shard) => shard.sideSamples[index] ?? [])),
+      };
+    });
+    result.sides = sideResults;
+  }
+  return result;
+}
+
+/**
+ * Several workers' reservoirs as one of at most MAX_SIDE_SAMPLES: each worker's samples in the
+ * proportion of the answers it saw, so the result stays a uniform sample of them all.
+ */
+export function mergeSamples(parts: ReadonlyArray<{ kept: number[]; seen: number }>): number[] {
+  if (parts.length === 1) return parts[0]?.kept ?? [];
+  const kept = parts.reduce((sum, part) => sum + part.kept.length, 0);
+  if (kept <= MAX_SIDE_SAMPLES) return parts.flatMap((part) => part.kept);
+  const seen = parts.reduce((sum, part) => sum + part.seen, 0);
+  return parts.flatMap((part) => part.kept.slice(0, Math.floor((MAX_SIDE_SAMPLES * part.seen) / seen)));
 }
 
 const PROGRESS_EVERY_MS = 1000;
@@ -118,7 +243,7 @@ class LoadRun implements ConnectionListener {
   private readonly timeoutMs: number;
   /** Connections each lane may open */
   private readonly connectionsPerLane: number;
-  private readonly maxRequests: number;
+  private maxRequests: number;
   private readonly intervalMs: number;
   private readonly requests: PreparedRequest[];
   private readonly pickRequest: () => number;
@@ -127,6 +252,8 @@ class LoadRun implements ConnectionListener {
   private readonly sideRandom = seededRandom(SIDE_ORDER_SEED);
   private readonly sideOrder: number[];
   private blockPosition = 0;
+  /** Requests this worker took on: its own arrivals (open model) or sends (closed) */
+  private taken = 0;
   private blockRequest = 0;
 
   private readonly endpointTallies: Tally[];
@@ -163,11 +290,12 @@ class LoadRun implements ConnectionListener {
   private hardStopTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private finished = false;
-  private resolve: (result: LoadResult) => void = () => undefined;
+  private resolve: (result: ShardData) => void = () => undefined;
 
   constructor(
     options: LoadOptions,
-    private readonly onProgress?: (progress: LoadProgress) => void,
+    private readonly shard: Shard,
+    private readonly onProgress?: (progress: ShardProgress) => void,
   ) {
     this.model = options.model ?? defaults.model;
     if (this.model !== "open" && this.model !== "closed") {
@@ -183,7 +311,10 @@ class LoadRun implements ConnectionListener {
       throw new UserError("load test: warm-up must be zero or a positive number");
     }
     this.timeoutMs = positiveNumber(options.timeoutMs ?? defaults.timeoutMs, "timeout");
-    const connections = positiveInteger(options.connections ?? defaults.connections, "connections");
+    const connections = shareOf(
+      positiveInteger(options.connections ?? defaults.connections, "connections"),
+      shard,
+    );
     const laneCount = this.model === "open" ? sideCount : 1;
     this.connectionsPerLane = this.model === "open" ? connections : connections * sideCount;
     if (this.model !== "open" && this.sides.some((side) => side.target !== undefined)) {
@@ -203,6 +334,10 @@ class LoadRun implements ConnectionListener {
       options.maxRequests === undefined
         ? Infinity
         : positiveInteger(options.maxRequests, "maxRequests") * sideCount;
+    // Open-model arrivals are numbered across all workers; closed-model sends are each worker's own.
+    if (this.model === "closed" && this.maxRequests !== Infinity) {
+      this.maxRequests = shareOf(this.maxRequests, shard);
+    }
 
     const requests = options.requests ?? [{ method: "GET", path: "/" }];
     this.requests = prepareRequests(requests, hostHeader, this.sides);
@@ -218,8 +353,8 @@ class LoadRun implements ConnectionListener {
     this.sideOrder = this.sides.map((_, index) => index);
   }
 
-  start(): Promise<LoadResult> {
-    const done = new Promise<LoadResult>((resolve) => {
+  start(): Promise<ShardData> {
+    const done = new Promise<ShardData>((resolve) => {
       this.resolve = resolve;
     });
     this.startedAt = performance.now();
@@ -254,14 +389,10 @@ class LoadRun implements ConnectionListener {
   }
 
   private reportProgress(): void {
-    const total = Tally.combined(this.endpointTallies);
-    const summary = total.summary(0);
     this.onProgress?.({
       elapsedMs: Math.round(performance.now() - this.startedAt),
-      sent: this.dispatched - this.queuedCount(),
-      finished: summary.requests,
-      errors: summary.errors,
-      p95Ms: total.answered === 0 ? null : summary.latency.p95,
+      sent: this.taken - this.queuedCount(),
+      total: Tally.combined(this.endpointTallies).toData(),
     });
   }
 
@@ -364,20 +495,36 @@ class LoadRun implements ConnectionListener {
     const now = performance.now();
     const dueByNow = Math.floor((now - this.startedAt) / this.intervalMs) + 1;
     this.due = Math.max(this.due, Math.min(this.scheduled, dueByNow));
+    const nextOwn = this.nextOwnArrival(this.due);
+    // Nothing of this worker's is left: the rest of the schedule is the other workers'.
+    if (nextOwn >= this.scheduled) this.due = this.scheduled;
     this.dispatchDue(now);
     if (this.due < this.scheduled) {
-      const nextDueAt = this.startedAt + this.due * this.intervalMs;
+      const nextDueAt = this.startedAt + nextOwn * this.intervalMs;
       this.tickTimer = setTimeout(() => this.tick(), Math.max(0, nextDueAt - performance.now()));
     }
     this.finishIfDone();
   }
 
+  /** The first arrival numbered `from` or later that is this worker's */
+  private nextOwnArrival(from: number): number {
+    const { index, count } = this.shard;
+    return from + ((((index - from) % count) + count) % count);
+  }
+
+  private isOwnArrival(arrival: number): boolean {
+    return arrival % this.shard.count === this.shard.index;
+  }
+
   /** Moves what is due into its lane's queue, in schedule order, then sends what each lane can. */
   private dispatchDue(now: number): void {
     while (this.dispatched < this.due) {
-      const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
+      const arrival = this.dispatched++;
+      // Every worker draws the whole mix, so arrival i gets the same request however many share the run.
       const request = this.nextRequest();
-      this.dispatched++;
+      if (!this.isOwnArrival(arrival)) continue;
+      this.taken++;
+      const scheduledAt = this.startedAt + arrival * this.intervalMs;
       const lane = this.lanes[this.lanes.length === 1 ? 0 : request.sideIndex] as Lane;
       lane.waiting.push({
         request,
@@ -412,6 +559,7 @@ class LoadRun implements ConnectionListener {
 
   private sendClosedRequest(connection: HttpConnection, now: number): void {
     this.dispatched++;
+    this.taken++;
     connection.send(this.nextRequest(), now, now + this.timeoutMs, now >= this.measureFrom);
   }
 
@@ -469,49 +617,32 @@ class LoadRun implements ConnectionListener {
       }
       for (; this.dispatched < this.scheduled; this.dispatched++) {
         const scheduledAt = this.startedAt + this.dispatched * this.intervalMs;
-        if (scheduledAt >= this.measureFrom) this.recordFailure(this.nextRequest(), now);
+        const request = this.nextRequest();
+        if (this.isOwnArrival(this.dispatched) && scheduledAt >= this.measureFrom) {
+          this.recordFailure(request, now);
+        }
       }
     }
     this.resolve(this.result());
   }
 
-  private result(): LoadResult {
+  private result(): ShardData {
     // A run cut short by maxRequests is measured to its last answer; otherwise over the whole window,
     // so that a low rate is not overstated by the idle gap after the last request.
     const stoppedByMaxRequests = this.dispatched >= this.maxRequests;
     const measuredUntil = stoppedByMaxRequests
       ? this.lastMeasuredSettle
       : Math.max(this.windowEnd, this.lastMeasuredSettle);
-    const total = Tally.combined(this.endpointTallies);
-    const measuredSeconds = total.requests === 0 ? 0 : (measuredUntil - this.measureFrom) / 1000;
-    const endpoints: LoadResult["endpoints"] = {};
-    for (const request of this.requests) {
-      const tally = this.endpointTallies[request.endpointIndex];
-      if (tally !== undefined) endpoints[request.endpoint] = tally.summary(measuredSeconds);
-    }
-    const result: LoadResult = {
-      ...total.summary(measuredSeconds),
-      endpoints,
-      generator: generatorTiming(this.stalledMs, this.maxStallMs, this.durationMs),
+    const anyMeasured = this.endpointTallies.some((tally) => tally.requests > 0);
+    return {
+      endpoints: this.endpointTallies.map((tally) => tally.toData()),
+      sides: this.sideTallies.map((tally) => tally.toData()),
+      sideEndpoints: this.sideEndpointTallies.map((tally) => tally.toData()),
+      sideSamples: this.sideSamples,
+      measuredMs: anyMeasured ? measuredUntil - this.measureFrom : 0,
+      stalledMs: this.stalledMs,
+      maxStallMs: this.maxStallMs,
     };
-    if (this.sides.length > 0) {
-      const sides: Record<string, SideResult> = {};
-      this.sides.forEach((side, index) => {
-        const sideEndpoints: Record<string, EndpointResult> = {};
-        for (const request of this.requests) {
-          if (request.sideIndex !== index) continue;
-          const tally = this.sideEndpointTallyOf(request);
-          if (tally !== undefined) sideEndpoints[request.endpoint] = tally.summary(measuredSeconds);
-        }
-        sides[side.name] = {
-          ...(this.sideTallies[index] ?? new Tally()).summary(measuredSeconds),
-          endpoints: sideEndpoints,
-          latencySamplesMs: this.sideSamples[index]?.kept ?? [],
-        };
-      });
-      result.sides = sides;
-    }
-    return result;
   }
 }
 

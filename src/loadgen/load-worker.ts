@@ -1,16 +1,16 @@
 /**
- * The body of the load generator's worker thread: runs one load and posts its result back.
+ * The body of a load generator's worker thread: runs its share of one load and posts it back.
  * Only `isolated.ts` starts it.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { UserError, errorMessage } from "../errors.js";
-import { runLoad } from "./generator.js";
-import type { LoadOptions } from "./types.js";
-import type { WorkerReply } from "./isolated.js";
+import { runShard } from "./generator.js";
+import type { WorkerInput, WorkerReply } from "./isolated.js";
 
 const reply = (message: WorkerReply) => parentPort?.postMessage(message);
-runLoad(workerData as LoadOptions, (progress) => reply({ progress })).then(
-  (result) => reply({ ok: true, result }),
+const { options, shard } = workerData as WorkerInput;
+runShard(options, shard, (progress) => reply({ progress })).then(
+  (result) => reply({ ok: true, shard: result }),
   (error: unknown) =>
     reply({ ok: false, message: errorMessage(error), userError: error instanceof UserError }),
 );

@@ -23,6 +23,14 @@ export interface LoadOptions {
   warmupMs?: number;
   /** Upper bound on open connections. Default 10. */
   connections?: number;
+  /**
+   * Threads that generate the load, each with its own share of the connections (so at most
+   * `connections`) and, in the open model, every workers-th arrival of the one schedule.
+   * Default 1: one thread carries tens of thousands of requests a second, and each more one
+   * takes a core from the service under test on the same machine. Only `runLoad` from
+   * `index.ts` uses it; the generator run on the caller's thread is always one.
+   */
+  workers?: number;
   /** Upper bound on requests sent, warm-up included; the run ends early once they are all answered */
   maxRequests?: number;
   /**

@@ -26,6 +26,8 @@ export interface Exchange {
   /** An https.Agent with the proxy's client certificate, for mutual TLS to the instance */
   agent: Agent;
   secure: boolean;
+  /** A body follows the request's head (`readRequestHead`) */
+  hasBody: boolean;
   tally: RequestTally;
 }
 
@@ -36,11 +38,16 @@ export function forward({
   port,
   agent,
   secure,
+  hasBody,
   tally,
 }: Exchange): void {
   const send = secure ? requestOverTls : request;
-  const headers = upstreamRequestHeaders(incoming.headers, incoming.socket.remoteAddress ?? "unknown");
-  const bodiless = !hasBody(incoming);
+  const headers = upstreamRequestHeaders(
+    incoming.rawHeaders,
+    incoming.socket.remoteAddress ?? "unknown",
+    `${LOOPBACK}:${port}`,
+  );
+  const bodiless = !hasBody;
   let status: number | null = null;
   let upstreamFailed = false;
   let current: ClientRequest | undefined;
@@ -67,7 +74,7 @@ export function forward({
       response.writeHead(
         status,
         upstreamResponse.statusMessage,
-        downstreamResponseHeaders(upstreamResponse.headers, instanceId),
+        downstreamResponseHeaders(upstreamResponse.rawHeaders, instanceId),
       );
       upstreamResponse.on("error", () => undefined); // reported through "close" below
       upstreamResponse.on("close", () => {
@@ -76,7 +83,13 @@ export function forward({
         upstreamFailed = true;
         response.destroy();
       });
-      upstreamResponse.pipe(response);
+      // By hand rather than pipe(): the same backpressure, without pipe's listeners per request.
+      upstreamResponse.on("data", (chunk: Buffer) => {
+        if (response.write(chunk)) return;
+        upstreamResponse.pause();
+        response.once("drain", () => upstreamResponse.resume());
+      });
+      upstreamResponse.on("end", () => response.end());
     });
     upstream.on("error", (error) => {
       if (status !== null || response.destroyed) return;
@@ -119,9 +132,4 @@ export function replyWithText(
     ...(instanceId === undefined ? {} : { "x-waybill-instance": instanceId }),
   });
   response.end(body);
-}
-
-function hasBody(incoming: IncomingMessage): boolean {
-  const length = incoming.headers["content-length"];
-  return incoming.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }

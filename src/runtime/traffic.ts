@@ -187,9 +187,12 @@ function recordInMetrics(metrics: InstanceMetrics, statusClass: StatusClass, lat
   const { duration } = metrics;
   duration.count += 1;
   duration.sumSeconds += seconds;
-  DURATION_BUCKETS_SECONDS.forEach((bound, index) => {
-    if (seconds <= bound) duration.bucketCounts[index] = (duration.bucketCounts[index] ?? 0) + 1;
-  });
+  const { bucketCounts } = duration;
+  // Bounds ascend: from the first that holds the latency, every later one does too.
+  let index = 0;
+  while (index < DURATION_BUCKETS_SECONDS.length && seconds > (DURATION_BUCKETS_SECONDS[index] as number))
+    index += 1;
+  for (; index < bucketCounts.length; index += 1) bucketCounts[index] = (bucketCounts[index] as number) + 1;
 }
 
 /** Keeps the most recent `capacity` values, overwriting the oldest. */
@@ -257,10 +260,13 @@ class MeterWindow {
     counts.latencyMicros.recordValue(Math.round(request.latencyMs * 1000));
     counts.recentLatenciesMs.push(request.latencyMs);
     const second = Math.floor((request.finishedAtMs - this.openedAtMs) / 1000);
-    const bucket = counts.perSecond.get(second) ?? { requests: 0, errors: 0 };
+    let bucket = counts.perSecond.get(second);
+    if (bucket === undefined) {
+      bucket = { requests: 0, errors: 0 };
+      counts.perSecond.set(second, bucket);
+    }
     bucket.requests += 1;
     if (failed) bucket.errors += 1;
-    counts.perSecond.set(second, bucket);
   }
 
   close(): void {

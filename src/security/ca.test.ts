@@ -168,8 +168,9 @@ test("importing the CA, the identities and the terminator loads no X.509 library
   assert.ok(after > 0, "the check does see the library once it is loaded");
 });
 
-test("renewal is due once two thirds of a certificate's lifetime have passed", () => {
-  const notBefore = new Date("2030-01-01T00:00:00Z");
+test("renewal is due once two thirds of a certificate's lifetime since its issue have passed", () => {
+  // Issued at midnight, back-dated five minutes for peers whose clocks run behind.
+  const notBefore = new Date("2029-12-31T23:55:00Z");
   const notAfter = new Date("2030-01-01T03:00:00Z");
   const at = (time: string): boolean => renewalDue({ notBefore, notAfter }, new Date(`2030-01-01T${time}Z`));
   const cases: [string, boolean][] = [
@@ -180,6 +181,15 @@ test("renewal is due once two thirds of a certificate's lifetime have passed", (
     ["04:00:00", true],
   ];
   for (const [time, due] of cases) assert.equal(at(time), due, time);
+  const short = { notBefore, notAfter: new Date("2030-01-01T00:00:30Z") };
+  const shortCases: [string, boolean][] = [
+    ["00:00:00", false],
+    ["00:00:19", false],
+    ["00:00:20", true],
+  ];
+  for (const [time, due] of shortCases) {
+    assert.equal(renewalDue(short, new Date(`2030-01-01T${time}Z`)), due, `a 30 s certificate at ${time}`);
+  }
 });
 
 test("a root rotation introduces, activates and retires a root, and each step survives a reopen", async () => {

@@ -92,10 +92,25 @@ interface Root {
   signingKey: webcrypto.CryptoKey | null;
 }
 
-/** Past two thirds of its lifetime, a certificate is issued anew, leaving a third for retries. */
+/**
+ * Past two thirds of its lifetime, a certificate is issued anew, leaving a third for retries. The
+ * lifetime counts from when it was issued, not from its back-dated notBefore: otherwise a
+ * certificate shorter than three times the back-dating would be due the moment it is issued.
+ */
 export function renewalDue(cert: { notBefore: Date; notAfter: Date }, now: Date): boolean {
-  const start = cert.notBefore.getTime();
-  return now.getTime() >= start + ((cert.notAfter.getTime() - start) * 2) / 3;
+  const end = cert.notAfter.getTime();
+  const issued = Math.min(cert.notBefore.getTime() + CLOCK_SKEW_MS, end);
+  return now.getTime() >= issued + ((end - issued) * 2) / 3;
+}
+
+export interface MeshCaOptions {
+  /**
+   * How long a root made from now on lives (default ten years); it is rotated two thirds into
+   * its life. Shorter only to watch a rotation happen (tests).
+   */
+  rootLifetimeMs?: number;
+  /** How long a leaf certificate lives unless `issue` is told otherwise (default a day) */
+  leafTtlMs?: number;
 }
 
 export class MeshCa {
@@ -108,33 +123,51 @@ export class MeshCa {
     private manifest: Manifest,
     private readonly loaded: Map<string, Root>,
     readonly trustDomain: string,
+    private readonly rootLifetimeMs: number,
+    private readonly leafTtlMs: number,
   ) {}
 
   /**
    * The CA kept in `keysDir`, created there on the first call. Each file appears whole or not
    * at all, so a kill at any point leaves either no root or a usable one.
    */
-  static async open(keysDir: string, trustDomain: string): Promise<MeshCa> {
+  static async open(keysDir: string, trustDomain: string, options: MeshCaOptions = {}): Promise<MeshCa> {
     if (!isTrustDomain(trustDomain)) throw new Error(`"${trustDomain}" is not a SPIFFE trust domain`);
+    const rootLifetimeMs = positiveMs(options.rootLifetimeMs ?? ROOT_LIFETIME_MS, "a mesh root's lifetime");
+    const leafTtlMs = positiveMs(options.leafTtlMs ?? DEFAULT_TTL_MS, "a mesh certificate's lifetime");
     const x509 = await loadX509();
     await mkdir(keysDir, { recursive: true, mode: 0o700 });
     await removeAbandonedTemporaries(keysDir);
     const manifest = await readManifest(keysDir);
     if (manifest === null) {
-      const first = await openFirstRoot(x509, keysDir, trustDomain);
+      const first = await openFirstRoot(x509, keysDir, trustDomain, rootLifetimeMs);
       // Certificates the first root signed before this manifest existed were a day long at most.
       const implied: Manifest = {
         signing: FIRST_ROOT,
-        roots: [{ name: FIRST_ROOT, introducedAt: 0, leavesUntil: Date.now() + DEFAULT_TTL_MS }],
+        roots: [
+          {
+            name: FIRST_ROOT,
+            introducedAt: 0,
+            leavesUntil: Date.now() + Math.max(DEFAULT_TTL_MS, leafTtlMs),
+          },
+        ],
       };
-      return new MeshCa(x509, keysDir, implied, new Map([[FIRST_ROOT, first]]), trustDomain);
+      return new MeshCa(
+        x509,
+        keysDir,
+        implied,
+        new Map([[FIRST_ROOT, first]]),
+        trustDomain,
+        rootLifetimeMs,
+        leafTtlMs,
+      );
     }
     const loaded = new Map<string, Root>();
     const signingAt = manifest.roots.findIndex((root) => root.name === manifest.signing);
     for (const [index, { name }] of manifest.roots.entries()) {
       loaded.set(name, await loadRoot(keysDir, name, trustDomain, index >= signingAt));
     }
-    const ca = new MeshCa(x509, keysDir, manifest, loaded, trustDomain);
+    const ca = new MeshCa(x509, keysDir, manifest, loaded, trustDomain, rootLifetimeMs, leafTtlMs);
     await ca.deleteRetiredKeys();
     return ca;
   }
@@ -230,7 +263,7 @@ export class MeshCa {
         `this mesh CA issues for trust domain ${this.trustDomain}, not ${identity.trustDomain}`,
       );
     }
-    const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    const ttlMs = options.ttlMs ?? this.leafTtlMs;
     if (!Number.isFinite(ttlMs) || ttlMs <= 0)
       throw new Error(`a certificate's lifetime must be positive, got ${ttlMs} ms`);
     const uri = spiffeUri(identity);
@@ -322,7 +355,10 @@ export class MeshCa {
     const keyPem = await newRootKeyPem();
     await writeWhole(join(this.keysDir, `${name}.key`), keyPem, 0o600, "only-if-absent");
     const signingKey = await importSigningKey(keyPem, this.keysDir, `${name}.key`);
-    const pem = await selfSignRoot(this.x509, keyPem, signingKey, this.trustDomain, now.getTime());
+    const pem = await selfSignRoot(this.x509, keyPem, signingKey, this.trustDomain, {
+      now: now.getTime(),
+      lifetimeMs: this.rootLifetimeMs,
+    });
     await writeWhole(join(this.keysDir, `${name}.pem`), pem, 0o644, "replace");
     this.loaded.set(name, { name, pem, certificate: new NodeCertificate(pem), signingKey });
     await this.commit({
@@ -341,6 +377,11 @@ export class MeshCa {
       await unlink(join(this.keysDir, `${name}.key`)).catch(ignoreMissing);
     }
   }
+}
+
+function positiveMs(value: number, what: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${what} must be positive, got ${value} ms`);
+  return value;
 }
 
 /** Subjects are for people reading a certificate; peers go by the URI SAN alone. */
@@ -373,7 +414,12 @@ async function newRootKeyPem(): Promise<string> {
 }
 
 /** The root of a CA that never rotated, created on the first open */
-async function openFirstRoot(x509: X509Library, keysDir: string, trustDomain: string): Promise<Root> {
+async function openFirstRoot(
+  x509: X509Library,
+  keysDir: string,
+  trustDomain: string,
+  lifetimeMs: number,
+): Promise<Root> {
   const keyFile = join(keysDir, KEY_FILE);
   const certFile = join(keysDir, CERT_FILE);
   let keyPem = await readIfPresent(keyFile);
@@ -386,7 +432,7 @@ async function openFirstRoot(x509: X509Library, keysDir: string, trustDomain: st
   }
   const signingKey = await importSigningKey(keyPem, keysDir, KEY_FILE);
   if (rootPem === null) {
-    rootPem = await selfSignRoot(x509, keyPem, signingKey, trustDomain, Date.now());
+    rootPem = await selfSignRoot(x509, keyPem, signingKey, trustDomain, { now: Date.now(), lifetimeMs });
     await writeWhole(certFile, rootPem, 0o644, "replace");
   }
   checkRootKey(rootPem, keyPem, keysDir, FIRST_ROOT);
@@ -470,7 +516,7 @@ async function selfSignRoot(
   keyPem: string,
   signingKey: webcrypto.CryptoKey,
   trustDomain: string,
-  now: number,
+  { now, lifetimeMs }: { now: number; lifetimeMs: number },
 ): Promise<string> {
   const publicKey = await crypto.subtle.importKey(
     "spki",
@@ -484,7 +530,7 @@ async function selfSignRoot(
     serialNumber,
     name: [{ CN: [`Waybill mesh CA ${serialNumber.slice(0, 12)}`] }],
     notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + ROOT_LIFETIME_MS),
+    notAfter: new Date(now + lifetimeMs),
     keys: { publicKey, privateKey: signingKey },
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [

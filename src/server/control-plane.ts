@@ -6,7 +6,7 @@
 import { targetKindOf, targetNamePattern } from "../spec/target-kinds.js";
 import { EventIntake } from "../integrations/intake.js";
 import { WebhookDispatcher, dispatcherSettingsFromEnv } from "../integrations/dispatcher.js";
-import { MeshCertificates } from "../targets/mesh-certificates.js";
+import { MeshCertificates, meshSettingsFromEnv } from "../targets/mesh-certificates.js";
 import { MeshCa } from "../security/ca.js";
 import { trustDomainFor } from "../security/identity.js";
 import { randomUUID } from "node:crypto";
@@ -77,6 +77,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { stateDir } = options;
   // Read before anything starts, so a bad value stops `serve` with nothing half done.
   const webhookSettings = dispatcherSettingsFromEnv(process.env);
+  const meshSettings = meshSettingsFromEnv(process.env);
   mkdirSync(stateDir, { recursive: true });
   claimStateDir(stateDir);
   adminToken(stateDir);
@@ -124,10 +125,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   await runtime.start();
 
   const mesh = new MeshCertificates(
-    () => MeshCa.open(join(stateDir, "keys", "mesh"), trustDomainFor(controlPlaneId(stateDir))),
+    () => MeshCa.open(join(stateDir, "keys", "mesh"), trustDomainFor(controlPlaneId(stateDir)), meshSettings),
     reportRuntimeError,
+    meshSettings,
   );
   const local = new LocalTarget(runtime, store, appRoot, mesh);
+  // Instances that outlived the previous control plane keep their certificates renewed.
+  await local.recoverMesh().catch(reportRuntimeError);
   const clusters = new Map<string, KubeTarget>();
   const targets: TargetResolver = {
     resolve(name: string): Target {

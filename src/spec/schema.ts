@@ -209,6 +209,14 @@ const loadSchema = z.strictObject({
     ),
   warmup: durationSchema.default("1s"),
   connections: z.number().int().positive().default(10),
+  workers: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      "Threads generating the load (default 1), each with its share of the connections (at most `connections`); raise it only past tens of thousands of requests a second",
+    ),
   maxRequests: z.number().int().positive().optional(),
   timeout: durationSchema.default("5s"),
   requests: z

@@ -5,7 +5,8 @@
  *
  * Appends are serialised on PostgreSQL with a transaction-scoped advisory lock, so an event's
  * `seq` is taken and committed in the same order by every process: a reader that tails the
- * log by `afterSeq` never skips an event that commits after a higher one.
+ * log by `afterSeq` never skips an event that commits after a higher one. Everything but the
+ * seq is prepared before the lock, and an append's events go in one INSERT.
  */
 import { IntegrationStore, type IntegrationTables } from "./integration-store.js";
 import { TokenStore } from "./token-store.js";
@@ -51,6 +52,7 @@ import type {
   ReleaseRecord,
   RunFilter,
   RunRecord,
+  ServicePage,
   ServiceRecord,
   Store,
 } from "./store.js";
@@ -58,6 +60,8 @@ import type {
 /** Keys of PostgreSQL's transaction-scoped advisory locks ("wayb" + a number) */
 const APPEND_LOCK = 0x77617962_01;
 const ADVISORY_INDEX_LOCK = 0x77617962_02;
+/** Rows per INSERT: seven parameters a row stays well under either dialect's limit */
+const INSERT_CHUNK = 1000;
 
 export interface KyselyStoreOptions {
   /** Seals environment values at rest; without it they are stored as given (tests) */
@@ -101,28 +105,36 @@ export class KyselyStore implements Store {
   }
 
   async append(events: NewEvent[], options: { fence?: LeaseFence } = {}): Promise<StoredEvent[]> {
+    // Everything but the seq is ready before any lock is taken.
+    const rows = events.map((event) => ({
+      id: randomUUID(),
+      source: EVENT_SOURCE,
+      type: EVENT_TYPE_PREFIX + event.type,
+      time: new Date().toISOString(),
+      subject: event.subject,
+      run_id: event.run ?? null,
+      data: JSON.stringify(this.sealed(event)),
+    }));
     return this.db.transaction().execute(async (trx) => {
       await this.exclusive(trx, APPEND_LOCK);
       if (options.fence !== undefined)
         await assertHolds(trx as unknown as Transaction<LeaseTables>, this.dialect, options.fence);
-      const stored: StoredEvent[] = [];
-      for (const event of events) {
-        const row = {
-          id: randomUUID(),
-          source: EVENT_SOURCE,
-          type: EVENT_TYPE_PREFIX + event.type,
-          time: new Date().toISOString(),
-          subject: event.subject,
-          run_id: event.run ?? null,
-          data: JSON.stringify(this.sealed(event)),
-        };
-        const { seq } = await trx.insertInto("events").values(row).returning("seq").executeTakeFirstOrThrow();
-        const cloudEvent = toCloudEvent({ ...row, seq });
-        await project(trx, cloudEvent);
-        stored.push(this.opened(cloudEvent));
-      }
-      return stored;
+      return this.projected(trx, rows, await insertEvents(trx, rows));
     });
+  }
+
+  private async projected(
+    trx: Transaction<Tables>,
+    rows: Omit<Selectable<Tables["events"]>, "seq">[],
+    seqs: Map<string, number>,
+  ): Promise<StoredEvent[]> {
+    const stored: StoredEvent[] = [];
+    for (const row of rows) {
+      const cloudEvent = toCloudEvent({ ...row, seq: seqs.get(row.id) ?? Number.NaN });
+      await project(trx, cloudEvent);
+      stored.push(this.opened(cloudEvent));
+    }
+    return stored;
   }
 
   /** The lease tables live in this database (migration 0012); leases.ts names only them. */
@@ -167,8 +179,11 @@ export class KyselyStore implements Store {
     return row && toService(row);
   }
 
-  async listServices(): Promise<ServiceRecord[]> {
-    return (await this.db.selectFrom("services").selectAll().orderBy("name").execute()).map(toService);
+  async listServices(page: ServicePage = {}): Promise<ServiceRecord[]> {
+    let query = this.db.selectFrom("services").selectAll().orderBy("name");
+    if (page.after !== undefined) query = query.where("name", ">", page.after);
+    if (page.limit !== undefined) query = query.limit(page.limit);
+    return (await query.execute()).map(toService);
   }
 
   async getArtifact(service: string, digest: string): Promise<ArtifactRecord | undefined> {
@@ -202,6 +217,10 @@ export class KyselyStore implements Store {
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     let query = this.db.selectFrom("runs").selectAll();
     if (filter.service !== undefined) query = query.where("service", "=", filter.service);
+    if (filter.services !== undefined) {
+      if (filter.services.length === 0) return [];
+      query = query.where("service", "in", filter.services);
+    }
     if (filter.shipId !== undefined) query = query.where("ship_id", "=", filter.shipId);
     if (filter.states !== undefined) query = query.where("state", "in", filter.states);
     if (filter.limit !== undefined) {
@@ -446,8 +465,8 @@ export class KyselyStore implements Store {
     return metricsRows(this.db, this.dialect, query);
   }
 
-  async statusRows(service?: string): Promise<StatusRows> {
-    return statusRows(this.db, service);
+  async statusRows(services?: string | readonly string[]): Promise<StatusRows> {
+    return statusRows(this.db, services);
   }
 
   async rebuildProjections(): Promise<void> {
@@ -488,6 +507,23 @@ export class KyselyStore implements Store {
   async close(): Promise<void> {
     await this.onClose();
   }
+}
+
+/** Inserts the events in as few statements as it can; their seqs by event id */
+async function insertEvents(
+  trx: Transaction<Tables>,
+  rows: Omit<Selectable<Tables["events"]>, "seq">[],
+): Promise<Map<string, number>> {
+  const seqs = new Map<string, number>();
+  for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+    const inserted = await trx
+      .insertInto("events")
+      .values(rows.slice(start, start + INSERT_CHUNK))
+      .returning(["id", "seq"])
+      .execute();
+    for (const { id, seq } of inserted) seqs.set(id, Number(seq));
+  }
+  return seqs;
 }
 
 function toCloudEvent(row: Selectable<Tables["events"]>): StoredEvent {

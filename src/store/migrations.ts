@@ -345,4 +345,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // A service's newest runs without sorting all of them (`GET /v1/runs?service=`).
+  "0014_runs_by_service": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex("runs_by_service").on("runs").columns(["service", "queue_seq"]).execute();
+    },
+  },
 };

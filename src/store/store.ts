@@ -102,8 +102,16 @@ export interface PolicyChangeRecord extends PolicyChangeData {
   changedAt: string;
 }
 
+/** A page of services in name order: those after `after`, at most `limit` */
+export interface ServicePage {
+  after?: string;
+  limit?: number;
+}
+
 export interface RunFilter {
   service?: string;
+  /** Runs of any of these services */
+  services?: readonly string[];
   shipId?: string;
   states?: RunState[];
   limit?: number;
@@ -124,7 +132,8 @@ export interface Store extends AdvisoryStore {
   events(filter?: { run?: string; afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;
 
   getService(name: string): Promise<ServiceRecord | undefined>;
-  listServices(): Promise<ServiceRecord[]>;
+  /** By name; every one, or a page */
+  listServices(page?: ServicePage): Promise<ServiceRecord[]>;
   getArtifact(service: string, digest: string): Promise<ArtifactRecord | undefined>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Oldest first, in queue order */
@@ -165,8 +174,8 @@ export interface Store extends AdvisoryStore {
   /** What the Prometheus metrics and DORA's four read: aggregates and a window's deliveries (metrics-queries.ts) */
   metricsRows(query: MetricsQuery): Promise<MetricsRows>;
 
-  /** Where every stage (of one service, when named) stands, read in bulk (status-queries.ts) */
-  statusRows(service?: string): Promise<StatusRows>;
+  /** Where every stage (of the named services, when named) stands, read in bulk (status-queries.ts) */
+  statusRows(services?: string | readonly string[]): Promise<StatusRows>;
 
   /** Drops the projections and folds the whole log again */
   rebuildProjections(): Promise<void>;

@@ -25,7 +25,7 @@ import { parseStoredSpec } from "../spec/stored-spec.js";
 import { LOCAL_TARGET } from "../spec/target-kinds.js";
 import type { ServiceSpec, StageSpec } from "../spec/schema.js";
 import type { MeshTls } from "../runtime/types.js";
-import type { MeshCertificates } from "./mesh-certificates.js";
+import type { IssuedHolder, MeshCertificates } from "./mesh-certificates.js";
 import type { LimitsReport } from "../runtime/limits-check/compare.js";
 import type { Unobservable } from "../runtime/limits-check/probe.js";
 import { UserError } from "../errors.js";
@@ -56,6 +56,30 @@ export class LocalTarget implements Target {
     /** Certificates for stages with `security.mtls`; without, such a stage is refused */
     private readonly mesh?: MeshCertificates,
   ) {}
+
+  /**
+   * After a control-plane restart, before any run resumes: the mesh certificates of every
+   * instance that kept running under mutual TLS, and of its stage's proxy, are renewed by this
+   * control plane from now on (at once where due), so they neither expire nor miss a root
+   * rotation. Returns how many were issued anew.
+   */
+  async recoverMesh(): Promise<number> {
+    if (this.mesh === undefined) return 0;
+    const holders: IssuedHolder[] = [];
+    const stages = new Set<string>();
+    for (const instance of this.runtime.listInstances()) {
+      const tls = instance.launch.tls;
+      if (tls === undefined) continue;
+      const key = { service: instance.service, stage: instance.stage };
+      holders.push({ key, tls, role: "instance", instanceId: instance.id, owner: this.runtime.appUser });
+      const proxyTls = this.runtime.getProxy(key)?.tls;
+      const label = `${key.service}/${key.stage}`;
+      if (proxyTls === undefined || stages.has(label)) continue;
+      stages.add(label);
+      holders.push({ key, tls: proxyTls, role: "proxy" });
+    }
+    return holders.length === 0 ? 0 : this.mesh.adopt(holders);
+  }
 
   async deploy(context: TargetContext): Promise<void> {
     const key = stageKey(context);

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { MeshCa } from "../security/ca.js";
 import { startTerminator } from "../security/terminator.js";
 import { StageProxy } from "../runtime/proxy.js";
-import { MeshCertificates } from "./mesh-certificates.js";
+import { UserError } from "../errors.js";
+import { MeshCertificates, type MeshSettings, meshSettingsFromEnv } from "./mesh-certificates.js";
 
 const key = { service: "cart", stage: "staging" };
 const hours = (count: number) => count * 3_600_000;
@@ -261,3 +262,78 @@ test(
     }
   },
 );
+
+test("a control plane started again adopts the certificates the previous one issued, and renews them when due", async () => {
+  const root = mkdtempSync(join(tmpdir(), "waybill-mesh-adopt-"));
+  const openCa = () => MeshCa.open(join(root, "ca"), "waybill-test.local");
+  const fail = (error: unknown) => {
+    throw error;
+  };
+  const previous = new MeshCertificates(openCa, fail);
+  try {
+    const instance = await previous.forInstance(key, "r-1", join(root, "i1"), undefined);
+    const proxy = await previous.forProxy(key, join(root, "proxy"));
+    const gone = await previous.forInstance(key, "r-2", join(root, "i2"), undefined);
+    previous.close();
+    rmSync(join(root, "i2"), { recursive: true });
+    const serials = [instance, proxy].map((files) => serialOf(files.certFile));
+
+    const next = new MeshCertificates(openCa, fail);
+    try {
+      const holders = [
+        { key, tls: instance, role: "instance" as const, instanceId: "r-1", owner: undefined },
+        { key, tls: proxy, role: "proxy" as const },
+        { key, tls: gone, role: "instance" as const, instanceId: "r-2", owner: undefined },
+      ];
+      assert.equal(await next.adopt(holders), 1, "only the one whose files are gone is issued now");
+      assert.deepEqual(
+        [instance, proxy].map((files) => serialOf(files.certFile)),
+        serials,
+      );
+      assert.match(new X509Certificate(readFileSync(gone.certFile)).subjectAltName ?? "", /instance\/r-2/);
+      assert.equal(
+        await next.renewDue(new Date(Date.now() + hours(17))),
+        3,
+        "all three are renewed when due",
+      );
+      assert.notDeepEqual(
+        [instance, proxy].map((files) => serialOf(files.certFile)),
+        serials,
+      );
+      assert.match(new X509Certificate(readFileSync(proxy.certFile)).subjectAltName ?? "", /\/proxy/);
+    } finally {
+      next.close();
+    }
+  } finally {
+    previous.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the mesh's clocks from the environment: durations with a floor, a root outliving its certificates", () => {
+  const cases: [Record<string, string>, MeshSettings | RegExp][] = [
+    [{}, {}],
+    [{ WAYBILL_MESH_CERT_TTL: "45s" }, { leafTtlMs: 45_000 }],
+    [
+      { WAYBILL_MESH_CERT_TTL: "1m", WAYBILL_MESH_ROOT_TTL: "1h", WAYBILL_MESH_ROOT_SETTLE: "5s" },
+      { leafTtlMs: 60_000, rootLifetimeMs: 3_600_000, rootSettleMs: 5_000 },
+    ],
+    [{ WAYBILL_MESH_CERT_TTL: "soon" }, /WAYBILL_MESH_CERT_TTL: invalid duration "soon"/],
+    [{ WAYBILL_MESH_CERT_TTL: "2s" }, /WAYBILL_MESH_CERT_TTL is 2s: it must be at least 10s/],
+    [{ WAYBILL_MESH_CERT_TTL: "1m", WAYBILL_MESH_ROOT_TTL: "2m" }, /at least three times/],
+  ];
+  for (const [env, expected] of cases) {
+    if (expected instanceof RegExp) {
+      assert.throws(
+        () => meshSettingsFromEnv(env),
+        (error: unknown) => {
+          assert.ok(error instanceof UserError);
+          assert.match(error.message, expected);
+          return true;
+        },
+      );
+    } else {
+      assert.deepEqual(meshSettingsFromEnv(env), expected, JSON.stringify(env));
+    }
+  }
+});

@@ -9,23 +9,79 @@
  * `renewDue` also moves a rotation of the mesh root along (see `security/ca.ts`): after each
  * step every holder whose trust bundle or signer is out of date is issued anew, which is what
  * makes both sides read the bundle again (they reload when the certificate file changes).
+ *
+ * The holders are known only to the control plane that issued to them; the next one, after a
+ * restart, takes them back from the runtime's records (`adopt`), or they would expire.
  */
 import { X509Certificate } from "node:crypto";
 import { chown, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { MeshCa } from "../security/ca.js";
+import { basename, dirname, join } from "node:path";
+import { UserError, errorMessage } from "../errors.js";
+import { parseDuration } from "../spec/units.js";
+import type { MeshCa, MeshCaOptions } from "../security/ca.js";
 import { renewalDue } from "../security/ca.js";
 import type { MeshIdentity } from "../security/identity.js";
 import type { AppUser } from "../runtime/app-user.js";
 import type { MeshTls, StageKey } from "../runtime/types.js";
 
-/** Checked this often; a renewal is due long before a certificate expires */
+/** Checked this often at most; a renewal is due long before a certificate expires */
 const RENEWAL_CHECK_MS = 10 * 60_000;
+/** Checks per lifetime at least, so a short-lived certificate's renewal is not missed */
+const CHECKS_PER_LIFETIME = 6;
+const SECOND_MS = 1_000;
 
 interface Holder {
   identity: MeshIdentity;
   dir: string;
   owner: AppUser | undefined;
+}
+
+/** The mesh's clocks: the defaults (a day per certificate, ten years per root) suit production. */
+export interface MeshSettings extends MeshCaOptions {
+  /**
+   * How long a new root is only trusted before it signs: long enough for every holder to have
+   * been issued the new bundle and both sides to have reloaded it (they look every second).
+   */
+  rootSettleMs?: number;
+}
+
+/** A certificate a previous control plane issued, as the runtime's records name it */
+export type IssuedHolder = { key: StageKey; tls: MeshTls } & (
+  { role: "proxy" } | { role: "instance"; instanceId: string; owner: AppUser | undefined }
+);
+
+const ENV_SETTINGS = [
+  ["WAYBILL_MESH_CERT_TTL", "leafTtlMs", 10 * SECOND_MS],
+  ["WAYBILL_MESH_ROOT_TTL", "rootLifetimeMs", 60 * SECOND_MS],
+  ["WAYBILL_MESH_ROOT_SETTLE", "rootSettleMs", SECOND_MS],
+] as const;
+
+/**
+ * Shorter clocks from the environment, to watch renewal and root rotation happen (tests, drills):
+ * `WAYBILL_MESH_CERT_TTL`, `WAYBILL_MESH_ROOT_TTL` (a root made from then on) and
+ * `WAYBILL_MESH_ROOT_SETTLE`, each a duration such as 45s. Read before anything starts.
+ */
+export function meshSettingsFromEnv(env: Record<string, string | undefined>): MeshSettings {
+  const settings: MeshSettings = {};
+  for (const [name, field, least] of ENV_SETTINGS) {
+    const text = env[name]?.trim();
+    if (text === undefined || text === "") continue;
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch (error) {
+      throw new UserError(`${name}: ${errorMessage(error)}`);
+    }
+    if (ms < least) throw new UserError(`${name} is ${text}: it must be at least ${least / SECOND_MS}s`);
+    settings[field] = ms;
+  }
+  const { leafTtlMs, rootLifetimeMs } = settings;
+  if (leafTtlMs !== undefined && rootLifetimeMs !== undefined && rootLifetimeMs < 3 * leafTtlMs) {
+    throw new UserError(
+      "WAYBILL_MESH_ROOT_TTL must be at least three times WAYBILL_MESH_CERT_TTL: a root outlives the certificates it signs",
+    );
+  }
+  return settings;
 }
 
 export class MeshCertificates {
@@ -37,13 +93,13 @@ export class MeshCertificates {
   constructor(
     private readonly openCa: () => Promise<MeshCa>,
     private readonly onError: (error: unknown) => void,
-    /**
-     * How long a new root is only trusted before it signs: long enough for every holder to have
-     * been issued the new bundle and both sides to have reloaded it (they look every second).
-     */
-    private readonly options: { rootSettleMs?: number } = {},
+    private readonly options: MeshSettings = {},
   ) {
-    this.timer = setInterval(() => void this.renewDue().catch(this.onError), RENEWAL_CHECK_MS);
+    const checkMs =
+      options.leafTtlMs === undefined
+        ? RENEWAL_CHECK_MS
+        : Math.max(SECOND_MS, Math.min(RENEWAL_CHECK_MS, options.leafTtlMs / CHECKS_PER_LIFETIME));
+    this.timer = setInterval(() => void this.renewDue().catch(this.onError), checkMs);
     this.timer.unref();
   }
 
@@ -68,6 +124,48 @@ export class MeshCertificates {
     const ca = await this.meshCa();
     const identity: MeshIdentity = { trustDomain: ca.trustDomain, ...key, role: "instance", instanceId };
     return this.issueInto({ identity, dir, owner });
+  }
+
+  /**
+   * After a restart: renews from now on the certificates a previous control plane issued (every
+   * instance that kept running, its stage's proxy) as if issued here, and at once those that are
+   * due, whose bundle is stale, or whose files are gone. Each side picks the new files up for its
+   * next handshakes. Returns how many were issued anew.
+   */
+  async adopt(holders: readonly IssuedHolder[], now: Date = new Date()): Promise<number> {
+    const ca = await this.meshCa();
+    let missing = 0;
+    for (const holder of holders) {
+      const dir = dirname(holder.tls.certFile);
+      if (basename(holder.tls.certFile) !== "cert.pem" || dirname(holder.tls.keyFile) !== dir) {
+        this.onError(
+          new Error(
+            `${holder.key.service}/${holder.key.stage}: the mesh certificate at ${holder.tls.certFile} was not issued by this control plane's layout, so it is not renewed`,
+          ),
+        );
+        continue;
+      }
+      const identity: MeshIdentity =
+        holder.role === "proxy"
+          ? { trustDomain: ca.trustDomain, ...holder.key, role: "proxy" }
+          : { trustDomain: ca.trustDomain, ...holder.key, role: "instance", instanceId: holder.instanceId };
+      const taken: Holder = { identity, dir, owner: holder.role === "proxy" ? undefined : holder.owner };
+      const present = await Promise.all(
+        [holder.tls.certFile, holder.tls.keyFile, holder.tls.caFile].map((file) =>
+          readFile(file).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      if (present.every(Boolean)) {
+        this.holders.set(holder.tls.certFile, taken);
+        continue;
+      }
+      await this.issueInto(taken);
+      missing++;
+    }
+    return missing + (await this.renewDue(now));
   }
 
   /**

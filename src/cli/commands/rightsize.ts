@@ -84,7 +84,11 @@ export const rightsizeCommand = defineCommand({
 
 /** The last stage, in delivery order, that has a live release: the one closest to production. */
 async function defaultStage(client: ApiClient, service: string): Promise<string> {
-  const status = await client.call(getStatus, {});
+  const status = await client.call(getStatus, { query: { service } }).catch((error: unknown) => {
+    if (error instanceof UserError && error.httpStatus === 404)
+      throw new UserError(`no service named "${service}": ship it first (waybill ship)`);
+    throw error;
+  });
   const stages = status.services.find((entry) => entry.name === service)?.stages;
   if (stages === undefined)
     throw new UserError(`no service named "${service}": ship it first (waybill ship)`);

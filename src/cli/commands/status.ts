@@ -3,7 +3,7 @@ import { printJson } from "../json-output.js";
 import { connect } from "../client.js";
 import { flag, text } from "../options.js";
 import { statusTable } from "../views.js";
-import { getStatus } from "../../api/status.js";
+import { STATUS_PAGE, allStatusPages, getStatus } from "../../api/status.js";
 
 export const statusCommand = defineCommand({
   name: "status",
@@ -11,7 +11,14 @@ export const statusCommand = defineCommand({
   options: { json: option("--json", "print JSON", flag) },
   async run({ service }, options, context) {
     const client = await connect(context.stateDir);
-    const status = await client.call(getStatus, { query: service === undefined ? {} : { service } });
+    const status =
+      service === undefined
+        ? await allStatusPages((after) =>
+            client.call(getStatus, {
+              query: { limit: STATUS_PAGE.max, ...(after === undefined ? {} : { after }) },
+            }),
+          )
+        : await client.call(getStatus, { query: { service } });
     if (options.json) printJson(context, status);
     else context.stdout(statusTable(status));
     return 0;

@@ -1,7 +1,9 @@
 /* global document, location, addEventListener, removeEventListener -- the browser's (the lint's globals are Node's) */
 /**
  * The dashboard's shell: the login, the header with who is logged in, and the pages, chosen by
- * the URL's hash (`#/` the pipeline, `#/runs/<id>` a run), so the server serves one page.
+ * the URL's hash (`#/` the pipeline, `#/runs/<id>` a run, `#/signature/<service>/<stage>` a
+ * stage's performance signature, `#/dora` DORA's four keys, `#/artifacts/<digest>` an artifact's
+ * evidence, `#/recall?q=<query>` recall), so the server serves one page.
  */
 import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -9,6 +11,10 @@ import { createSession, deleteSession, getSession } from "../../api/session.js";
 import { ApiError, call, messageOf, onUnauthorized, useCsrfToken } from "./client.js";
 import { PipelinePage } from "./pipeline.js";
 import { RunPage } from "./run.js";
+import { SignaturePage } from "./signature.js";
+import { DoraPage } from "./dora.js";
+import { EvidencePage } from "./evidence.js";
+import { RecallPage } from "./recall.js";
 import { Problem } from "./parts.js";
 
 /** @typedef {import("../../api/session.js").SessionView} SessionView */
@@ -16,9 +22,22 @@ import { Problem } from "./parts.js";
 
 /**
  * @param {string} hash
- * @returns {{ page: "pipeline" } | { page: "run", id: string }}
+ * @returns {{ page: "pipeline" } | { page: "run", id: string } | { page: "signature", service: string, stage: string } | { page: "dora" } | { page: "evidence", digest: string } | { page: "recall", query: string }}
  */
 function routeOf(hash) {
+  const signature = /^#\/signature\/([^/]+)\/([^/]+)$/.exec(hash);
+  if (signature?.[1] !== undefined && signature[2] !== undefined) {
+    return {
+      page: "signature",
+      service: decodeURIComponent(signature[1]),
+      stage: decodeURIComponent(signature[2]),
+    };
+  }
+  if (hash === "#/dora") return { page: "dora" };
+  const artifact = /^#\/artifacts\/([^/]+)$/.exec(hash);
+  if (artifact?.[1] !== undefined) return { page: "evidence", digest: decodeURIComponent(artifact[1]) };
+  const recall = /^#\/recall(?:\?q=(.*))?$/.exec(hash);
+  if (recall !== null) return { page: "recall", query: decodeURIComponent(recall[1] ?? "") };
   const run = /^#\/runs\/([^/]+)$/.exec(hash);
   return run?.[1] === undefined ? { page: "pipeline" } : { page: "run", id: decodeURIComponent(run[1]) };
 }
@@ -76,6 +95,8 @@ export function App() {
         "nav",
         { "aria-label": "Pages" },
         h("a", { href: "#/", "aria-current": route.page === "pipeline" ? "page" : undefined }, "Pipeline"),
+        h("a", { href: "#/dora", "aria-current": route.page === "dora" ? "page" : undefined }, "DORA"),
+        h("a", { href: "#/recall", "aria-current": route.page === "recall" ? "page" : undefined }, "Recall"),
       ),
       h(
         "p",
@@ -87,9 +108,21 @@ export function App() {
     h(
       "main",
       { id: "main", tabIndex: -1 },
-      route.page === "run"
-        ? h(RunPage, { key: route.id, id: route.id, session })
-        : h(PipelinePage, { session }),
+      route.page === "signature"
+        ? h(SignaturePage, {
+            key: `${route.service}/${route.stage}`,
+            service: route.service,
+            stage: route.stage,
+          })
+        : route.page === "dora"
+          ? h(DoraPage, null)
+          : route.page === "evidence"
+            ? h(EvidencePage, { key: route.digest, digest: route.digest })
+            : route.page === "recall"
+              ? h(RecallPage, { query: route.query, session })
+              : route.page === "run"
+                ? h(RunPage, { key: route.id, id: route.id, session })
+                : h(PipelinePage, { session }),
     ),
   );
 }

@@ -1,4 +1,4 @@
-/** Small pieces both pages use: a state's badge, and the Approve and Reject buttons. */
+/** Small pieces the pages share: a state's badge, table headings, and the Approve and Reject buttons. */
 import { h } from "preact";
 import { useState } from "preact/hooks";
 import { roles } from "../../api/contract.js";
@@ -15,6 +15,22 @@ export function StateBadge({ state }) {
     h("span", { class: "icon", "aria-hidden": "true" }, badge.icon),
     " ",
     badge.label,
+  );
+}
+
+/**
+ * A table's column headings, each announced as one.
+ * @param {{ titles: readonly string[] }} props
+ */
+export function ColumnHeads({ titles }) {
+  return h(
+    "thead",
+    null,
+    h(
+      "tr",
+      null,
+      titles.map((title) => h("th", { scope: "col", key: title }, title)),
+    ),
   );
 }
 

@@ -1,12 +1,23 @@
-/* global setInterval, clearInterval, performance -- the browser's (the lint's globals are Node's) */
-/** The pipeline: each service's stages left to right, what is live, what runs, what waits. */
+/* global setInterval, clearInterval, performance, document -- the browser's (the lint's globals are Node's) */
+/**
+ * The pipeline: each service's stages left to right, what is live, what runs, what waits.
+ *
+ * It polls `GET /v1/status` rather than following a stream. A status-level stream would read the
+ * same rows: the server's streams poll the store themselves (`run-stream.ts`), since another
+ * replica may append the events, so it would move the same reads from the page's clock to the
+ * server's and hold a connection per open page. One run stream per active stage is no answer
+ * either: a browser holds at most six HTTP/1.1 connections to a host, and a pipeline with more
+ * running stages would starve the page's own requests. The Run page, which follows one run,
+ * does use its stream. A hidden tab does not poll; it reads again as soon as it is shown.
+ */
 import { h } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { getRun } from "../../api/runs.js";
-import { getStatus } from "../../api/status.js";
+import { STATUS_PAGE, allStatusPages, getStatus } from "../../api/status.js";
 import { call, messageOf } from "./client.js";
 import { formatAgo } from "./format.js";
 import { Decision, mayApprove, Problem, StateBadge } from "./parts.js";
+import { evidenceHref } from "./evidence.js";
 
 /** @typedef {import("../../api/status.js").StatusView} StatusView */
 /** @typedef {StatusView["services"][number]["stages"][number]} Stage */
@@ -25,7 +36,11 @@ export function PipelinePage({ session }) {
 
   const refresh = useCallback(async () => {
     try {
-      const next = await call(getStatus, { query: {} });
+      const next = await allStatusPages((after) =>
+        call(getStatus, {
+          query: { limit: String(STATUS_PAGE.max), ...(after === undefined ? {} : { after }) },
+        }),
+      );
       const active = next.services
         .flatMap((service) => service.stages)
         .filter(
@@ -43,8 +58,17 @@ export function PipelinePage({ session }) {
 
   useEffect(() => {
     void refresh();
-    const timer = setInterval(() => void refresh(), REFRESH_MS);
-    return () => clearInterval(timer);
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") void refresh();
+    }, REFRESH_MS);
+    const shown = () => {
+      if (document.visibilityState === "visible") void refresh();
+    };
+    document.addEventListener("visibilitychange", shown);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", shown);
+    };
   }, [refresh]);
 
   // The first page is interactive once the pipeline's data is on it (the browser test reads this).
@@ -110,7 +134,11 @@ function StageCard({ service, stage, run, canApprove, onDecided }) {
         live === undefined
           ? "nothing yet"
           : [
-              h("strong", null, live.version),
+              h(
+                "a",
+                { href: evidenceHref(live.digest), title: `Evidence of ${service} ${live.version}` },
+                h("strong", null, live.version),
+              ),
               " since ",
               h(
                 "time",
@@ -145,6 +173,15 @@ function StageCard({ service, stage, run, canApprove, onDecided }) {
       stage.url === null
         ? null
         : [h("dt", null, "URL"), h("dd", null, h("a", { href: stage.url, class: "url" }, stage.url))],
+    ),
+    h(
+      "a",
+      {
+        class: "signature-link",
+        href: `#/signature/${encodeURIComponent(service)}/${encodeURIComponent(stage.name)}`,
+        "aria-label": `Performance signature of ${stage.name}`,
+      },
+      "Performance signature",
     ),
     stage.state === "waiting-approval" && run !== undefined && run.state === "waiting-approval"
       ? canApprove

@@ -11,7 +11,9 @@ import { eventSchema, getRun, runSchema } from "../../api/runs.js";
 import { streamRun } from "../../api/stream.js";
 import { call, messageOf } from "./client.js";
 import { describeRequirement, eventKind, formatDuration, settled, taskTimeline } from "./format.js";
-import { Decision, mayApprove, Problem, StateBadge } from "./parts.js";
+import { ColumnHeads, Decision, Problem, StateBadge, mayApprove } from "./parts.js";
+import { evidenceHref } from "./evidence.js";
+import { canaryPanel, confirmation, rightsizingPanel, securityBudgetPanel } from "./run-panels.js";
 
 /** @typedef {Awaited<ReturnType<typeof fetchRun>>} RunDetail */
 /** @typedef {NonNullable<RunDetail["evaluation"]>["evaluation"]["objectives"][number]} Objective */
@@ -85,7 +87,12 @@ export function RunPage({ id, session }) {
       "p",
       { class: "summary" },
       h(StateBadge, { state: run.state }),
-      ` ${run.service} ${run.version} to ${run.stage}`,
+      ` ${run.service} ${run.version} to ${run.stage} · `,
+      h(
+        "a",
+        { href: `#/signature/${encodeURIComponent(run.service)}/${encodeURIComponent(run.stage)}` },
+        `Performance signature of ${run.stage}`,
+      ),
       run.result === null ? null : [" · gate ", h(StateBadge, { state: run.result })],
       following
         ? h("span", { class: "live", role: "status" }, live ? " · following live" : " · connecting…")
@@ -110,7 +117,10 @@ export function RunPage({ id, session }) {
       : null,
     h(Tasks, { tasks, now: Date.now() }),
     h(Gate, { evaluation: run.evaluation }),
-    h(Evidence, { tasks }),
+    h(Canary, { tasks }),
+    h(SecurityBudget, { run }),
+    h(Rightsizing, { run }),
+    h(Evidence, { tasks, digest: run.digest }),
     h(Log, { events: run.events }),
   );
 }
@@ -191,17 +201,7 @@ function Gate({ evaluation }) {
           h(StateBadge, { state: verdict.result }),
           ` score ${number(verdict.score)} (${thresholds})`,
         ),
-        h(
-          "thead",
-          null,
-          h(
-            "tr",
-            null,
-            ["SLI", "Value", "Baseline", "Criteria", "Status", "Score"].map((title) =>
-              h("th", { scope: "col", key: title }, title),
-            ),
-          ),
-        ),
+        h(ColumnHeads, { titles: ["SLI", "Value", "Baseline", "Criteria", "Status", "Score"] }),
         h(
           "tbody",
           null,
@@ -228,8 +228,8 @@ function Gate({ evaluation }) {
   );
 }
 
-/** @param {{ tasks: TaskSpan[] }} props */
-function Evidence({ tasks }) {
+/** @param {{ tasks: TaskSpan[], digest: string }} props */
+function Evidence({ tasks, digest: runDigest }) {
   const artifact = tasks.findLast((span) => span.task === "verify-artifact");
   const evidence = tasks.findLast((span) => span.task === "verify-evidence");
   const verified = evidence?.output?.["verified"];
@@ -243,7 +243,7 @@ function Evidence({ tasks }) {
         { key: "artifact" },
         h(StateBadge, { state: artifact.state === "succeeded" ? "verified" : artifact.state }),
         " artifact digest ",
-        typeof digest === "string" ? h("code", null, digest) : null,
+        typeof digest === "string" ? h("a", { href: evidenceHref(digest) }, h("code", null, digest)) : null,
       ),
     );
   }
@@ -269,6 +269,7 @@ function Evidence({ tasks }) {
     "section",
     { "aria-labelledby": "evidence-title" },
     h("h2", { id: "evidence-title" }, "Evidence checked before the deploy"),
+    h("p", null, h("a", { href: evidenceHref(runDigest) }, "All evidence of this artifact")),
     items.length === 0
       ? h("p", null, "This stage checks no evidence before it deploys.")
       : h("ul", { class: "evidence" }, items),
@@ -291,6 +292,218 @@ function Log({ events }) {
           h("time", { dateTime: event.time }, event.time.slice(11, 19)),
           " ",
           h("code", null, eventKind(event.type)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** @param {number | null} value */
+function ms(value) {
+  return value === null ? "—" : value.toFixed(2);
+}
+
+/**
+ * The canary's steps, each with its share of the traffic and its verdict, when the run had one
+ * @param {{ tasks: TaskSpan[] }} props
+ */
+function Canary({ tasks }) {
+  const canary = canaryPanel(tasks);
+  if (canary === null) return null;
+  return h(
+    "section",
+    { "aria-labelledby": "canary-title" },
+    h("h2", { id: "canary-title" }, "Canary"),
+    h(
+      "p",
+      null,
+      h(StateBadge, { state: canary.state }),
+      ` ${canary.steps.length} step${canary.steps.length === 1 ? "" : "s"}`,
+    ),
+    canary.steps.length === 0
+      ? null
+      : h(
+          "div",
+          { class: "table-scroll", tabIndex: 0, role: "region", "aria-labelledby": "canary-title" },
+          h(
+            "table",
+            null,
+            h(ColumnHeads, {
+              titles: ["Step", "Target", "Canary weight", "Held for", "Verdict", "Score", "Why"],
+            }),
+            h(
+              "tbody",
+              null,
+              canary.steps.map((step, index) =>
+                h(
+                  "tr",
+                  { key: `${step.target}-${index}` },
+                  h("th", { scope: "row" }, String(index + 1)),
+                  h("td", null, step.target),
+                  h("td", { class: "number" }, step.weight === null ? "—" : `${step.weight}%`),
+                  h("td", { class: "number" }, step.interval ?? "—"),
+                  h("td", null, h(StateBadge, { state: step.verdict })),
+                  h("td", { class: "number" }, step.score === null ? "—" : String(step.score)),
+                  h("td", null, step.reason || "—"),
+                ),
+              ),
+            ),
+          ),
+        ),
+    canary.failure === null
+      ? null
+      : h("p", { class: "reason" }, h(StateBadge, { state: "fail" }), ` ${canary.failure}`),
+  );
+}
+
+/**
+ * Where the latency went with mutual TLS, as a share of the SLO's latency budget
+ * @param {{ run: RunDetail }} props
+ */
+function SecurityBudget({ run }) {
+  const budget = securityBudgetPanel(run.events, run.evaluation?.evaluation.objectives ?? []);
+  if (budget === null) return null;
+  const shareTitle =
+    budget.budget === null ? "Of the budget" : `Of the ${budget.budget.sli} budget (${budget.budget.ms} ms)`;
+  return h(
+    "section",
+    { "aria-labelledby": "security-title" },
+    h("h2", { id: "security-title" }, "Security budget"),
+    h(
+      "p",
+      { class: "note" },
+      `Mutual TLS, measured on the same version with and without it (${budget.samples.plain} + ${budget.samples.secured} requests).`,
+    ),
+    h(
+      "div",
+      { class: "table-scroll", tabIndex: 0, role: "region", "aria-labelledby": "security-title" },
+      h(
+        "table",
+        null,
+        h(ColumnHeads, { titles: ["Part", "p50 ms", "p99 ms", shareTitle] }),
+        h(
+          "tbody",
+          null,
+          budget.rows.map((row) =>
+            h(
+              "tr",
+              { key: row.part },
+              h("th", { scope: "row" }, row.part),
+              h("td", { class: "number" }, ms(row.p50)),
+              h("td", { class: "number" }, ms(row.p99)),
+              h(
+                "td",
+                { class: "number" },
+                row.share === null
+                  ? "—"
+                  : h(
+                      "span",
+                      { class: "share" },
+                      `${row.share}%`,
+                      h("span", {
+                        class: "bar",
+                        "aria-hidden": "true",
+                        style: { width: `${Math.min(100, row.share)}%` },
+                      }),
+                    ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    h(
+      "p",
+      { class: "note" },
+      `TLS added p50 ${ms(budget.addedP50.estimate)} ms [${ms(budget.addedP50.low)}, ${ms(budget.addedP50.high)}], p99 ${ms(budget.addedP99.estimate)} ms [${ms(budget.addedP99.low)}, ${ms(budget.addedP99.high)}] (95% intervals).`,
+    ),
+  );
+}
+
+/**
+ * The rightsizing experiment's steps and the minimum environment it found
+ * @param {{ run: RunDetail }} props
+ */
+function Rightsizing({ run }) {
+  const report = rightsizingPanel(run.events);
+  if (report === null) return null;
+  /**
+   * @param {Record<string, number> | null} slis
+   * @param {string} name
+   */
+  const sli = (slis, name) => {
+    const value = slis?.[name];
+    return value === undefined ? "—" : String(Math.round(value * 10) / 10);
+  };
+  return h(
+    "section",
+    { "aria-labelledby": "rightsizing-title" },
+    h("h2", { id: "rightsizing-title" }, "Minimum environment"),
+    h(
+      "p",
+      { class: "note" },
+      `Rightsizing ${report.stage} on ${report.target}, against the declared cpu ${report.declared.cpu}, memory ${report.declared.memory}.`,
+    ),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", null, "Recommended"),
+      h(
+        "dd",
+        null,
+        h("strong", null, `cpu ${report.recommended.cpu}, memory ${report.recommended.memory}`),
+        ` (+${Math.round(report.margin * 100)}% margin; ${confirmation(report.recommended)})`,
+      ),
+      h("dt", null, "Proven minimum"),
+      h("dd", null, `cpu ${report.provenMinimum.cpu}, memory ${report.provenMinimum.memory}`),
+      h("dt", null, "Usage-based"),
+      h(
+        "dd",
+        null,
+        report.usageBased === null
+          ? "no usage was sampled"
+          : `cpu ${report.usageBased.cpu}, memory ${report.usageBased.memory} (${report.usageBased.method}; not checked against the SLOs)`,
+      ),
+      h("dt", null, "Saving"),
+      h("dd", null, `cpu ${report.saving.cpuPct}%, memory ${report.saving.memoryPct}% of the declared size`),
+      report.bounds.stoppedEarly === null
+        ? null
+        : [h("dt", null, "Stopped early"), h("dd", null, report.bounds.stoppedEarly)],
+    ),
+    h(
+      "div",
+      { class: "table-scroll", tabIndex: 0, role: "region", "aria-labelledby": "rightsizing-title" },
+      h(
+        "table",
+        null,
+        h(ColumnHeads, {
+          titles: ["Step", "Trying", "CPU", "Memory", "p95 trial / declared (ms)", "Errors %", "Verdict"],
+        }),
+        h(
+          "tbody",
+          null,
+          report.steps.map((step, index) =>
+            h(
+              "tr",
+              { key: index },
+              h("th", { scope: "row" }, String(index + 1)),
+              h("td", null, step.phase),
+              h("td", null, step.size.cpu),
+              h("td", null, step.size.memory),
+              h(
+                "td",
+                { class: "number" },
+                `${sli(step.trial, "latency_p95")} / ${sli(step.reference, "latency_p95")}`,
+              ),
+              h("td", { class: "number" }, sli(step.trial, "error_rate")),
+              h(
+                "td",
+                null,
+                h(StateBadge, { state: step.passed ? "pass" : "fail" }),
+                step.passed ? null : h("p", { class: "reason" }, step.reason),
+              ),
+            ),
+          ),
         ),
       ),
     ),

@@ -54,11 +54,17 @@ export const canaryTask: TaskHandler = {
       for (const weight of canary.steps.filter((step) => step < 100)) {
         const traffic = await trafficAtStep(context, target, weight, parseDuration(canary.stepDuration));
         if (traffic.stable === null && traffic.canary === null) {
-          steps.push({ target: target.name, weight, judged: false, reason: unobservedReason(target) });
+          steps.push({
+            target: target.name,
+            weight,
+            interval: canary.stepDuration,
+            judged: false,
+            reason: unobservedReason(target),
+          });
           continue;
         }
         const verdict = judgeStep(traffic, canary);
-        steps.push({ target: target.name, weight, ...verdict });
+        steps.push({ target: target.name, weight, interval: canary.stepDuration, ...verdict });
         if (verdict.classification !== "pass") {
           return {
             kind: "failed",

@@ -1,39 +1,58 @@
 /**
- * The CycloneDX 1.6 document, built with the official library's models and JSON normaliser.
- * Everything is inserted already sorted (by code point, not locale) and the normaliser keeps
- * that order, so the same inputs give the same bytes.
+ * The CycloneDX 1.6 JSON document, written straight from the components the readers found.
+ * Members come in the order the official library's JSON normaliser gives them, and every list is
+ * built already sorted (by code point, not locale), so the same inputs give the same bytes. The
+ * tests hold each document to the official 1.6 schema; `waybill sbom` does not load the library,
+ * whose models, normaliser and some sixty CommonJS files were about a quarter of its CPU time.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type * as EnumsModule from "@cyclonedx/cyclonedx-library/Enums";
-import type * as ModelsModule from "@cyclonedx/cyclonedx-library/Models";
-import type * as Serialize from "@cyclonedx/cyclonedx-library/Serialize";
-import type * as SpecModule from "@cyclonedx/cyclonedx-library/Spec";
-import type { FoundComponent } from "./types.js";
+import type {
+  ComponentHash,
+  ComponentProperty,
+  ComponentScope,
+  FoundComponent,
+  HashAlgorithm,
+} from "./types.js";
 
-// The library is CommonJS: required, not imported, it loads without the ESM loader scanning each
-// of its files for named exports, which `waybill sbom` paid on every start.
-const requireLibrary = createRequire(import.meta.url);
-const Enums = requireLibrary("@cyclonedx/cyclonedx-library/Enums") as typeof EnumsModule;
-const Models = requireLibrary("@cyclonedx/cyclonedx-library/Models") as typeof ModelsModule;
-const Spec = requireLibrary("@cyclonedx/cyclonedx-library/Spec") as typeof SpecModule;
+export interface CycloneDxHash {
+  alg: HashAlgorithm;
+  content: string;
+}
 
-export type CycloneDxBom = Serialize.JSON.Types.Normalized.Bom;
+export interface CycloneDxComponent {
+  type: "application" | "library";
+  name: string;
+  group?: string;
+  version?: string;
+  "bom-ref"?: string;
+  scope?: ComponentScope;
+  hashes?: CycloneDxHash[];
+  purl?: string;
+  properties?: ComponentProperty[];
+}
 
-/**
- * The library's JSON normaliser, loaded from its own module: the public `Serialize` entry also
- * loads the XML serialiser and probes for its optional plugins, which costs about 100 ms of
- * start-up on every `waybill sbom` for nothing. The tests fail if an upgrade moves the file.
- */
-function loadJsonNormalizer(): typeof Serialize.JSON.Normalize {
-  const require = createRequire(import.meta.url);
-  const libraryRoot = dirname(require.resolve("@cyclonedx/cyclonedx-library/package.json"));
-  return require(
-    join(libraryRoot, "dist.node", "serialize", "json", "normalize.js"),
-  ) as typeof Serialize.JSON.Normalize;
+export interface CycloneDxDependency {
+  ref: string;
+  /** Left out when the component depends on nothing */
+  dependsOn?: string[];
+}
+
+/** The members Waybill writes; the schema allows many more. */
+export interface CycloneDxBom {
+  $schema: string;
+  bomFormat: "CycloneDX";
+  specVersion: "1.6";
+  serialNumber: string;
+  version: number;
+  metadata: {
+    tools: { components: CycloneDxComponent[] };
+    component: CycloneDxComponent;
+  };
+  components: CycloneDxComponent[];
+  dependencies: CycloneDxDependency[];
 }
 
 export interface SbomSubject {
@@ -44,6 +63,12 @@ export interface SbomSubject {
 }
 
 export const ARTIFACT_DIGEST_PROPERTY = "waybill:artifact:digest";
+
+const SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json";
+
+/** The schema's `hash-content` pattern, as lengths and digits: a hash it would refuse is left out. */
+const HASH_CONTENT_LENGTHS = new Set([32, 40, 64, 96, 128]);
+const HEX_DIGITS = /^[0-9a-fA-F]+$/;
 
 /** RFC 4122's URL namespace: the serial number is a name-based (v5) UUID of the content. */
 const UUID_URL_NAMESPACE = Buffer.from("6ba7b8119dad11d180b400c04fd430c8", "hex");
@@ -58,89 +83,93 @@ export function buildBom(
   dependencyGraph: ReadonlyMap<string, ReadonlySet<string>>,
   directDependencies: ReadonlySet<string>,
 ): CycloneDxBom {
-  const bom = new Models.Bom();
+  const sorted = [...components].sort((a, b) => compareCodePoints(a.purl, b.purl));
+  const known = new Set(sorted.map((found) => found.purl));
   const artifact = artifactComponent(subject);
-  bom.metadata.component = artifact;
-  bom.metadata.tools.components.add(waybillTool());
+  const artifactRef = artifact["bom-ref"] ?? "";
 
-  const modelByPurl = new Map<string, ModelsModule.Component>();
-  for (const found of [...components].sort((a, b) => compareCodePoints(a.purl, b.purl))) {
-    const model = libraryComponent(found);
-    modelByPurl.set(found.purl, model);
-    bom.components.add(model);
+  const dependencies: CycloneDxDependency[] = [
+    dependency(
+      artifactRef,
+      [...directDependencies].filter((purl) => known.has(purl)).sort(compareCodePoints),
+    ),
+  ];
+  for (const found of sorted) {
+    const targets = dependencyGraph.get(found.purl);
+    const dependsOn =
+      targets === undefined
+        ? []
+        : [...targets].filter((to) => to !== found.purl && known.has(to)).sort(compareCodePoints);
+    dependencies.push(dependency(found.purl, dependsOn));
   }
-  for (const purl of [...directDependencies].sort(compareCodePoints)) {
-    const target = modelByPurl.get(purl);
-    if (target !== undefined) artifact.dependencies.add(target.bomRef);
-  }
-  for (const [from, targets] of dependencyGraph) {
-    const source = modelByPurl.get(from);
-    if (source === undefined) continue;
-    for (const to of [...targets].sort(compareCodePoints)) {
-      const target = modelByPurl.get(to);
-      if (target !== undefined) source.dependencies.add(target.bomRef);
-    }
-  }
+  dependencies.sort((a, b) => compareCodePoints(a.ref, b.ref));
 
-  const normalizer = new (loadJsonNormalizer().Factory)(Spec.Spec1dot6).makeForBom();
-  // A JSON round trip drops the normaliser's `undefined` members, as the serialiser would
-  const normalized = JSON.parse(
-    JSON.stringify(normalizer.normalize(bom, { sortLists: false })),
-  ) as CycloneDxBom;
-  normalized.dependencies?.sort((a, b) => compareCodePoints(a.ref, b.ref));
-  restoreRepeatedAlgorithms(normalized, components);
-  return withSerialNumber(normalized);
+  // Without the serial number, which is a digest of this
+  const content = {
+    $schema: SCHEMA_URL,
+    bomFormat: "CycloneDX" as const,
+    specVersion: "1.6" as const,
+    version: 1,
+    metadata: { tools: { components: [waybillTool()] }, component: artifact },
+    components: sorted.map(libraryComponent),
+    dependencies,
+  };
+  const { $schema, bomFormat, specVersion, version, ...rest } = content;
+  // Member order as CycloneDX documents usually have it: serialNumber right after specVersion
+  return {
+    $schema,
+    bomFormat,
+    specVersion,
+    serialNumber: serialNumberOf(JSON.stringify(content)),
+    version,
+    ...rest,
+  };
 }
 
-/**
- * The library keeps one hash per algorithm, but a Python release has one SHA-256 per published
- * file and any of them is a valid hash of the component; the schema allows them all.
- */
-function restoreRepeatedAlgorithms(bom: CycloneDxBom, components: readonly FoundComponent[]): void {
-  const repeated = new Map<string, FoundComponent["hashes"]>();
-  for (const found of components) {
-    if (new Set(found.hashes.map((hash) => hash.alg)).size < found.hashes.length)
-      repeated.set(found.purl, found.hashes);
-  }
-  if (repeated.size === 0) return;
-  for (const component of bom.components ?? []) {
-    const hashes = component.purl === undefined ? undefined : repeated.get(component.purl);
-    if (hashes === undefined) continue;
-    component.hashes = [...hashes]
-      .sort((a, b) => compareCodePoints(a.alg, b.alg) || compareCodePoints(a.content, b.content))
-      .map((hash) => ({ alg: hash.alg as EnumsModule.HashAlgorithm, content: hash.content }));
-  }
+function dependency(ref: string, dependsOn: string[]): CycloneDxDependency {
+  return dependsOn.length > 0 ? { ref, dependsOn } : { ref };
 }
 
-function artifactComponent(subject: SbomSubject): ModelsModule.Component {
-  const artifact = new Models.Component(Enums.ComponentType.Application, subject.name, {
-    bomRef: `artifact:${subject.name}${subject.version === undefined ? "" : `@${subject.version}`}`,
-    version: subject.version,
-  });
+function artifactComponent(subject: SbomSubject): CycloneDxComponent {
+  const artifact: CycloneDxComponent = { type: "application", name: subject.name };
+  if (subject.version) artifact.version = subject.version;
+  artifact["bom-ref"] =
+    `artifact:${subject.name}${subject.version === undefined ? "" : `@${subject.version}`}`;
   if (subject.digest !== undefined) {
     const hex = subject.digest.replace(/^sha256:/, "");
-    if (/^[0-9a-f]{64}$/.test(hex)) artifact.hashes.set(Enums.HashAlgorithm["SHA-256"], hex);
-    artifact.properties.add(new Models.Property(ARTIFACT_DIGEST_PROPERTY, subject.digest));
+    if (/^[0-9a-f]{64}$/.test(hex)) artifact.hashes = [{ alg: "SHA-256", content: hex }];
+    artifact.properties = [{ name: ARTIFACT_DIGEST_PROPERTY, value: subject.digest }];
   }
   return artifact;
 }
 
-function libraryComponent(found: FoundComponent): ModelsModule.Component {
-  const model = new Models.Component(Enums.ComponentType.Library, found.localName, {
-    bomRef: found.purl,
-    group: found.group,
-    version: found.version,
-    purl: found.purl,
-    scope: found.scope === "required" ? Enums.ComponentScope.Required : Enums.ComponentScope.Optional,
-  });
-  for (const hash of [...found.hashes].sort((a, b) => compareCodePoints(a.alg, b.alg))) {
-    model.hashes.set(hash.alg as EnumsModule.HashAlgorithm, hash.content);
+/** Members are added in the order CycloneDX documents give them; empty ones are left out. */
+function libraryComponent(found: FoundComponent): CycloneDxComponent {
+  const component: CycloneDxComponent = { type: "library", name: found.localName };
+  if (found.group) component.group = found.group;
+  if (found.version) component.version = found.version;
+  component["bom-ref"] = found.purl;
+  component.scope = found.scope;
+  const hashes = componentHashes(found.hashes);
+  if (hashes.length > 0) component.hashes = hashes;
+  component.purl = found.purl;
+  if (found.properties.length > 0) {
+    component.properties = found.properties
+      .map(({ name, value }) => ({ name, value }))
+      .sort((a, b) => compareCodePoints(a.name, b.name) || compareCodePoints(a.value, b.value));
   }
-  const properties = [...found.properties].sort(
-    (a, b) => compareCodePoints(a.name, b.name) || compareCodePoints(a.value, b.value),
-  );
-  for (const property of properties) model.properties.add(new Models.Property(property.name, property.value));
-  return model;
+  return component;
+}
+
+/**
+ * Usually one hash per algorithm. A Python release has one SHA-256 per published file and any of
+ * them is a valid hash of the component, so all are listed, which the schema allows.
+ */
+function componentHashes(found: readonly ComponentHash[]): CycloneDxHash[] {
+  return found
+    .filter((hash) => HASH_CONTENT_LENGTHS.has(hash.content.length) && HEX_DIGITS.test(hash.content))
+    .map(({ alg, content }) => ({ alg, content }))
+    .sort((a, b) => compareCodePoints(a.alg, b.alg) || compareCodePoints(a.content, b.content));
 }
 
 let waybillVersion: string | undefined | null = null;
@@ -164,19 +193,18 @@ function readWaybillVersion(): string | undefined {
   return waybillVersion;
 }
 
-function waybillTool(): ModelsModule.Component {
-  return new Models.Component(Enums.ComponentType.Application, "waybill", { version: readWaybillVersion() });
+function waybillTool(): CycloneDxComponent {
+  const version = readWaybillVersion();
+  return version
+    ? { type: "application", name: "waybill", version }
+    : { type: "application", name: "waybill" };
 }
 
-function withSerialNumber(bom: CycloneDxBom): CycloneDxBom {
-  const content = JSON.stringify({ ...bom, serialNumber: undefined });
+function serialNumberOf(content: string): string {
   const digest = createHash("sha1").update(UUID_URL_NAMESPACE).update(content).digest();
   const bytes = digest.subarray(0, 16);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = bytes.toString("hex");
-  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  // Key order as CycloneDX documents usually have it: serialNumber right after version
-  const { bomFormat, specVersion, version, ...rest } = bom;
-  return { $schema: bom.$schema, bomFormat, specVersion, serialNumber: `urn:uuid:${uuid}`, version, ...rest };
+  return `urn:uuid:${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -28,8 +28,9 @@ export function hashesFromIntegrity(integrity: string | undefined): ComponentHas
     if (alg === undefined) continue;
     // SRI allows `?options` after the digest
     const base64 = token.slice(dash + 1).split("?")[0] ?? "";
-    const hash = hexHash(alg, Buffer.from(base64, "base64").toString("hex"));
-    if (hash !== undefined) hashes.push(hash);
+    // Decoded bytes are lowercase hex already: only their number needs checking
+    const content = Buffer.from(base64, "base64").toString("hex");
+    if (content.length === HEX_LENGTHS[alg]) hashes.push({ alg, content });
   }
   return hashes;
 }

@@ -80,6 +80,60 @@ describe("generateSbom", () => {
     assert.ok(root?.dependsOn?.includes("pkg:npm/debug@4.3.4"));
   });
 
+  it("writes members in the order CycloneDX tools give them, empty ones left out", async () => {
+    const { bom } = await generateSbom(join(sbomFixtures, "npm-v3"), { version: "1.0.0" });
+    assert.deepEqual(Object.keys(bom), [
+      "$schema",
+      "bomFormat",
+      "specVersion",
+      "serialNumber",
+      "version",
+      "metadata",
+      "components",
+      "dependencies",
+    ]);
+    assert.deepEqual(Object.keys(bom.metadata), ["tools", "component"]);
+    assert.deepEqual(Object.keys(bom.metadata.component), [
+      "type",
+      "name",
+      "version",
+      "bom-ref",
+      "hashes",
+      "properties",
+    ]);
+    const scoped = bom.components.find((c) => c.purl === "pkg:npm/%40sindresorhus/is@4.6.0");
+    assert.deepEqual(Object.keys(scoped ?? {}), [
+      "type",
+      "name",
+      "group",
+      "version",
+      "bom-ref",
+      "scope",
+      "hashes",
+      "purl",
+    ]);
+    const dev = bom.components.find((c) => c.purl === "pkg:npm/is-number@7.0.0");
+    assert.deepEqual(dev?.properties, [{ name: "cdx:npm:package:development", value: "true" }]);
+    assert.deepEqual(
+      bom.dependencies.find((d) => d.ref === "pkg:npm/ms@2.0.0"),
+      { ref: "pkg:npm/ms@2.0.0" },
+    );
+    assert.deepEqual(
+      bom.dependencies.map((d) => d.ref),
+      ["artifact:npm-v3@1.0.0", ...bom.components.map((c) => c.purl)],
+    );
+  });
+
+  it("lists every published file's SHA-256 of a Python release, sorted", async () => {
+    const { bom } = await generateSbom(join(sbomFixtures, "poetry-1.1"));
+    const repeated = bom.components.find((c) => (c.hashes?.length ?? 0) > 1);
+    const contents = repeated?.hashes?.map((hash) => hash.content) ?? [];
+    assert.ok(contents.length > 1);
+    assert.ok(repeated?.hashes?.every((hash) => hash.alg === "SHA-256"));
+    assert.deepEqual(contents, [...contents].sort());
+    assert.equal(new Set(contents).size, contents.length);
+  });
+
   it("refuses a folder that does not exist with a UserError", async () => {
     await assert.rejects(generateSbom(join(sbomFixtures, "no-such-folder")), UserError);
     await assert.rejects(generateSbom(join(sbomFixtures, "npm-v3", "package.json")), UserError);

@@ -91,7 +91,8 @@ export async function readComponents(root: string): Promise<ComponentListing> {
       warnings.push(...reading.warnings.map((warning) => `${where}: ${warning}`));
       for (const found of reading.components) {
         const known = byPurl.get(found.purl);
-        byPurl.set(found.purl, known === undefined ? copyOf(found) : merged(known, found));
+        // merged() builds a new component, so a reading's own is never changed
+        byPurl.set(found.purl, known === undefined ? found : merged(known, found));
       }
       for (const edge of reading.dependencies) {
         const targets = dependencyGraph.get(edge.from) ?? new Set<string>();
@@ -103,10 +104,6 @@ export async function readComponents(root: string): Promise<ComponentListing> {
   }
   const components = [...byPurl.values()].sort((a, b) => compareCodePoints(a.purl, b.purl));
   return { components, dependencyGraph, directDependencies, warnings };
-}
-
-function copyOf(found: FoundComponent): FoundComponent {
-  return { ...found, hashes: [...found.hashes], properties: [...found.properties] };
 }
 
 /** Required anywhere means required; hashes and properties are the union of both sightings. */

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { golangPurl, mavenPurl, normalisePypiName, npmPurl, purlFor, pypiPurl } from "./purl.js";
+import { PackageURL } from "packageurl-js";
+import {
+  golangPurl,
+  mavenPurl,
+  normalisePypiName,
+  npmPurl,
+  purlFor,
+  pypiPurl,
+  splitNpmName,
+} from "./purl.js";
 
 describe("purls per the purl spec", () => {
   const table: Array<[string, string, string]> = [
@@ -53,5 +62,35 @@ describe("purls per the purl spec", () => {
       "pkg:golang/github.com/burntsushi/toml@v1.4.0",
     );
     assert.equal(purlFor("pypi", "Django", "5.1"), "pkg:pypi/django@5.1");
+  });
+
+  describe("npm purls written directly are the ones packageurl-js gives", () => {
+    const names: Array<[string, string]> = [
+      ["lodash", "4.17.21"],
+      ["@babel/core", "7.26.0"],
+      ["lodash.merge", "4.6.2"],
+      ["@sindresorhus/is", "4.6.0"],
+      ["typescript", "5.8.0-beta.1"],
+      ["semver", "1.0.0+build.5"],
+      ["left_pad", "1.0.0"],
+      ["~tilde", "1.0.0"],
+      ["JSONStream", "1.3.5"],
+      ["@Types/Node", "20.0.0"],
+      ["@scope/name", "1.0.0 "],
+      ["name", "1.0.0_x:y"],
+      ["@scope/na me", "1.0.0"],
+      ["@/odd", "1.0.0"],
+      ["@scope", "1.0.0"],
+      ["ünïcode", "1.0.0"],
+      ["name", "github:user/repo#v1"],
+      ["x(1)", "2!0"],
+    ];
+    for (const [name, version] of names) {
+      it(`${name}@${version}`, () => {
+        const { group, localName } = splitNpmName(name);
+        const expected = new PackageURL("npm", group, localName, version, undefined, undefined).toString();
+        assert.equal(npmPurl(name, version), expected);
+      });
+    }
   });
 });

@@ -1,10 +1,17 @@
 import type { FastifyInstance } from "fastify";
-import { getEvidence, recordAttestation } from "../../api/evidence.js";
+import {
+  getEvidence,
+  getEvidenceVulnerabilities,
+  listEvidenceComponents,
+  recordAttestation,
+} from "../../api/evidence.js";
 import { formatBundle } from "../../evidence/attestation/bundle.js";
 import type { EvidenceService } from "../../evidence/evidence-service.js";
 import {
+  evidenceComponents,
   evidenceEnvelopes,
   evidenceReport,
+  evidenceVulnerabilities,
   recordAttestation as record,
 } from "../../engine/evidence-report.js";
 import type { Store } from "../../store/store.js";
@@ -26,4 +33,12 @@ export function registerEvidenceRoutes(app: FastifyInstance, deps: EvidenceRoute
     }
     return evidenceReport(deps.store, deps.evidence, params.ref);
   });
+
+  registerRoute(app, listEvidenceComponents, async ({ params, query }) =>
+    evidenceComponents(deps.store, deps.evidence, params.ref, query),
+  );
+
+  registerRoute(app, getEvidenceVulnerabilities, async ({ params }) =>
+    evidenceVulnerabilities(deps.store, deps.evidence, params.ref),
+  );
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { approveRun, getRun, listRuns, rejectRun } from "../../api/runs.js";
-import { getStatus } from "../../api/status.js";
+import { STATUS_PAGE, getStatus } from "../../api/status.js";
 import type { Engine } from "../../engine/engine.js";
 import type { Evaluation } from "../../gate/slo-evaluation.js";
 import { findRun, listRunViews, publicRun, serviceStatus, waitingRun } from "../../engine/run-views.js";
@@ -19,7 +19,12 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRouteDependenci
     return progress === undefined ? {} : { progress };
   };
 
-  registerRoute(app, getStatus, async ({ query }) => serviceStatus(deps.store, deps.stageUrl, query.service));
+  registerRoute(app, getStatus, async ({ query }) =>
+    serviceStatus(deps.store, deps.stageUrl, query.service, {
+      limit: query.limit ?? STATUS_PAGE.default,
+      ...(query.after === undefined ? {} : { after: query.after }),
+    }),
+  );
 
   registerRoute(app, listRuns, async ({ query }) => {
     const runs = await listRunViews(deps.store, {

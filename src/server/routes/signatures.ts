@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { diffSignatures, listSignatures } from "../../api/signatures.js";
-import { compareBuilds, signaturesOf } from "../../engine/signatures.js";
+import { diffSignatures, listSignatures, signatureHeatmap } from "../../api/signatures.js";
+import { compareBuilds, signatureHeatmap as heatmapOf, signaturesOf } from "../../engine/signatures.js";
 import type { Store } from "../../store/store.js";
 import { registerRoute } from "../route.js";
 
@@ -13,4 +13,5 @@ export function registerSignatureRoutes(app: FastifyInstance, deps: SignatureRou
     signatures: await signaturesOf(deps.store, query),
   }));
   registerRoute(app, diffSignatures, async ({ query }) => compareBuilds(deps.store, query));
+  registerRoute(app, signatureHeatmap, async ({ query }) => heatmapOf(deps.store, query));
 }

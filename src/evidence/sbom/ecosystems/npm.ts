@@ -119,8 +119,15 @@ function readPackagesMap(packages: Record<string, PackagesEntry>): EcosystemRead
     purlByKey.set(key, found.purl);
   }
 
+  // Folders holding a node_modules of their own: the walk up looks only in those
+  const nesting = new Set<string>();
+  for (const key of Object.keys(packages)) {
+    if (key.includes("node_modules/")) nesting.add(parentKey(key) ?? "");
+  }
+
   const resolve = (fromKey: string, dependencyName: string): string | undefined => {
     for (let base: string | undefined = fromKey; base !== undefined; base = parentKey(base)) {
+      if (!nesting.has(base)) continue;
       const candidate =
         base === "" ? `node_modules/${dependencyName}` : `${base}/node_modules/${dependencyName}`;
       const target = packages[candidate];
@@ -135,15 +142,18 @@ function readPackagesMap(packages: Record<string, PackagesEntry>): EcosystemRead
   const directDependencies = new Set<string>();
   for (const [key, entry] of Object.entries(packages)) {
     if (entry.link === true) continue;
-    const names = [
-      ...Object.keys(entry.dependencies ?? {}),
-      ...Object.keys(entry.optionalDependencies ?? {}),
-      ...Object.keys(entry.peerDependencies ?? {}),
-    ];
     const from = purlByKey.get(key);
-    if (from === undefined) {
+    const names: string[] = [];
+    for (const declared of [
+      entry.dependencies,
+      entry.optionalDependencies,
+      entry.peerDependencies,
       // The root and workspace folders: what they depend on is what the project depends on
-      names.push(...Object.keys(entry.devDependencies ?? {}));
+      from === undefined ? entry.devDependencies : undefined,
+    ]) {
+      if (declared !== undefined) for (const name in declared) names.push(name);
+    }
+    if (from === undefined) {
       for (const name of names) {
         const target = resolve(key, name);
         if (target !== undefined) directDependencies.add(target);
