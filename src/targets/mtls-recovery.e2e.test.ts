@@ -150,13 +150,16 @@ test(
       await eventually("the control plane is gone", () => !isAlive(dead));
       // While no control plane runs, the certificate falls due (two thirds of its life).
       await sleep(issuedAt(first) + (CERT_TTL_S * 1000 * 2) / 3 + 500 - Date.now());
+      const restartedAt = Date.now();
       const restarted = await cli(["status", "hello", "--json"]);
       assert.equal(restarted.code, 0, restarted.stderr);
       assert.equal(sidecar().pid, instance.pid, "the instance kept running and was adopted");
 
       // (b) renewed after the restart, by the new control plane, before it expired.
-      await eventually("the terminator presents a renewed certificate", async () => {
-        return (await presented(instance.tlsPort)).serialNumber !== first.serialNumber;
+      // Issued since the restart: a serial that merely differs could be a reissue by the old
+      // control plane within the second it issued the first (the same expiry), seen late.
+      await eventually("the terminator presents a certificate renewed since the restart", async () => {
+        return issuedAt(await presented(instance.tlsPort)) >= restartedAt - 1_000;
       });
       const renewed = await presented(instance.tlsPort);
       assert.ok(Date.parse(renewed.validTo) > Date.parse(first.validTo));
