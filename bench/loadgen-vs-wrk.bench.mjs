@@ -11,7 +11,7 @@
 // in its own process) on the other CPUs (CPU 1 with two), so neither steals from the other.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { freePort, waitForPort } from "./lib/net.mjs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -124,31 +124,6 @@ http { access_log off; keepalive_requests 100000000;
 
 function splitArgv(argv) {
   return [argv[0], argv.slice(1)];
-}
-
-function freePort() {
-  return new Promise((resolvePromise) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePromise(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const open = await new Promise((resolvePromise) => {
-      const socket = createConnection({ port, host: "127.0.0.1" });
-      socket.once("connect", () => {
-        socket.destroy();
-        resolvePromise(true);
-      });
-      socket.once("error", () => resolvePromise(false));
-    });
-    if (open) return;
-    await new Promise((wake) => setTimeout(wake, 50));
-  }
-  stop(`nothing listens on port ${port}`);
 }
 
 async function runWrk(url, durationSeconds) {

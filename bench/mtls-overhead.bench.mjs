@@ -39,10 +39,10 @@
 //   BENCH_NODE_FLAGS="--max-semi-space-size=16" gives the proxies and the terminator Node flags, to try some
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { freePort, waitForPort } from "./lib/net.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
@@ -85,28 +85,6 @@ const { MeshCa } = await import(pathToFileURL(join(distDir, "security", "ca.js")
 const { runLoad } = await import(pathToFileURL(join(distDir, "loadgen", "index.js")).href);
 const dir = mkdtempSync(join(tmpdir(), "waybill-mtls-bench-"));
 const children = [];
-
-function freePort() {
-  return new Promise((resolvePort) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const open = await new Promise((resolveOpen) => {
-      const socket = createServer().listen(port, "127.0.0.1");
-      socket.on("listening", () => socket.close(() => resolveOpen(false)));
-      socket.on("error", () => resolveOpen(true));
-    });
-    if (open) return;
-    await new Promise((wait) => setTimeout(wait, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 /** A server process, pinned like every other server process when pinning is asked for */
 function start(argv, { gcLog } = {}) {

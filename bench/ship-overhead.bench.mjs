@@ -18,11 +18,12 @@
 // for the example service. One summary line on stdout; the breakdown goes to stderr.
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, get } from "node:http";
+import { get } from "node:http";
 import { loadavg, cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { freePort } from "./lib/net.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distArg = process.argv[2] ?? process.env.WAYBILL_BENCH_DIST;
@@ -125,17 +126,6 @@ function waybill(stateDir, args, options = {}) {
     ...options,
   });
   return { ms: performance.now() - started, ...result };
-}
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 }
 
 function answers(port, path) {

@@ -13,7 +13,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
+import { cleanUp, runCli, scratchExample, writeLodashLock } from "../testing/cli.js";
 import { fixturesDir } from "../testing/paths.js";
 import { tokensForEveryRole } from "../testing/role-matrix.js";
 import {
@@ -34,23 +34,7 @@ let tokens: ReturnType<typeof tokensForEveryRole>;
 
 /** The example with lodash 4.17.20 (GHSA-35jh-r3h4-6jhm) locked, carried into its artifact */
 function prepareExample(): void {
-  writeFileSync(
-    join(scratch.serviceDir, "package-lock.json"),
-    JSON.stringify({
-      name: "hello",
-      version: "1.0.0",
-      lockfileVersion: 3,
-      requires: true,
-      packages: {
-        "": { name: "hello", version: "1.0.0", dependencies: { lodash: "4.17.20" } },
-        "node_modules/lodash": {
-          version: "4.17.20",
-          resolved: "https://registry.npmjs.org/lodash/-/lodash-4.17.20.tgz",
-          integrity: `sha512-${Buffer.from("lodash-4.17.20".padEnd(64, "x")).toString("base64")}`,
-        },
-      },
-    }),
-  );
+  writeLodashLock(scratch.serviceDir, "4.17.20");
   const file = join(scratch.serviceDir, "waybill.yaml");
   const spec = readFileSync(file, "utf8");
   const head = spec

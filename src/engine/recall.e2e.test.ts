@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fixturesDir } from "../testing/paths.js";
-import { cleanUp, runCli, scratchExample } from "../testing/cli.js";
+import { cleanUp, runCli, scratchExample, writeLodashLock } from "../testing/cli.js";
 
 const scratch = scratchExample("hello");
 const cli = (args: string[]) => runCli(args, { stateDir: scratch.stateDir, cwd: scratch.root });
@@ -17,26 +17,6 @@ after(async () => {
   await cli(["down"]);
   cleanUp(scratch.root);
 });
-
-function withLodash(version: string, integrity: string): void {
-  writeFileSync(
-    join(scratch.serviceDir, "package-lock.json"),
-    JSON.stringify({
-      name: "hello",
-      version: "1.0.0",
-      lockfileVersion: 3,
-      requires: true,
-      packages: {
-        "": { name: "hello", version: "1.0.0", dependencies: { lodash: version } },
-        "node_modules/lodash": {
-          version,
-          resolved: `https://registry.npmjs.org/lodash/-/lodash-${version}.tgz`,
-          integrity: `sha512-${Buffer.from(integrity.padEnd(64, "x")).toString("base64")}`,
-        },
-      },
-    }),
-  );
-}
 
 interface RecallView {
   advisory: { id: string } | null;
@@ -65,10 +45,10 @@ test(
       recursive: true,
     });
 
-    withLodash("4.17.20", "original");
+    writeLodashLock(scratch.serviceDir, "4.17.20", "original");
     const first = await cli(["ship", "hello", "--version", "1.0.0"]);
     assert.equal(first.code, 0, first.stdout + first.stderr);
-    withLodash("4.17.21", "fixed");
+    writeLodashLock(scratch.serviceDir, "4.17.21", "fixed");
     assert.equal((await cli(["ship", "hello", "--version", "2.0.0"])).code, 0);
     assert.equal((await cli(["rollback", "hello", "dev"])).code, 0);
 
@@ -99,7 +79,7 @@ test(
       "no current deployment carries it any more",
     );
 
-    withLodash("4.17.20", "republished");
+    writeLodashLock(scratch.serviceDir, "4.17.20", "republished");
     assert.equal((await cli(["ship", "hello", "--version", "1.0.1"])).code, 0);
     const drifted = await recall("pkg:npm/lodash@4.17.20");
     assert.deepEqual(

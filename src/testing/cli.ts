@@ -173,3 +173,31 @@ export async function shipToDevOnly(
   };
   return status.services[0]?.stages[0]?.url ?? "";
 }
+
+/**
+ * An npm lockfile in the service's folder locking lodash at `version`, with a made-up integrity
+ * (from `integritySeed`) so that two builds of one version can differ or match as a test needs.
+ */
+export function writeLodashLock(
+  serviceDir: string,
+  version: string,
+  integritySeed = `lodash-${version}`,
+): void {
+  writeFileSync(
+    join(serviceDir, "package-lock.json"),
+    JSON.stringify({
+      name: "hello",
+      version: "1.0.0",
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        "": { name: "hello", version: "1.0.0", dependencies: { lodash: version } },
+        "node_modules/lodash": {
+          version,
+          resolved: `https://registry.npmjs.org/lodash/-/lodash-${version}.tgz`,
+          integrity: `sha512-${Buffer.from(integritySeed.padEnd(64, "x")).toString("base64")}`,
+        },
+      },
+    }),
+  );
+}
