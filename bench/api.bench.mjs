@@ -10,6 +10,9 @@
 //
 //   node bench/api.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
 //   BENCH_SERVICES=1000 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 BENCH_INTAKE_SECONDS=8 BENCH_INTAKE_SERVICES=20
+//   (BENCH_SECONDS=0: intake only, on the PostgreSQL history; no reads, no SQLite)
+//   BENCH_INTAKE_SECONDS=0 (reads only)  BENCH_CASES=status,runs?service (only these reads)
+//   BENCH_CPU_PROFILE=<dir> (the control planes write V8 CPU profiles there as they stop)
 //   (a ship takes seconds under 50 clients on two replicas: autocannon counts only the answers
 //   that came back, so intake rounds under about 5 s report too little)
 //   WAYBILL_BENCH_DATABASE_URL=postgres://…   a server whose role may CREATE DATABASE; without
@@ -27,8 +30,14 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
 const cli = join(distDir, "cli", "main.js");
 const serviceCount = positiveInteger("BENCH_SERVICES", 1000);
-const seconds = positiveInteger("BENCH_SECONDS", 8);
-const intakeSeconds = positiveInteger("BENCH_INTAKE_SECONDS", 8);
+const seconds = positiveInteger("BENCH_SECONDS", 8, { zero: true });
+const readsToo = seconds > 0;
+// 0 measures the reads only
+const intakeSeconds = positiveInteger("BENCH_INTAKE_SECONDS", 8, { zero: true });
+/** Only the read cases of these names (comma-separated), when given */
+const readCases = process.env.BENCH_CASES?.split(",").filter((name) => name !== "");
+/** Where the control planes write their V8 CPU profiles (`--cpu-prof`), when given */
+const profileDir = process.env.BENCH_CPU_PROFILE;
 const connections = positiveInteger("BENCH_CONNECTIONS", 50);
 /** Services the spread intake rounds ship to, in turn */
 const INTAKE_SERVICES = positiveInteger("BENCH_INTAKE_SERVICES", 20);
@@ -37,9 +46,10 @@ const MAX_REQUESTS = 200_000;
 const GOAL_P99_MS = 50;
 const STAGES = ["dev", "staging", "production"];
 
-function positiveInteger(name, fallback) {
+function positiveInteger(name, fallback, { zero = false } = {}) {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) stop(`${name} must be a whole number above 0`);
+  if (!Number.isInteger(value) || value < (zero ? 0 : 1))
+    stop(`${name} must be a whole number${zero ? "" : " above 0"}`);
   return value;
 }
 
@@ -262,7 +272,8 @@ async function statusReadings(location) {
 
 /** A `waybill serve` on a free port of 127.0.0.1; resolves once it listens */
 function serve(stateDir, databaseUrl, name) {
-  const args = [cli, "--state", stateDir, "serve", "--port", "0"];
+  const profiling = profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(profileDir)];
+  const args = [...profiling, cli, "--state", stateDir, "serve", "--port", "0"];
   if (databaseUrl !== undefined) args.push("--database", databaseUrl);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const server = { name, child, stateDir };
@@ -390,8 +401,19 @@ function sampleActivity(url, name) {
          group by 1`,
         [name],
       );
+      // pg_locks: what the holder of the append lock (kysely-store.ts, key 0x77_61796201) is doing.
+      const holders = await client.query(
+        `select 'append lock holder ' || case when a.state = 'active'
+             then coalesce(a.wait_event_type || ':' || a.wait_event, 'on CPU') else a.state end as what,
+           count(*)::int as n
+         from pg_locks l join pg_stat_activity a on a.pid = l.pid
+         where l.locktype = 'advisory' and l.granted and l.classid = 119 and l.objid = 1635344897
+           and l.objsubid = 1 and a.datname = $1
+         group by 1`,
+        [name],
+      );
       samples++;
-      for (const row of rows) counts.set(row.what, (counts.get(row.what) ?? 0) + row.n);
+      for (const row of [...rows, ...holders.rows]) counts.set(row.what, (counts.get(row.what) ?? 0) + row.n);
       await new Promise((r) => setTimeout(r, 20));
     }
     await client.end();
@@ -421,20 +443,25 @@ try {
   mkdirSync(sqliteState);
   const filledPg = await fill({ stateDir: pgState, databaseUrl: database.url });
   log(`history on postgres: ${filledPg.runs} runs of ${serviceCount} services in ${filledPg.ms} ms`);
-  const filledSqlite = await fill({ stateDir: sqliteState });
-  log(`history on sqlite: ${filledSqlite.runs} runs in ${filledSqlite.ms} ms`);
+  if (readsToo) {
+    const filledSqlite = await fill({ stateDir: sqliteState });
+    log(`history on sqlite: ${filledSqlite.runs} runs in ${filledSqlite.ms} ms`);
+  }
 
   // The status read in bulk against the way it was read before: each service's runs and live
   // releases, two queries a service. In process, on the store, so only the reading differs.
-  const perService = await statusReadings({ stateDir: pgState, databaseUrl: database.url });
-  log(
-    `status in process on postgres: per service ${perService.perService.toFixed(0)} ms, ` +
-      `in bulk ${perService.bulk.toFixed(0)} ms (median of 3; same answer)`,
-  );
+  const perService = readsToo
+    ? await statusReadings({ stateDir: pgState, databaseUrl: database.url })
+    : undefined;
+  if (perService !== undefined)
+    log(
+      `status in process on postgres: per service ${perService.perService.toFixed(0)} ms, ` +
+        `in bulk ${perService.bulk.toFixed(0)} ms (median of 3; same answer)`,
+    );
 
   const [onPg, onSqlite] = await Promise.all([
     serve(pgState, database.url, "postgres"),
-    serve(sqliteState, undefined, "sqlite"),
+    readsToo ? serve(sqliteState, undefined, "sqlite") : undefined,
   ]);
 
   const one = serviceName(Math.min(serviceCount - 1, 10));
@@ -451,7 +478,7 @@ try {
     { name: "runs?service", path: `/v1/runs?service=${one}` },
   ];
   // Same history, same answers: a bench of a wrong answer would be no bench.
-  for (const { path } of cases) {
+  for (const { path } of readsToo ? cases : []) {
     const [a, b] = await Promise.all([get(onPg, path), get(onSqlite, path)]);
     if (timeless(a) !== timeless(b)) throw new Error(`postgres and sqlite answer ${path} differently`);
   }
@@ -466,7 +493,9 @@ try {
   if (listed.size !== serviceCount) throw new Error(`status pages list ${listed.size} services`);
 
   const reads = [];
-  for (const request of cases) {
+  for (const request of cases.filter(
+    (c) => readsToo && (readCases === undefined || readCases.includes(c.name)),
+  )) {
     // Warm both (JIT, caches), then measure them one after the other.
     await hammer(onPg, request, 1);
     await drained(onPg, request.path);
@@ -482,7 +511,17 @@ try {
         `p99 ratio ${(pgResult.p99 / sqliteResult.p99).toFixed(2)}, ${(pgResult.bytes / pgResult.rps / 1024).toFixed(0)} KiB/answer`,
     );
   }
-  await stopServer(onSqlite);
+  if (onSqlite !== undefined) await stopServer(onSqlite);
+  if (intakeSeconds === 0) {
+    process.stdout.write(
+      `api reads (${serviceCount} services × 3 stages, ${connections} clients, postgres vs sqlite): ` +
+        reads.map((r) => `${r.name} p99 ${r.pg.p99}/${r.sqlite.p99} ms`).join(", ") +
+        `; goal p99 < ${GOAL_P99_MS} ms ${reads.every((r) => r.floor || r.pg.p99 < GOAL_P99_MS) ? "met" : "NOT met"}\n`,
+    );
+    await stopServer(onPg);
+    await database.drop();
+    process.exit(0);
+  }
 
   // Intake: services whose one stage deploys to a Kubernetes context that does not exist, so
   // each run fails fast and the engine does not deploy thousands of apps. One service shipped
@@ -571,23 +610,31 @@ try {
   const met = measured.every((r) => r.pg.p99 < GOAL_P99_MS);
   process.stdout.write(
     `api (${serviceCount} services × 3 stages, ${connections} clients, postgres vs sqlite): ` +
-      `floor (whoami, no database) p99 ${floor.pg.p99} ms, ${floor.pg.rps.toFixed(0)} req/s; ` +
-      measured
-        .map((r) => `${r.name} p99 ${r.pg.p99}/${r.sqlite.p99} ms (${(r.pg.p99 / r.sqlite.p99).toFixed(2)}×)`)
-        .join(", ") +
-      `; p99 < ${GOAL_P99_MS} ms ${
-        met
-          ? "met"
-          : `NOT met (${measured
-              .filter((r) => r.pg.p99 >= GOAL_P99_MS)
-              .map((r) => r.name)
-              .join(", ")})`
-      }` +
+      (!readsToo
+        ? "intake only"
+        : `floor (whoami, no database) p99 ${floor.pg.p99} ms, ${floor.pg.rps.toFixed(0)} req/s; ` +
+          measured
+            .map(
+              (r) =>
+                `${r.name} p99 ${r.pg.p99}/${r.sqlite.p99} ms (${(r.pg.p99 / r.sqlite.p99).toFixed(2)}×)`,
+            )
+            .join(", ") +
+          `; p99 < ${GOAL_P99_MS} ms ${
+            met
+              ? "met"
+              : `NOT met (${measured
+                  .filter((r) => r.pg.p99 >= GOAL_P99_MS)
+                  .map((r) => r.name)
+                  .join(", ")})`
+          }`) +
       `; ships ${single.toFixed(0)} req/s on 1 replica, ${both.toFixed(0)} on 2, ${singleAgain.toFixed(0)} on 1 again ` +
       `(${(both / oneReplica).toFixed(2)}× the single rounds' mean, ${both > oneReplica * 1.1 ? "raised" : "NOT raised"})` +
       `; ${INTAKE_SERVICES} services: ${spreadSingle.toFixed(0)}, ${spreadBoth.toFixed(0)}, ${spreadSingleAgain.toFixed(0)} ` +
       `(${(spreadBoth / spreadOne).toFixed(2)}×, ${spreadBoth > spreadOne * 1.1 ? "raised" : "NOT raised"})` +
-      `; status ${read("status").pg.rps.toFixed(0)} req/s, read in bulk ${perService.bulk.toFixed(0)} ms vs ${perService.perService.toFixed(0)} ms per service\n`,
+      (!readsToo
+        ? ""
+        : `; status ${read("status").pg.rps.toFixed(0)} req/s, read in bulk ${perService.bulk.toFixed(0)} ms vs ${perService.perService.toFixed(0)} ms per service`) +
+      "\n",
   );
   for (const server of [...servers]) await stopServer(server);
 } finally {

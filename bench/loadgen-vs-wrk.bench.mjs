@@ -142,16 +142,21 @@ async function runWrk(url, durationSeconds) {
 }
 
 // Reports the CPU time of the run itself: Node's own start-up (~0.1 s) is not the generator's cost.
+// A run of one request first measures the fixed cost of a run (its threads' start-up and module
+// loading, ~0.1–0.3 s), so that the cost per request can also be given without it.
 const generatorSource = `
 const [entry, target, connections, durationMs, workers] = process.argv.slice(1);
 const { runLoad } = await import(entry);
+const cpuSince = (before) => { const { user, system } = process.cpuUsage(before); return (user + system) / 1e6; };
+const fixedFrom = process.cpuUsage();
+await runLoad({ target, model: "closed", connections: Number(workers), durationMs: 1000, maxRequests: 1, workers: Number(workers) });
+const fixedCpuSeconds = cpuSince(fixedFrom);
 const before = process.cpuUsage();
 const result = await runLoad({
   target, model: "closed", connections: Number(connections), durationMs: Number(durationMs), warmupMs: 0,
   workers: Number(workers),
 });
-const { user, system } = process.cpuUsage(before);
-process.stdout.write(JSON.stringify({ result, cpuSeconds: (user + system) / 1e6 }));
+process.stdout.write(JSON.stringify({ result, cpuSeconds: cpuSince(before), fixedCpuSeconds }));
 `;
 
 async function runWaybill(target) {
@@ -169,15 +174,20 @@ async function runWaybill(target) {
     ],
     { timeCpu: false },
   );
-  const { result, cpuSeconds } = JSON.parse(stdout);
+  const { result, cpuSeconds, fixedCpuSeconds } = JSON.parse(stdout);
   if (result.errors > 0)
     process.stderr.write(`waybill reported ${result.errors} errors of ${result.requests}\n`);
-  return { throughput: result.throughput, requests: result.requests, cpuSeconds };
+  return {
+    throughput: result.throughput,
+    requests: result.requests,
+    cpuSeconds,
+    runningCpuSeconds: Math.max(0, cpuSeconds - fixedCpuSeconds),
+  };
 }
 
 /** Client CPU time per request in µs; the least of the rounds, as with throughput */
-function cpuPerRequest(runs) {
-  const costs = runs.filter((r) => r.cpuSeconds !== undefined).map((r) => (r.cpuSeconds * 1e6) / r.requests);
+function cpuPerRequest(runs, field = "cpuSeconds") {
+  const costs = runs.filter((r) => r[field] !== undefined).map((r) => (r[field] * 1e6) / r.requests);
   return costs.length === 0 ? undefined : Math.min(...costs);
 }
 
@@ -208,7 +218,8 @@ try {
   const cpuNote =
     wrkCpu === undefined || waybillCpu === undefined
       ? ""
-      : `; client CPU per request: waybill ${waybillCpu.toFixed(1)} µs, wrk ${wrkCpu.toFixed(1)} µs`;
+      : `; client CPU per request: waybill ${waybillCpu.toFixed(1)} µs ` +
+        `(${cpuPerRequest(waybill, "runningCpuSeconds").toFixed(1)} µs without its threads' start-up), wrk ${wrkCpu.toFixed(1)} µs`;
   const placement = canPin ? `server on CPU ${serverCpu}, client on CPU ${clientCpu}` : "no CPU pinning";
   process.stdout.write(
     `loadgen-vs-wrk: waybill ${bestWaybill.toFixed(0)} req/s, wrk ${bestWrk.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}× ` +

@@ -37,8 +37,11 @@
 //   BENCH_CPU_PROF=<dir> writes CPU profiles of the stage proxies and the terminator there
 //   BENCH_TRACE_GC=1 counts the garbage collections of the stage proxies and the terminator
 //   BENCH_NODE_FLAGS="--max-semi-space-size=16" gives the proxies and the terminator Node flags, to try some
+//   BENCH_COMPARE=<dist-dir> adds a third side in the same rounds: the terminator of that build (the
+//     same proxies), so a change of the terminator is compared before/after on the same moments;
+//     it prints both terminators' CPU per 1k requests and the per-round difference with its interval
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -54,6 +57,8 @@ const extraNodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 const serverCpus = process.env.BENCH_SERVER_CPUS;
 const generatorCpus = process.env.BENCH_GENERATOR_CPUS;
+const compareDir =
+  process.env.BENCH_COMPARE === undefined ? null : resolve(repoRoot, process.env.BENCH_COMPARE);
 const WARMUP_MS = 1000;
 /** Waybill's added p99 may be this many times nginx's */
 const GOAL = 1.2;
@@ -113,9 +118,16 @@ function exited(child) {
     : new Promise((resolveExit) => child.once("exit", resolveExit));
 }
 
+/**
+ * A process's time on a CPU, all its threads, from the scheduler's nanosecond count: /proc/<pid>/stat
+ * counts in 10 ms ticks, coarse beside the 0.5–1 CPU s a path uses in a round
+ */
 function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return readdirSync(`/proc/${pid}/task`).reduce(
+    (sum, thread) =>
+      sum + Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, "utf8").split(" ")[0]) / 1e9,
+    0,
+  );
 }
 
 function affinity(pid) {
@@ -213,49 +225,68 @@ try {
   ]);
   await waitForPort(backendPort);
 
-  const terminatorPort = await freePort();
-  const terminator = start(
-    [
-      process.execPath,
-      ...nodeFlags("terminator"),
-      join(distDir, "security", "terminator-main.js"),
-      ...["--port", terminatorPort, "--upstream-port", backendPort].map(String),
-      ...[
-        "--cert",
-        join(dir, "instance.pem"),
-        "--key",
-        join(dir, "instance.key"),
-        "--ca",
-        join(dir, "ca.pem"),
+  const terminatorOf = async (name, fromDir) => {
+    const port = await freePort();
+    const child = start(
+      [
+        process.execPath,
+        ...nodeFlags(name),
+        join(fromDir, "security", "terminator-main.js"),
+        ...["--port", port, "--upstream-port", backendPort].map(String),
+        ...[
+          "--cert",
+          join(dir, "instance.pem"),
+          "--key",
+          join(dir, "instance.key"),
+          "--ca",
+          join(dir, "ca.pem"),
+        ],
+        ...["--trust-domain", ca.trustDomain, "--service", "bench", "--stage", "staging"],
       ],
-      ...["--trust-domain", ca.trustDomain, "--service", "bench", "--stage", "staging"],
-    ],
-    { gcLog: gcLogOf("terminator") },
-  );
-  await waitForPort(terminatorPort);
+      { gcLog: gcLogOf(name) },
+    );
+    await waitForPort(port);
+    return { child, port };
+  };
+  const { child: terminator, port: terminatorPort } = await terminatorOf("terminator", distDir);
 
   const proxyScript = join(dir, "proxy.mjs");
   writeFileSync(
     proxyScript,
     `import { StageProxy } from ${JSON.stringify(pathToFileURL(join(distDir, "runtime", "proxy.js")).href)};
-const [port, tls] = [Number(process.argv[2]), process.argv[3] === "mtls"];
+const [port, tls, tlsPort] = [Number(process.argv[2]), process.argv[3] === "mtls", Number(process.argv[4])];
 const routes = { stable: "i1", candidate: null, candidateWeight: 0 };
-const upstream = () => ({ version: "1", port: ${backendPort}, tlsPort: ${terminatorPort} });
+const upstream = () => ({ version: "1", port: ${backendPort}, tlsPort });
 const proxy = new StageProxy({ service: "bench", stage: "staging" }, routes, upstream);
 if (tls) proxy.setTls(${JSON.stringify({ certFile: join(dir, "proxy.pem"), keyFile: join(dir, "proxy.key"), caFile: join(dir, "ca.pem"), trustDomain: ca.trustDomain })});
 await proxy.listen(port);
 process.once("SIGTERM", () => process.exit(0));
 `,
   );
-  const [plainProxyPort, mtlsProxyPort] = [await freePort(), await freePort()];
-  const proxyOf = (port, kind) =>
-    start([process.execPath, ...nodeFlags(`proxy-${kind}`), proxyScript, String(port), kind], {
-      gcLog: gcLogOf(`proxy-${kind}`),
-    });
-  const plainProxy = proxyOf(plainProxyPort, "plain");
-  const mtlsProxy = proxyOf(mtlsProxyPort, "mtls");
-  await waitForPort(plainProxyPort);
-  await waitForPort(mtlsProxyPort);
+  const proxyOf = async (kind, tlsPort, name = `proxy-${kind}`) => {
+    const port = await freePort();
+    const child = start(
+      [process.execPath, ...nodeFlags(name), proxyScript, String(port), kind, String(tlsPort)],
+      {
+        gcLog: gcLogOf(name),
+      },
+    );
+    await waitForPort(port);
+    return { child, port };
+  };
+  const { child: plainProxy, port: plainProxyPort } = await proxyOf("plain", terminatorPort);
+  const { child: mtlsProxy, port: mtlsProxyPort } = await proxyOf("mtls", terminatorPort);
+  // The compared build's terminator behind proxies of their own from the build under test, so the
+  // terminator is the only difference
+  const compared =
+    compareDir === null
+      ? null
+      : await (async () => {
+          const term = await terminatorOf("compared-terminator", compareDir);
+          const plain = await proxyOf("plain", term.port, "compared-proxy-plain");
+          const mtls = await proxyOf("mtls", term.port, "compared-proxy-mtls");
+          return { terminator: term.child, plain, mtls };
+        })();
 
   const [nginxPlainPort, nginxFrontPort, nginxBackPort] = [
     await freePort(),
@@ -308,6 +339,13 @@ ${servers} }
     "nginx plain": nginxPlain,
     "nginx front": nginxFront,
     "nginx back": nginxBack,
+    ...(compared === null
+      ? {}
+      : {
+          "compared plain proxy": compared.plain.child,
+          "compared mTLS proxy": compared.mtls.child,
+          "compared terminator": compared.terminator,
+        }),
   };
   const affinities = Object.entries(servers).map(([name, child]) => `${name} ${affinity(child.pid)}`);
   const sides = {
@@ -319,13 +357,25 @@ ${servers} }
       plain: { url: `http://127.0.0.1:${nginxPlainPort}`, cpu: [nginxPlain.pid] },
       mtls: { url: `http://127.0.0.1:${nginxFrontPort}`, cpu: [nginxFront.pid, nginxBack.pid] },
     },
+    ...(compared === null
+      ? {}
+      : {
+          compared: {
+            plain: { url: `http://127.0.0.1:${compared.plain.port}`, cpu: [compared.plain.child.pid] },
+            mtls: {
+              url: `http://127.0.0.1:${compared.mtls.port}`,
+              cpu: [compared.mtls.child.pid, compared.terminator.pid],
+            },
+          },
+        }),
   };
+  const sideNames = Object.keys(sides);
   // Unmeasured: the first requests of a process compile its code and open its connections and
   // TLS sessions, which is not the steady cost either side is judged on.
-  for (const side of ["waybill", "nginx"]) await measurePair(sides[side].plain.url, sides[side].mtls.url);
-  const results = { waybill: [], nginx: [] };
+  for (const side of sideNames) await measurePair(sides[side].plain.url, sides[side].mtls.url);
+  const results = Object.fromEntries(sideNames.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? ["waybill", "nginx"] : ["nginx", "waybill"];
+    const order = round % 2 === 0 ? sideNames : [...sideNames].reverse();
     for (const side of order) {
       const { plain, mtls } = sides[side];
       const pids = [...plain.cpu, ...mtls.cpu];
@@ -390,8 +440,26 @@ ${servers} }
     .filter((run) => run.inconclusive).length;
   const ms = (values) => values.map((value) => value.toFixed(3)).join(" ");
   const cpu = (side, name) => median(field(side, name)).toFixed(3);
+  const comparison = (() => {
+    if (compared === null) return "";
+    const [cP50, cP99] = [field("compared", "addedP50"), field("compared", "addedP99")];
+    // Per round, this build's terminator CPU per 1k requests minus the compared build's
+    const cpuDiffs = field("waybill", "secondHopCpuPer1k").map(
+      (value, round) => value - results.compared[round].secondHopCpuPer1k,
+    );
+    const cpuInterval = medianInterval(cpuDiffs, COVERAGE);
+    return (
+      `  compared with ${compareDir} (its terminator, the same proxies): added p50/p99 per round ${ms(cP50)} / ${ms(cP99)} ms, medians ${median(cP50).toFixed(3)}/${median(cP99).toFixed(3)} ms (this build ${median(wP50).toFixed(3)}/${median(wP99).toFixed(3)})\n` +
+      `  terminator CPU s per 1k requests: this build ${cpu("waybill", "secondHopCpuPer1k")}, compared ${cpu("compared", "secondHopCpuPer1k")} (${(median(field("waybill", "secondHopCpuPer1k")) / median(field("compared", "secondHopCpuPer1k"))).toFixed(2)}×); ` +
+      `per-round difference ${ms(cpuDiffs)}, median ${median(cpuDiffs).toFixed(3)}` +
+      (cpuInterval === null
+        ? " (too few rounds for an interval)"
+        : `, ${(cpuInterval.coverage * 100).toFixed(0)} % interval [${cpuInterval.low.toFixed(3)}, ${cpuInterval.high.toFixed(3)}]`) +
+      `; mTLS path (proxy + terminator) this build ${cpu("waybill", "mtlsCpuPer1k")}, compared ${cpu("compared", "mtlsCpuPer1k")}\n`
+    );
+  })();
   const gc = traceGc
-    ? `  garbage collections: ${["proxy-plain", "proxy-mtls", "terminator"].map((name) => `${name} ${gcSummary(gcLogOf(name))}`).join("; ")}\n`
+    ? `  garbage collections: ${["proxy-plain", "proxy-mtls", "terminator", ...(compared === null ? [] : ["compared-terminator"])].map((name) => `${name} ${gcSummary(gcLogOf(name))}`).join("; ")}\n`
     : "";
   process.stderr.write(
     `mtls-overhead (${rate} req/s on each path, a side's two paths at once, open model, ${rounds} rounds × ${seconds}s; ${cpus().length} CPUs ${cpus()[0]?.model ?? ""}, ` +
@@ -405,9 +473,10 @@ ${servers} }
       `  added p99 ratio ${ratioText(median(wP99), median(nP99))} (goal ≤ ${GOAL}×: ${verdict}${intervalText}); per-round ratios ${spread}\n` +
       (inconclusive === 0
         ? ""
-        : `  ${inconclusive} of ${2 * rounds} measurements inconclusive: the load generator could not keep its rate (a busy machine)\n`) +
+        : `  ${inconclusive} of ${sideNames.length * rounds} measurements inconclusive: the load generator could not keep its rate (a busy machine)\n`) +
       `  CPU s per 1k requests (medians): waybill plain ${cpu("waybill", "plainCpuPer1k")}, mTLS ${cpu("waybill", "mtlsCpuPer1k")} (proxy + terminator, of which terminator ${cpu("waybill", "secondHopCpuPer1k")}); ` +
       `nginx plain ${cpu("nginx", "plainCpuPer1k")}, mTLS ${cpu("nginx", "mtlsCpuPer1k")} (front + back, of which back ${cpu("nginx", "secondHopCpuPer1k")})\n` +
+      comparison +
       gc +
       `  ${PUBLISHED}\n`,
   );

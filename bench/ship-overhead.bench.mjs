@@ -10,9 +10,15 @@
 // polling, the proxy switch and its drain. There is no peer tool that ships; the peer is the same
 // steps done by hand (build, start, curl until healthy, load for the configured time).
 //
-//   node bench/ship-overhead.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST)
+// Each service folder is a git repository with one commit, as a user's is, so the CLI asks git
+// what the build came from and the control plane records and signs its provenance.
+//
+//   node bench/ship-overhead.bench.mjs [dist-dir …]      (or WAYBILL_BENCH_DIST)
 //   BENCH_CASES=tiny,hello  BENCH_RUNS=1
 //   BENCH_CPU_PROF=<dir>   start the control plane under `node --cpu-prof`, profiles into <dir>
+//
+// Given two or more build folders (a before and an after), it ships with each in turn, the order
+// reversed every round, so that both see the same machine; one summary line for each.
 //
 // Goal: under 1 s of Waybill's own time per stage (tiny service), and under 5% of the lead time
 // for the example service. One summary line on stdout; the breakdown goes to stderr.
@@ -26,16 +32,25 @@ import { performance } from "node:perf_hooks";
 import { freePort } from "./lib/net.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const distArg = process.argv[2] ?? process.env.WAYBILL_BENCH_DIST;
-const cli =
-  distArg === undefined
-    ? join(repoRoot, "bin", "waybill.js")
-    : join(resolve(repoRoot, distArg), "bundle", "main.js");
-const bundle = distArg === undefined ? join(repoRoot, "dist", "bundle", "main.js") : cli;
-if (!existsSync(bundle)) {
-  process.stderr.write(`ship-overhead: ${bundle} is missing: build first (npm run build)\n`);
-  process.exit(2);
-}
+const distArgs =
+  process.argv.length > 2
+    ? process.argv.slice(2)
+    : process.env.WAYBILL_BENCH_DIST === undefined
+      ? [undefined]
+      : [process.env.WAYBILL_BENCH_DIST];
+// Each build: its name in the output, the CLI a user runs, and the bundle that must exist.
+const builds = distArgs.map((distArg) => {
+  const cli =
+    distArg === undefined
+      ? join(repoRoot, "bin", "waybill.js")
+      : join(resolve(repoRoot, distArg), "bundle", "main.js");
+  const bundle = distArg === undefined ? join(repoRoot, "dist", "bundle", "main.js") : cli;
+  if (!existsSync(bundle)) {
+    process.stderr.write(`ship-overhead: ${bundle} is missing: build first (npm run build)\n`);
+    process.exit(2);
+  }
+  return { name: distArg ?? "dist", cli };
+});
 const cases = (process.env.BENCH_CASES ?? "tiny,hello").split(",").filter(Boolean);
 const runs = Number(process.env.BENCH_RUNS ?? 1);
 if (!Number.isInteger(runs) || runs < 1) {
@@ -88,6 +103,28 @@ stages:
     approval: { pass: automatic, warning: automatic }
 `;
 
+// A fixed identity and no system or global configuration: the commit is the same on every machine.
+function commitAll(dir) {
+  const env = {
+    ...process.env,
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_AUTHOR_NAME: "bench",
+    GIT_AUTHOR_EMAIL: "bench@example.com",
+    GIT_COMMITTER_NAME: "bench",
+    GIT_COMMITTER_EMAIL: "bench@example.com",
+  };
+  writeFileSync(join(dir, ".gitignore"), "dist/\n");
+  for (const args of [
+    ["init", "-q"],
+    ["add", "-A"],
+    ["commit", "-q", "-m", "the service"],
+  ]) {
+    const result = spawnSync("git", ["-C", dir, ...args], { env, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`git ${args[0]} in ${dir} failed: ${result.stderr}`);
+  }
+}
+
 function makeTiny(root) {
   const dir = join(root, "tiny");
   mkdirSync(join(dir, "src"), { recursive: true });
@@ -97,6 +134,7 @@ function makeTiny(root) {
     `import { copyFileSync, mkdirSync } from "node:fs";\nmkdirSync("dist", { recursive: true });\ncopyFileSync("src/server.mjs", "dist/server.mjs");\n`,
   );
   writeFileSync(join(dir, "waybill.yaml"), TINY_SPEC);
+  commitAll(dir);
   return dir;
 }
 
@@ -114,10 +152,11 @@ function makeHello(root) {
   );
   if (automatic === spec) throw new Error("examples/hello/waybill.yaml: production's approval line changed");
   writeFileSync(specPath, automatic);
+  commitAll(dir);
   return dir;
 }
 
-function waybill(stateDir, args, options = {}) {
+function waybill(cli, stateDir, args, options = {}) {
   const started = performance.now();
   const result = spawnSync(process.execPath, [cli, "--state", stateDir, ...args], {
     encoding: "utf8",
@@ -219,7 +258,7 @@ function runBreakdown(run, events, outside) {
   };
 }
 
-async function shipOnce(name, dir, spec) {
+async function shipOnce(name, dir, spec, cli) {
   const stateDir = mkdtempSync(join(tmpdir(), `waybill-ship-bench-state-`));
   try {
     // Start the control plane first, so the ship is timed as a user's second and later ships are;
@@ -234,23 +273,28 @@ async function shipOnce(name, dir, spec) {
         },
       ).unref();
     }
-    let warm = waybill(stateDir, ["status"]);
+    let warm = waybill(cli, stateDir, ["status"]);
     for (let tries = 0; cpuProfDir !== undefined && warm.status !== 0 && tries < 40; tries += 1) {
       await new Promise((wake) => setTimeout(wake, 250));
-      warm = waybill(stateDir, ["status"]);
+      warm = waybill(cli, stateDir, ["status"]);
     }
     if (warm.status !== 0) throw new Error(`waybill status failed:\n${warm.stderr}`);
     const buildMs = timedBuild(dir, spec.buildCommand);
     const appStartMs = await startUntilHealthy(dir, spec.runCommand, spec.health);
-    const shipped = waybill(stateDir, ["ship", dir, "--json"]);
-    if (shipped.status !== 0)
-      throw new Error(`waybill ship ${name} exited ${shipped.status}:\n${shipped.stderr}${shipped.stdout}`);
+    const shipped = waybill(cli, stateDir, ["ship", dir, "--json"]);
+    if (shipped.status !== 0) {
+      const why = `waybill ship ${name} exited ${shipped.status}:\n${shipped.stderr}${shipped.stdout}`;
+      if (/load generator could not keep its rate/.test(shipped.stdout)) {
+        throw new BusyMachine(`the load generator could not keep its rate (a busy machine)`);
+      }
+      throw new Error(why);
+    }
     const { runs: shipRuns } = JSON.parse(shipped.stdout);
     const stages = [];
     let firstRunStart = Infinity;
     let lastRunEnd = 0;
     for (const summary of shipRuns) {
-      const fetched = waybill(stateDir, ["run", summary.id, "--json"]);
+      const fetched = waybill(cli, stateDir, ["run", summary.id, "--json"]);
       if (fetched.status !== 0) throw new Error(`waybill run ${summary.id} failed:\n${fetched.stderr}`);
       const run = JSON.parse(fetched.stdout);
       const events = run.events;
@@ -278,8 +322,23 @@ async function shipOnce(name, dir, spec) {
       byHandMs: notOursMs,
     };
   } finally {
-    waybill(stateDir, ["down"]);
+    waybill(cli, stateDir, ["down"]);
     rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+class BusyMachine extends Error {}
+
+// A machine too busy for the load generator to keep its rate makes the test inconclusive and the
+// ship fail: that round is shipped again, up to twice, rather than ending the bench.
+async function shipWithRetries(name, dir, spec, build) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await shipOnce(name, dir, spec, build.cli);
+    } catch (error) {
+      if (!(error instanceof BusyMachine) || attempt === 3) throw error;
+      log(`${name}${label(build)}: ${error.message}; shipping again`);
+    }
   }
 }
 
@@ -304,56 +363,64 @@ const specs = {
 
 const root = mkdtempSync(join(tmpdir(), "waybill-ship-bench-"));
 const fmt = (value) => `${(value / 1000).toFixed(2)} s`;
-const results = {};
+const label = (build) => (builds.length > 1 ? ` [${build.name}]` : "");
+// By build, then by case: the median round.
+const results = new Map(builds.map((build) => [build, {}]));
 try {
   for (const name of cases) {
     const spec = specs[name];
     if (spec === undefined) throw new Error(`unknown case ${name} (tiny, hello)`);
     const dir = spec.make(root);
-    const rounds = [];
+    const rounds = new Map(builds.map((build) => [build, []]));
     for (let round = 0; round < runs; round += 1) {
-      const result = await shipOnce(name, dir, spec);
-      rounds.push(result);
-      log(
-        `${name} round ${round + 1}: lead ${fmt(result.leadMs)}, not Waybill's ${fmt(result.notOursMs)} ` +
-          `(build ${fmt(result.buildMs)}, app start ${Math.round(result.appStartMs)} ms × deploys, load), ` +
-          `Waybill's own ${fmt(result.ownMs)} (${((100 * result.ownMs) / result.leadMs).toFixed(1)}%), ` +
-          `CLI outside runs ${fmt(result.cliMs)}`,
-      );
-      for (const stage of result.stages) {
+      const order = round % 2 === 0 ? builds : [...builds].reverse();
+      for (const build of order) {
+        const result = await shipWithRetries(name, dir, spec, build);
+        rounds.get(build).push(result);
         log(
-          `  ${stage.stage}: run ${fmt(stage.totalMs)}, own ${fmt(stage.ownMs)} ` +
-            `(app start ${Math.round(stage.appStartMs)} ms, load ${Math.round(stage.loadMs)} ms configured, ${Math.round(stage.windowMs)} ms in the test's window, between tasks ${Math.round(stage.betweenTasksMs)} ms)`,
+          `${name}${label(build)} round ${round + 1}: lead ${fmt(result.leadMs)}, not Waybill's ${fmt(result.notOursMs)} ` +
+            `(build ${fmt(result.buildMs)}, app start ${Math.round(result.appStartMs)} ms × deploys, load), ` +
+            `Waybill's own ${fmt(result.ownMs)} (${((100 * result.ownMs) / result.leadMs).toFixed(1)}%), ` +
+            `CLI outside runs ${fmt(result.cliMs)}`,
         );
-        log(`    ${stage.tasks.map((task) => `${task.task} ${Math.round(task.ms)} ms`).join(", ")}`);
+        for (const stage of result.stages) {
+          log(
+            `  ${stage.stage}: run ${fmt(stage.totalMs)}, own ${fmt(stage.ownMs)} ` +
+              `(app start ${Math.round(stage.appStartMs)} ms, load ${Math.round(stage.loadMs)} ms configured, ${Math.round(stage.windowMs)} ms in the test's window, between tasks ${Math.round(stage.betweenTasksMs)} ms)`,
+          );
+          log(`    ${stage.tasks.map((task) => `${task.task} ${Math.round(task.ms)} ms`).join(", ")}`);
+        }
       }
     }
-    rounds.sort((a, b) => a.ownMs - b.ownMs);
-    results[name] = rounds[Math.floor(rounds.length / 2)];
+    for (const build of builds) {
+      const sorted = rounds.get(build).sort((a, b) => a.ownMs - b.ownMs);
+      results.get(build)[name] = sorted[Math.floor(sorted.length / 2)];
+    }
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
 
-const parts = [];
-let met = true;
-if (results.tiny) {
-  const perStage = results.tiny.ownMs / results.tiny.stages.length;
-  met &&= perStage < 1000;
-  parts.push(
-    `tiny: Waybill's own ${fmt(perStage)}/stage of lead ${fmt(results.tiny.leadMs)} (by hand ${fmt(results.tiny.byHandMs)}; goal < 1 s/stage)`,
-  );
-}
-if (results.hello) {
-  const share = (100 * results.hello.ownMs) / results.hello.leadMs;
-  met &&= share < 5;
-  parts.push(
-    `hello: own ${fmt(results.hello.ownMs)} = ${share.toFixed(1)}% of ${fmt(results.hello.leadMs)} (goal < 5%)`,
-  );
-}
 const load = loadavg()
   .map((value) => value.toFixed(2))
   .join(" ");
-process.stdout.write(
-  `ship-overhead: ${parts.join("; ")}; ${met ? "goal met" : "goal NOT met"} [${cpus().length} cores, load ${load}]\n`,
-);
+for (const build of builds) {
+  const { tiny, hello } = results.get(build);
+  const parts = [];
+  let met = true;
+  if (tiny) {
+    const perStage = tiny.ownMs / tiny.stages.length;
+    met &&= perStage < 1000;
+    parts.push(
+      `tiny: Waybill's own ${fmt(perStage)}/stage of lead ${fmt(tiny.leadMs)} (by hand ${fmt(tiny.byHandMs)}; goal < 1 s/stage)`,
+    );
+  }
+  if (hello) {
+    const share = (100 * hello.ownMs) / hello.leadMs;
+    met &&= share < 5;
+    parts.push(`hello: own ${fmt(hello.ownMs)} = ${share.toFixed(1)}% of ${fmt(hello.leadMs)} (goal < 5%)`);
+  }
+  process.stdout.write(
+    `ship-overhead${label(build)}: ${parts.join("; ")}; ${met ? "goal met" : "goal NOT met"} [${cpus().length} cores, load ${load}]\n`,
+  );
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -33,6 +33,15 @@ function git(dir: string, args: string[], env: Record<string, string> = {}): str
   }).trim();
 }
 
+function committedRepo(): string {
+  const dir = tempDir();
+  git(dir, ["init", "-q"]);
+  writeFileSync(join(dir, "app.js"), "console.log(1)\n");
+  git(dir, ["add", "app.js"]);
+  git(dir, ["commit", "-q", "-m", "first"]);
+  return dir;
+}
+
 describe("sourceFacts", () => {
   it("records when the commit was made, in UTC, from the committer's own offset", async () => {
     const dir = tempDir();
@@ -50,4 +59,68 @@ describe("sourceFacts", () => {
   it("knows nothing outside a git repository", async () => {
     assert.equal(await sourceFacts(tempDir()), undefined);
   });
+
+  it("knows nothing in a repository without commits", async () => {
+    const dir = tempDir();
+    git(dir, ["init", "-q"]);
+    assert.equal(await sourceFacts(dir), undefined);
+  });
+
+  it("names the branch, and no branch on a detached HEAD", async () => {
+    const dir = committedRepo();
+    git(dir, ["checkout", "-q", "-b", "release/1"]);
+    assert.equal((await sourceFacts(dir))?.ref, "refs/heads/release/1");
+    git(dir, ["checkout", "-q", "--detach"]);
+    const detached = await sourceFacts(dir);
+    assert.ok(detached);
+    assert.equal("ref" in detached, false);
+  });
+
+  it("takes the repository from origin, else from the top folder, for a service in a subfolder", async () => {
+    const dir = committedRepo();
+    const service = join(dir, "services", "api");
+    mkdirSync(service, { recursive: true });
+    assert.equal(
+      (await sourceFacts(service))?.repository,
+      `file://${git(dir, ["rev-parse", "--show-toplevel"])}`,
+    );
+    git(dir, ["remote", "add", "origin", "https://example.com/team/app.git"]);
+    assert.equal((await sourceFacts(service))?.repository, "https://example.com/team/app.git");
+  });
+
+  it("is dirty for a change inside the service folder, not for one beside it", async () => {
+    const dir = committedRepo();
+    const service = join(dir, "api");
+    mkdirSync(service);
+    writeFileSync(join(dir, "notes.txt"), "beside\n");
+    assert.equal((await sourceFacts(service))?.dirty, false);
+    writeFileSync(join(service, "server.js"), "inside\n");
+    assert.equal((await sourceFacts(service))?.dirty, true);
+  });
+
+  const signing = [
+    { name: "a signature from an allowed signer", sign: true, allowed: true, signed: true },
+    { name: "a signature from a key nobody allowed", sign: true, allowed: false, signed: false },
+    { name: "no signature", sign: false, allowed: true, signed: false },
+  ];
+  for (const { name, sign, allowed, signed } of signing) {
+    it(`calls a commit with ${name} ${signed ? "signed" : "not signed"}`, async () => {
+      const dir = tempDir();
+      git(dir, ["init", "-q"]);
+      const key = join(dir, ".key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f", key]);
+      git(dir, ["config", "gpg.format", "ssh"]);
+      git(dir, ["config", "user.signingkey", key]);
+      const signers = join(dir, ".allowed-signers");
+      const publicKey = readFileSync(`${key}.pub`, "utf8").trim();
+      writeFileSync(signers, allowed ? `t@example.com ${publicKey}\n` : "");
+      git(dir, ["config", "gpg.ssh.allowedSignersFile", signers]);
+      writeFileSync(join(dir, ".gitignore"), ".key*\n.allowed-signers\n");
+      git(dir, ["add", ".gitignore"]);
+      git(dir, ["commit", "-q", ...(sign ? ["-S"] : []), "-m", "first"]);
+      const facts = await sourceFacts(dir);
+      assert.equal(facts?.signedCommit, signed);
+      assert.equal(facts?.dirty, false);
+    });
+  }
 });

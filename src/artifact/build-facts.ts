@@ -38,29 +38,55 @@ async function git(dir: string, args: string[]): Promise<string | undefined> {
   }
 }
 
-/** Undefined outside a git repository, or in one without commits. */
+/**
+ * Undefined outside a git repository, or in one without commits. The questions go to git
+ * together, not one after another: each call is a process start, and they answer in the time of
+ * the slowest (usually `status`), not of their sum.
+ */
 export async function sourceFacts(serviceDir: string): Promise<SourceFacts | undefined> {
-  const commit = await git(serviceDir, ["rev-parse", "HEAD"]);
-  const top = await git(serviceDir, ["rev-parse", "--show-toplevel"]);
-  if (commit === undefined || top === undefined || !/^[0-9a-f]{40}$/.test(commit)) return undefined;
-  const repository = (await git(serviceDir, ["remote", "get-url", "origin"])) || `file://${top}`;
-  const ref = await git(serviceDir, ["symbolic-ref", "-q", "HEAD"]);
-  const status = await git(serviceDir, ["status", "--porcelain", "--", "."]);
-  const signed = await git(serviceDir, ["verify-commit", commit]);
-  const committedAt = isoOrUndefined(await git(serviceDir, ["show", "-s", "--format=%cI", commit]));
+  const head = git(serviceDir, ["rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD"]);
+  const origin = git(serviceDir, ["remote", "get-url", "origin"]);
+  const status = git(serviceDir, ["status", "--porcelain", "--", "."]);
+  const commitFacts = head.then(async (text) => {
+    const [top, commit, ref] = text?.split("\n") ?? [];
+    if (top === undefined || commit === undefined || !/^[0-9a-f]{40}$/.test(commit)) return undefined;
+    return { top, commit, ref, ...(await commitObjectFacts(serviceDir, commit)) };
+  });
+  const [facts, remote, changes] = await Promise.all([commitFacts, origin, status]);
+  if (facts === undefined) return undefined;
+  const { top, commit, ref, committedAt, signedCommit } = facts;
   return {
-    repository,
-    ...(ref ? { ref } : {}),
+    repository: remote || `file://${top}`,
+    // A detached HEAD names no branch: rev-parse says "HEAD" where symbolic-ref would say nothing.
+    ...(ref === undefined || ref === "HEAD" || ref === "" ? {} : { ref }),
     commit,
     ...(committedAt === undefined ? {} : { committedAt }),
-    dirty: status === undefined || status.length > 0,
-    signedCommit: signed !== undefined,
+    dirty: changes === undefined || changes.length > 0,
+    signedCommit,
   };
 }
 
-/** git's strict ISO 8601 keeps the committer's offset; UTC sorts and compares as text. */
-function isoOrUndefined(text: string | undefined): string | undefined {
-  const time = text === undefined || text === "" ? NaN : Date.parse(text);
+/**
+ * When the commit was made, from its committer line, and whether its signature verifies. Only a
+ * commit object with a signature header is handed to `verify-commit` (which starts gpg or
+ * ssh-keygen): one without fails it anyway.
+ */
+async function commitObjectFacts(
+  serviceDir: string,
+  commit: string,
+): Promise<{ committedAt?: string; signedCommit: boolean }> {
+  const object = (await git(serviceDir, ["cat-file", "commit", commit])) ?? "";
+  const header = object.split("\n\n", 1)[0] ?? "";
+  const committedAt = committerTime(header);
+  const hasSignature = /^gpgsig(-sha256)? /m.test(header);
+  const signedCommit = hasSignature && (await git(serviceDir, ["verify-commit", commit])) !== undefined;
+  return { ...(committedAt === undefined ? {} : { committedAt }), signedCommit };
+}
+
+/** The committer line's Unix time; UTC sorts and compares as text. */
+function committerTime(header: string): string | undefined {
+  const seconds = /^committer .* (\d+) [+-]\d{4}$/m.exec(header)?.[1];
+  const time = seconds === undefined ? NaN : new Date(Number(seconds) * 1000).getTime();
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 

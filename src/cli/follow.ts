@@ -8,7 +8,17 @@ import { gateSummary, queuedNote, statusTable, visible, type RunView } from "./v
 import { getRun, listRuns } from "../api/runs.js";
 import { getStatus } from "../api/status.js";
 
-const POLL_MS = 250;
+/**
+ * The runs are polled close together after a change, when the next tends to follow within
+ * milliseconds (a task ends, the next starts, the run settles), and further apart the longer
+ * nothing has moved, up to MAX_POLL_MS: a settled run is seen about a tenth of its last task's
+ * time after it settled, not half a fixed interval on average. A poll costs each side about 2 ms
+ * of CPU on a busy 2-core machine, so while a run measures its version (a load test, a canary
+ * step, a rightsizing trial) the polls stay MAX_POLL_MS apart, out of the measurement's way.
+ */
+const FIRST_POLL_MS = 20;
+const MAX_POLL_MS = 250;
+const MEASURING_TASKS = new Set(["test", "canary", "rightsize"]);
 const SETTLED = new Set(["succeeded", "failed", "waiting-approval"]);
 const PIPE_PROGRESS_MS = 5000;
 
@@ -35,6 +45,7 @@ export async function followShip(
   const lines = printLine === undefined ? undefined : new ProgressLines(printLine, live, started);
   const print = lines === undefined ? undefined : (line: string): void => lines.print(line);
   const showProgress = (run: RunView, text: string): void => lines?.progress(run, text);
+  let changedAt = Date.now();
   for (;;) {
     const { runs } = await client.call(listRuns, { query: { ship: shipId } });
     for (const run of runs) {
@@ -48,6 +59,7 @@ export async function followShip(
       if (run.state === "rolling-back") reasonShown.add(run.id);
       if (seen.get(run.id) !== line) {
         seen.set(run.id, line);
+        changedAt = Date.now();
         print?.(`${elapsed(started).padStart(7)}  ${line}\n`);
       } else if (run.progress !== undefined) {
         showProgress(run, run.progress);
@@ -60,8 +72,14 @@ export async function followShip(
         waiting: runs.filter((run) => run.state === "waiting-approval"),
       };
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const measuring = runs.some(isMeasuring);
+    await new Promise((resolve) => setTimeout(resolve, pollInterval(Date.now() - changedAt, measuring)));
   }
+}
+
+/** Whether the run is putting load on its version now (a task of several targets is "test <target>") */
+function isMeasuring(run: RunView): boolean {
+  return run.state === "running" && MEASURING_TASKS.has(run.task?.split(" ")[0] ?? "");
 }
 
 /**
@@ -109,11 +127,13 @@ export async function followRun(
   const started = Date.now();
   const lines = print === undefined ? undefined : new ProgressLines(print, live, started);
   let last = "";
+  let changedAt = Date.now();
   for (;;) {
     const run = await client.call(getRun, { params: { id: runId } });
     const line = describe(run, false);
     if (line !== last) {
       last = line;
+      changedAt = Date.now();
       lines?.print(`${elapsed(started).padStart(7)}  ${line}\n`);
     } else if (run.progress !== undefined) {
       lines?.progress(run, run.progress);
@@ -122,8 +142,16 @@ export async function followRun(
       lines?.print("");
       return run;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) =>
+      setTimeout(resolve, pollInterval(Date.now() - changedAt, isMeasuring(run))),
+    );
   }
+}
+
+/** How long to wait before the next poll, when nothing has changed for `quietMs` */
+export function pollInterval(quietMs: number, measuring: boolean): number {
+  if (measuring) return MAX_POLL_MS;
+  return Math.round(Math.min(MAX_POLL_MS, FIRST_POLL_MS + Math.max(0, quietMs) / 10));
 }
 
 /** The gate's verdict for a settled run that had one */

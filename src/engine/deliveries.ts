@@ -1,7 +1,7 @@
 /**
  * Starting deliveries: a ship records the service, its artifact and the artifact's own
  * evidence (SBOM, vulnerability scan, build provenance: signed by the control plane) and
- * queues the first stage; a rollback queues the stage's previous release again.
+ * queues the first stage, in one append; a rollback queues the stage's previous release again.
  */
 import { artifactKindOf } from "../spec/target-kinds.js";
 import { randomUUID } from "node:crypto";
@@ -60,7 +60,9 @@ export class Deliveries {
     const { path, mountPath } = await this.placeArtifact(spec, request);
     const name = spec.metadata.name;
     const shipId = randomUUID();
-    await this.store.append([
+    const firstStage = spec.stages[0];
+    if (firstStage === undefined) throw new UserError("the service has no stages");
+    const recorded = [
       newEvent("service.registered", `services/${name}`, {
         name,
         dir: request.serviceDir,
@@ -76,17 +78,19 @@ export class Deliveries {
       }),
       ...(await this.artifactEvidence(name, request, path, shipId)),
       ...policyChanges,
-    ]);
-    const firstStage = spec.stages[0];
-    if (firstStage === undefined) throw new UserError("the service has no stages");
-    const run = await this.engine.enqueue({
-      shipId,
-      kind: "ship",
-      service: name,
-      stage: firstStage.name,
-      digest: request.digest,
-      version: request.version,
-    });
+    ];
+    // One append: the artifact, its evidence and its first run are recorded together or not at all.
+    const run = await this.engine.enqueue(
+      {
+        shipId,
+        kind: "ship",
+        service: name,
+        stage: firstStage.name,
+        digest: request.digest,
+        version: request.version,
+      },
+      { events: recorded, spec },
+    );
     return { shipId: run.shipId, runs: [run] };
   }
 

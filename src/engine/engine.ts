@@ -35,6 +35,27 @@ import type { PlannedTask, TaskContext, TaskHandler, TaskOutcome, TaskRegistry }
 
 const ACTIVE_STATES = ["running", "waiting-approval", "rolling-back"] as const;
 
+interface StageKey {
+  service: string;
+  stage: string;
+}
+
+/**
+ * A scheduling pass that has not started yet: every stage (`all`) or the stages named. Whoever
+ * asks for scheduling while one is waiting joins it, as it starts after their changes.
+ */
+interface SchedulingPass {
+  all: boolean;
+  stages: Map<string, StageKey>;
+  done: Promise<void>;
+}
+
+/** What a stage's scheduling reads: its active run, else its oldest queued one; and its newest queued */
+interface StageQueue {
+  next: RunRecord | undefined;
+  newestQueued: RunRecord | undefined;
+}
+
 export interface EngineOptions {
   store: Store;
   evidence: EvidenceService;
@@ -57,6 +78,7 @@ export class Engine {
   private readonly live = new Map<string, string>();
   private readonly abortController = new AbortController();
   private scheduling: Promise<void> = Promise.resolve();
+  private nextPass: SchedulingPass | undefined;
   private stopped = false;
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly policies: StagePolicies;
@@ -92,12 +114,19 @@ export class Engine {
     await Promise.allSettled([...this.executing.values()]);
   }
 
-  async enqueue(request: Omit<QueuedRun, "stageIndex">): Promise<RunRecord> {
-    const spec = await this.specFor(request.service, request.digest);
+  /**
+   * Queues a run. With `recording`, the events that record its artifact (and its spec, which the
+   * store does not have yet) are appended in the same transaction, before the run.queued event.
+   */
+  async enqueue(
+    request: Omit<QueuedRun, "stageIndex">,
+    recording?: { events: NewEvent[]; spec: ServiceSpec },
+  ): Promise<RunRecord> {
+    const spec = recording?.spec ?? (await this.specFor(request.service, request.digest));
     const stageIndex = spec.stages.findIndex((stage) => stage.name === request.stage);
     const runId = newRunId();
-    await this.store.append([queuedEvent(runId, { ...request, stageIndex })]);
-    await this.schedule();
+    await this.store.append([...(recording?.events ?? []), queuedEvent(runId, { ...request, stageIndex })]);
+    await this.schedule({ service: request.service, stage: request.stage });
     const run = await this.store.getRun(runId);
     if (run === undefined) throw new Error(`run ${runId} vanished after it was queued`);
     return run;
@@ -117,29 +146,35 @@ export class Engine {
     await this.schedule();
   }
 
-  /** Starts whatever may run now. Serialised, so no run is started twice. */
-  schedule(): Promise<void> {
-    this.scheduling = this.scheduling.then(
-      () => this.scheduleNow(),
-      () => this.scheduleNow(),
-    );
-    return this.scheduling;
+  /**
+   * Starts whatever may run now, in every stage or in the one named. Serialised, so no run is
+   * started twice; requests that arrive while a pass waits to start share it.
+   */
+  schedule(stage?: StageKey): Promise<void> {
+    let pass = this.nextPass;
+    if (pass === undefined) {
+      const created: SchedulingPass = { all: false, stages: new Map(), done: Promise.resolve() };
+      const run = () => {
+        if (this.nextPass === created) this.nextPass = undefined;
+        return this.scheduleNow(created);
+      };
+      this.scheduling = this.scheduling.then(run, run);
+      created.done = this.scheduling;
+      this.nextPass = pass = created;
+    }
+    if (stage === undefined) pass.all = true;
+    else pass.stages.set(`${stage.service}\u0000${stage.stage}`, stage);
+    return pass.done;
   }
 
-  private async scheduleNow(): Promise<void> {
+  private async scheduleNow(pass: SchedulingPass): Promise<void> {
     if (this.stopped) return;
-    const open = await this.store.listRuns({ states: ["queued", ...ACTIVE_STATES] });
-    const byStage = new Map<string, RunRecord[]>();
-    for (const run of open) {
-      const key = `${run.service}\u0000${run.stage}`;
-      byStage.set(key, [...(byStage.get(key) ?? []), run]);
-    }
-    for (const runs of byStage.values()) {
-      const active = runs.find((run) => run.state !== "queued");
-      const next = active ?? runs[0];
+    const queues = pass.all
+      ? await this.everyStageQueue()
+      : await Promise.all([...pass.stages.values()].map((stage) => this.stageQueue(stage)));
+    for (const { next, newestQueued: newest } of queues) {
       if (next === undefined) continue;
       if (next.state === "waiting-approval") {
-        const newest = runs.filter((run) => run.state === "queued").at(-1);
         if (newest !== undefined && (await this.supersedes(newest))) {
           const reason = `superseded by ${newest.version}`;
           const rejected = await this.underLease(next.id, (fence) =>
@@ -159,6 +194,48 @@ export class Engine {
       }
       this.execute(next.id);
     }
+  }
+
+  /** Every stage with open runs, from one reading of them all */
+  private async everyStageQueue(): Promise<StageQueue[]> {
+    const open = await this.store.listRuns({ states: ["queued", ...ACTIVE_STATES] });
+    const byStage = new Map<string, RunRecord[]>();
+    for (const run of open) {
+      const key = `${run.service}\u0000${run.stage}`;
+      const runs = byStage.get(key);
+      if (runs === undefined) byStage.set(key, [run]);
+      else runs.push(run);
+    }
+    return [...byStage.values()].map((runs) => ({
+      next: runs.find((run) => run.state !== "queued") ?? runs[0],
+      newestQueued: runs.filter((run) => run.state === "queued").at(-1),
+    }));
+  }
+
+  /** One stage: its first active run, else its oldest queued one, without reading the rest of its queue */
+  private async stageQueue({ service, stage }: StageKey): Promise<StageQueue> {
+    const [active] = await this.store.listRuns({
+      service,
+      stage,
+      states: [...ACTIVE_STATES],
+      limit: 1,
+      oldest: true,
+    });
+    if (active === undefined) {
+      const [first] = await this.store.listRuns({
+        service,
+        stage,
+        states: ["queued"],
+        limit: 1,
+        oldest: true,
+      });
+      return { next: first, newestQueued: undefined };
+    }
+    const newest =
+      active.state === "waiting-approval"
+        ? (await this.store.listRuns({ service, stage, states: ["queued"], limit: 1 }))[0]
+        : undefined;
+    return { next: active, newestQueued: newest };
   }
 
   /**

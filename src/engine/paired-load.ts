@@ -42,6 +42,8 @@ export type PairedLoadOutcome =
       requests: { baseline: number; candidate: number };
       judgements: PairedJudgement[];
       windows: number;
+      /** When the measured load ran: from the end of the warm-up to the last answer */
+      loadWindow: { fromMs: number; toMs: number };
     };
 
 /** The longest a paired load runs: `test.load.maxDuration`, by default three windows */
@@ -57,6 +59,10 @@ export async function drivePairedLoad(request: PairedLoadRequest): Promise<Paire
   const criteria = pairedCriteriaOf(request.objectives);
   const sides = { baseline: [] as SideResult[], candidate: [] as SideResult[] };
   const windows = Math.max(1, Math.floor(maxDurationMs / durationMs));
+  // The generator starts in a worker of its own, which on a busy machine takes a while; its
+  // progress says how long it has run, so the load's start is known without a clock in common.
+  let loadStartedAtMs: number | null = null;
+  const warmupMs = loadOptionsFromSpec(load, request.url).warmupMs ?? 0;
   for (let window = 0; ; window++) {
     const options = loadOptionsFromSpec(load, request.url);
     if (window > 0) options.warmupMs = 0;
@@ -66,11 +72,14 @@ export async function drivePairedLoad(request: PairedLoadRequest): Promise<Paire
       { name: "baseline", headers: request.baselineHeaders },
       { name: "candidate", headers: request.candidateHeaders },
     ];
-    const result = await runLoad(options, (progress) =>
+    const startingAtMs = Date.now();
+    const result = await runLoad(options, (progress) => {
+      loadStartedAtMs ??= Date.now() - progress.elapsedMs;
       request.progress(
         `${describeProgress(progress, options)}, ${request.describeSides}${windows > 1 ? ` (window ${window + 1} of at most ${windows})` : ""}`,
-      ),
-    );
+      );
+    });
+    loadStartedAtMs ??= startingAtMs;
     if (result.generator.inconclusive !== null) return { inconclusive: result.generator.inconclusive };
     const baselineSide = result.sides?.baseline;
     const candidateSide = result.sides?.candidate;
@@ -96,6 +105,7 @@ export async function drivePairedLoad(request: PairedLoadRequest): Promise<Paire
         requests: { baseline: baseline.requests, candidate: tested.requests },
         judgements,
         windows: window + 1,
+        loadWindow: { fromMs: loadStartedAtMs + warmupMs, toMs: Date.now() },
       };
     }
   }

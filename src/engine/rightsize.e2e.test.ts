@@ -149,7 +149,10 @@ test(
     );
     const realUse = median(referenceCpu);
     const proven = parseCpuMillicores(report.provenMinimum.cpu);
-    assert.ok(realUse >= (RATE / 2) * BURN_MS_PER_REQUEST * 0.8, `real use ${realUse}m`);
+    assert.ok(
+      realUse >= (RATE / 2) * BURN_MS_PER_REQUEST * 0.8,
+      `real use ${realUse}m, from the reference copy's seconds ${JSON.stringify(referenceCpu)}: ${detail}`,
+    );
     assert.ok(
       proven >= realUse && proven <= 2 * realUse,
       `proven cpu ${proven}m, real use ${realUse}m: ${detail}`,

@@ -142,7 +142,7 @@ async function runStep(request: ExperimentRequest, trial: Trial, number: number)
         (error: unknown) => ({ ok: false as const, error }),
       ),
       driven.then(
-        () => measurement.stop(),
+        (outcome) => measurement.stop(outcome.inconclusive === null ? outcome.loadWindow : undefined),
         () => measurement.stop(),
       ),
     ]);

@@ -74,6 +74,12 @@ export async function waitingRun(store: Store, id: string): Promise<RunRecord> {
   return run;
 }
 
+export interface ServicesStatus {
+  services: { name: string; stages: StageStatus[] }[];
+  /** The cursor of the next page, null on the last */
+  next: string | null;
+}
+
 /**
  * Each service's stages (one service, when named; else a page of services in name order, every
  * one without a limit), as `waybill status` shows them, with the cursor of the next page (null on
@@ -84,7 +90,7 @@ export async function serviceStatus(
   stageUrl: (service: string, stage: string) => string | undefined,
   service?: string,
   page: ServicePage = {},
-): Promise<{ services: { name: string; stages: StageStatus[] }[]; next: string | null }> {
+): Promise<ServicesStatus> {
   let services: ServiceRecord[];
   let next: string | null = null;
   if (service !== undefined) {
@@ -119,6 +125,20 @@ export async function serviceStatus(
       };
     }),
     next,
+  };
+}
+
+/** The status with each stage's URL as `stageUrl` says now; the status itself is left as it was */
+export function withStageUrls(
+  status: ServicesStatus,
+  stageUrl: (service: string, stage: string) => string | undefined,
+): ServicesStatus {
+  return {
+    services: status.services.map((service) => ({
+      name: service.name,
+      stages: service.stages.map((stage) => ({ ...stage, url: stageUrl(service.name, stage.name) ?? null })),
+    })),
+    next: status.next,
   };
 }
 

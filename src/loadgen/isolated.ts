@@ -18,6 +18,8 @@ export type WorkerReply =
 export interface WorkerInput {
   options: LoadOptions;
   shard: Shard;
+  /** Whether to post progress about once a second */
+  progress: boolean;
 }
 
 /** The number of threads a run uses: `workers`, but never more than it has connections */
@@ -50,7 +52,11 @@ export async function runLoad(
   try {
     const shards = await Promise.all(
       Array.from({ length: count }, (_, index) =>
-        runWorker({ options, shard: { index, count } }, workers, (progress) => heard(index, progress)),
+        runWorker(
+          { options, shard: { index, count }, progress: onProgress !== undefined },
+          workers,
+          (progress) => heard(index, progress),
+        ),
       ),
     );
     return mergeShards(options, shards);

@@ -8,8 +8,9 @@ import { runShard } from "./generator.js";
 import type { WorkerInput, WorkerReply } from "./isolated.js";
 
 const reply = (message: WorkerReply) => parentPort?.postMessage(message);
-const { options, shard } = workerData as WorkerInput;
-runShard(options, shard, (progress) => reply({ progress })).then(
+const { options, shard, progress } = workerData as WorkerInput;
+// A progress report sums the tallies and encodes a histogram: not worth it when nobody listens.
+runShard(options, shard, progress ? (report) => reply({ progress: report }) : undefined).then(
   (result) => reply({ ok: true, shard: result }),
   (error: unknown) =>
     reply({ ok: false, message: errorMessage(error), userError: error instanceof UserError }),

@@ -121,6 +121,50 @@ describe("HTTP response parser", () => {
     }
   });
 
+  it("reads field names in any case, the first of each field, and values with odd spacing", () => {
+    const cases: Array<{ response: string; outcome: Partial<Outcome> }> = [
+      {
+        response: "HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh:2\r\ncONNECTION: CLOSE\r\n\r\nok",
+        outcome: { complete: true, keepAlive: false },
+      },
+      {
+        response: "HTTP/1.1 200 OK\r\nContent-Length: \t2 \t\r\nContent-Length: 9\r\n\r\nok",
+        outcome: { complete: true, surplusBytes: 0 },
+      },
+      // String.prototype.trim also drops a no-break space; the byte path leaves such a value to it.
+      { response: "HTTP/1.1 200 OK\r\nContent-Length: 2\xa0\r\n\r\nok", outcome: { complete: true } },
+      {
+        response: "HTTP/1.1 200 OK\r\nConnection: upgrade, Close\r\nContent-Length: 0\r\n\r\n",
+        outcome: { keepAlive: false },
+      },
+      {
+        response: "HTTP/1.1 200 OK\r\nX-Connection: close\r\nContent-Length : 5\r\nContent-Length: 0\r\n\r\n",
+        outcome: { complete: true, keepAlive: true },
+      },
+      {
+        response: "HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: gzip, Chunked\r\n\r\n0\r\n\r\n",
+        outcome: { complete: true, status: 200 },
+      },
+      { response: "HTTP/1.1 204\r\n\r\n", outcome: { complete: true, status: 204 } },
+      // A CR inside a name is not the "-" of Content-Length: no length, so the body runs to the close.
+      {
+        response: "HTTP/1.1 200 OK\r\nContent\rLength: 2\r\n\r\nok",
+        outcome: { complete: false, keepAlive: false },
+      },
+    ];
+    for (const { response, outcome } of cases) {
+      const whole = parseEverySplit(response);
+      assert.deepEqual({ ...whole, ...outcome }, whole, JSON.stringify(response));
+    }
+    for (const response of [
+      "http/1.1 200 OK\r\n\r\n",
+      "HTTP/1.1 200\tOK\r\n\r\n",
+      "HTTP/1.2 200 OK\r\n\r\n",
+    ]) {
+      assert.throws(() => parse(response, 100), ProtocolError, JSON.stringify(response));
+    }
+  });
+
   it("rejects a response head that never ends", () => {
     const parser = new ResponseParser();
     parser.reset(false);

@@ -90,16 +90,25 @@ test("responses name the instance that served them, never the one the app claims
 
 test("a request's head says its pin, its transport and whether a body follows", () => {
   const cases: Array<{ raw: string[]; expected: ReturnType<typeof readRequestHead> }> = [
-    { raw: ["host", "a"], expected: { routePin: undefined, transport: undefined, hasBody: false } },
+    {
+      raw: ["host", "a"],
+      expected: { routePin: undefined, transport: undefined, hasBody: false, chunked: false },
+    },
     {
       raw: ["X-Waybill-Route", "candidate", "x-waybill-route", "stable", "X-Waybill-Transport", "plain"],
-      expected: { routePin: "candidate", transport: "plain", hasBody: false },
+      expected: { routePin: "candidate", transport: "plain", hasBody: false, chunked: false },
     },
-    { raw: ["Content-Length", "0"], expected: { routePin: undefined, transport: undefined, hasBody: false } },
-    { raw: ["Content-Length", "12"], expected: { routePin: undefined, transport: undefined, hasBody: true } },
+    {
+      raw: ["Content-Length", "0"],
+      expected: { routePin: undefined, transport: undefined, hasBody: false, chunked: false },
+    },
+    {
+      raw: ["Content-Length", "12"],
+      expected: { routePin: undefined, transport: undefined, hasBody: true, chunked: false },
+    },
     {
       raw: ["transfer-encoding", "chunked"],
-      expected: { routePin: undefined, transport: undefined, hasBody: true },
+      expected: { routePin: undefined, transport: undefined, hasBody: true, chunked: true },
     },
   ];
   for (const { raw, expected } of cases) assert.deepEqual(readRequestHead(raw), expected, raw.join(" "));

@@ -32,35 +32,37 @@ export interface RequestHead {
   transport: string | undefined;
   /** A body follows the head: chunked, or a content length above zero */
   hasBody: boolean;
+  /** That body comes chunked (Transfer-Encoding) */
+  chunked: boolean;
 }
 
 export function readRequestHead(raw: RawHeaders): RequestHead {
   let routePin: string | undefined;
   let transport: string | undefined;
   let hasBody = false;
+  let chunked = false;
   for (let index = 0; index < raw.length; index += 2) {
     const name = (raw[index] as string).toLowerCase();
     const value = raw[index + 1] as string;
     if (name === ROUTE_HEADER) routePin ??= value;
     else if (name === TRANSPORT_HEADER) transport ??= value;
-    else if (name === "transfer-encoding") hasBody = true;
+    // Node's server takes a request's Transfer-Encoding only when it ends in chunked (else 400).
+    else if (name === "transfer-encoding") hasBody = chunked = true;
     else if (name === "content-length" && value.trim() !== "0") hasBody = true;
   }
-  return { routePin, transport, hasBody };
+  return { routePin, transport, hasBody, chunked };
 }
 
-/** Lower-cased names the Connection header lines list beyond the hop-by-hop ones, or null */
-function listedInConnection(raw: RawHeaders): Set<string> | null {
-  let listed: Set<string> | null = null;
-  for (let index = 0; index < raw.length; index += 2) {
-    if ((raw[index] as string).toLowerCase() !== "connection") continue;
-    for (const token of (raw[index + 1] as string).split(",")) {
-      const name = token.trim().toLowerCase();
-      // Most name only keep-alive or close, hop-by-hop anyway: no set for them.
-      if (name === "" || HOP_BY_HOP.has(name) || name === "close") continue;
-      listed ??= new Set();
-      listed.add(name);
-    }
+/** Adds the names a Connection line lists beyond the hop-by-hop ones (lower-cased) to `listed` */
+function addListed(value: string, listed: Set<string> | null): Set<string> | null {
+  // The usual lines, without splitting them
+  if (HOP_BY_HOP.has(value) || value === "close") return listed;
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    // Most name only keep-alive or close, hop-by-hop anyway: no set for them.
+    if (name === "" || HOP_BY_HOP.has(name) || name === "close") continue;
+    listed ??= new Set();
+    listed.add(name);
   }
   return listed;
 }
@@ -75,14 +77,26 @@ function copyEndToEnd(
   into: string[],
   consume: (lowerName: string, value: string) => boolean,
 ): void {
-  const listed = listedInConnection(raw);
+  const start = into.length;
+  let listed: Set<string> | null = null;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
     const value = raw[index + 1] as string;
     const lower = name.toLowerCase();
-    if (consume(lower, value) || HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
+    if (lower === "connection") listed = addListed(value, listed);
+    if (consume(lower, value) || HOP_BY_HOP.has(lower)) continue;
     into.push(name, value);
   }
+  if (listed === null) return;
+  // Rare (a Connection line naming an end-to-end header): one pass, only then, takes those out.
+  let kept = start;
+  for (let index = start; index < into.length; index += 2) {
+    if (listed.has((into[index] as string).toLowerCase())) continue;
+    into[kept] = into[index] as string;
+    into[kept + 1] = into[index + 1] as string;
+    kept += 2;
+  }
+  into.length = kept;
 }
 
 export function withoutHopByHop(raw: RawHeaders): string[] {
@@ -123,8 +137,8 @@ export function upstreamRequestHeaders(
   result.push("x-forwarded-for", priorHops ? `${priorHops}, ${clientAddress}` : clientAddress);
   // A front proxy that terminated TLS knows better than this plain-HTTP hop.
   result.push("x-forwarded-proto", proto ?? "http");
-  // Transfer-Encoding is hop-by-hop, but keeping it makes node frame the streamed body the same
-  // way upstream (chunked) instead of guessing from the method.
+  // Transfer-Encoding is hop-by-hop, but the body goes upstream chunked again (`forward.ts`), so
+  // the codings the client applied travel with it.
   if (transferEncoding !== undefined) result.push("transfer-encoding", transferEncoding);
   return result;
 }

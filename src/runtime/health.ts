@@ -1,6 +1,7 @@
 /**
  * Health checks against an app's own port: healthy means an HTTP 2xx or 3xx answer on
- * 127.0.0.1. Used while an app starts, and to confirm a running one before reusing it.
+ * 127.0.0.1. Used while an app starts, and to confirm a running one before reusing it; the
+ * local target asks through the stage proxy with `getOnLoopback`.
  */
 import { request } from "node:http";
 import type { ExitStatus } from "./instance-process.js";
@@ -23,26 +24,55 @@ export type HealthWait =
   | { healthy: false; reason: "aborted" };
 
 export function probeHealth(port: number, path: string, timeoutMs: number): Promise<HealthProbe> {
+  return getOnLoopback(port, path, {}, timeoutMs).then((answer) =>
+    "detail" in answer
+      ? { healthy: false, detail: answer.detail }
+      : answer.status >= 200 && answer.status < 400
+        ? { healthy: true }
+        : { healthy: false, detail: `HTTP ${answer.status}` },
+  );
+}
+
+/** One answer to a GET on 127.0.0.1: its status and the instance that gave it (through a stage proxy) */
+export type LoopbackAnswer = { status: number; instance: string | undefined } | { detail: string };
+
+/**
+ * A GET to 127.0.0.1:`port` on a connection of its own, answered once its status line and headers
+ * are in (the body is read and dropped). node:http rather than fetch, whose first call in a
+ * process costs about 100 ms of loading.
+ */
+export function getOnLoopback(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<LoopbackAnswer> {
   return new Promise((resolve) => {
     const probe = request(
-      { host: LOOPBACK, port, path, method: "GET", agent: false, timeout: timeoutMs },
+      { host: LOOPBACK, port, path, method: "GET", headers, agent: false, timeout: timeoutMs },
       (response) => {
         response.resume();
-        const status = response.statusCode ?? 0;
-        resolve(
-          status >= 200 && status < 400 ? { healthy: true } : { healthy: false, detail: `HTTP ${status}` },
-        );
+        const instance = response.headers["x-waybill-instance"];
+        resolve({
+          status: response.statusCode ?? 0,
+          instance: typeof instance === "string" ? instance : undefined,
+        });
       },
     );
     probe.on("timeout", () => probe.destroy(new Error(`no answer within ${formatDuration(timeoutMs)}`)));
     probe.on("error", (error: NodeJS.ErrnoException) =>
-      resolve({
-        healthy: false,
-        detail: error.code === "ECONNREFUSED" ? "connection refused" : error.message,
-      }),
+      resolve({ detail: error.code === "ECONNREFUSED" ? "connection refused" : error.message }),
     );
     probe.end();
   });
+}
+
+/**
+ * How long to wait after a probe that found no healthy answer, `waitedMs` into the wait: close
+ * together at first, then a tenth of the time already waited, never more than `ceilingMs`.
+ */
+export function nextProbeDelay(waitedMs: number, ceilingMs: number): number {
+  return Math.min(ceilingMs, FIRST_PROBE_INTERVAL_MS + Math.max(0, waitedMs) / 10);
 }
 
 /** Probes until healthy, the deadline, the process's exit or the abort, whichever comes first. */
@@ -76,7 +106,7 @@ export async function waitUntilHealthy(options: {
       // An answer that raced with the process's exit came from someone else on the port.
       if (probe.healthy && app.exit === null) return probe;
       if (!probe.healthy) lastDetail = probe.detail;
-      const interval = Math.min(PROBE_INTERVAL_MS, FIRST_PROBE_INTERVAL_MS + (Date.now() - startedAt) / 10);
+      const interval = nextProbeDelay(Date.now() - startedAt, PROBE_INTERVAL_MS);
       await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), stop.signal);
     }
   } finally {

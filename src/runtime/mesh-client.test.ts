@@ -21,7 +21,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-test("a renewed certificate makes a new agent, and one whose key does not fit keeps the running one", async () => {
+test("a renewed certificate makes a new pool, and one whose key does not fit keeps the running one", async () => {
   const dir = mkdtempSync(join(tmpdir(), "waybill-mesh-client-"));
   const ca = await MeshCa.open(join(dir, "ca"), DOMAIN);
   const files = {
@@ -42,17 +42,18 @@ test("a renewed certificate makes a new agent, and one whose key does not fit ke
   process.on("warning", onWarning);
   const client = new MeshClient(key, files);
   try {
-    const original = client.agent;
+    const original = client.pool;
     const other = await ca.issue({ trustDomain: DOMAIN, ...key, role: "proxy" });
     install(other.certPem, first.keyPem);
     await until("the warning", () => warnings.length > 0);
-    assert.equal(client.agent, original, "the running agent stays");
+    assert.equal(client.pool, original, "the running pool stays");
     assert.match(warnings[0] ?? "", /kept its previous mesh certificate/);
     assert.doesNotMatch(warnings[0] ?? "", /PRIVATE KEY|BEGIN/, "no key material in the message");
 
     install(other.certPem, other.keyPem);
-    await until("a new agent", () => client.agent !== original);
-    assert.equal(original.maxFreeSockets, 0, "the old agent keeps no idle connection");
+    await until("a new pool", () => client.pool !== original);
+    assert.ok(original.isRetired, "the old pool is retired");
+    assert.equal(original.idleCount(), 0, "the old pool keeps no idle connection");
   } finally {
     client.close();
     process.off("warning", onWarning);

@@ -4,7 +4,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixturesDir } from "../testing/paths.js";
 import { parseCpuStat } from "./cgroups.js";
-import { parseProcStat, parseProcStatusMemory, readGroupUsage, throttledPct } from "./process-metrics.js";
+import {
+  type UsageReading,
+  parseProcStat,
+  parseProcStatusMemory,
+  perSecondWithin,
+  readGroupUsage,
+  throttledPct,
+} from "./process-metrics.js";
 import { RuntimeHarness, STAGE, httpRequest } from "./test-harness.js";
 
 const appScript = join(fixturesDir, "runtime", "app.mjs");
@@ -41,6 +48,40 @@ test("throttling over a window is the share of its CPU periods that were throttl
     25,
   );
   assert.equal(throttledPct({ periods: 5, throttledPeriods: 1 }, { periods: 5, throttledPeriods: 1 }), 0);
+});
+
+/** Readings every 200 ms: idle for 2 s, then 20 ticks (200 ms of CPU) a second for 3 s, then idle */
+const idleBusyIdle: UsageReading[] = Array.from({ length: 40 }, (_, i) => {
+  const atMs = 1_000 + i * 200;
+  const busyMs = Math.min(Math.max(atMs - 3_000, 0), 3_000);
+  return { atMs, ticks: busyMs / 50, rssKib: atMs >= 3_000 && atMs <= 6_000 ? 4_096 : 1_024 };
+});
+
+test("usage per second counts whole seconds of the window it is given, not the waiting around it", () => {
+  const cases: {
+    name: string;
+    within?: { fromMs: number; toMs: number };
+    cpu: number[];
+    memory: number[];
+  }[] = [
+    {
+      name: "the whole sampling, idle seconds included",
+      cpu: [0, 0, 200, 200, 200, 0, 0],
+      memory: [1, 4, 4, 4, 4, 4, 1],
+    },
+    {
+      name: "the load's window only",
+      within: { fromMs: 3_000, toMs: 6_000 },
+      cpu: [200, 200, 200],
+      memory: [4, 4, 4],
+    },
+    { name: "a window shorter than a second", within: { fromMs: 3_000, toMs: 3_900 }, cpu: [], memory: [] },
+  ];
+  for (const { name, within, cpu, memory } of cases) {
+    const series = perSecondWithin(idleBusyIdle, within);
+    assert.deepEqual(series.cpuMillicores, cpu, name);
+    assert.deepEqual(series.memoryMib, memory, name);
+  }
 });
 
 test("measures CPU time and memory of an instance's process group, over a window and since start", async () => {

@@ -7,7 +7,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { type CpuThrottling, readCpuThrottling } from "./cgroups.js";
 import { sleep } from "./timing.js";
-import type { ProcessMetrics, ProcessSampler, UsagePerSecond } from "./types.js";
+import type { ProcessMetrics, ProcessSampler, TimeWindow, UsagePerSecond } from "./types.js";
 
 /**
  * USER_HZ, the unit of the CPU times in /proc/<pid>/stat. The kernel fixes it at 100 for user
@@ -144,7 +144,7 @@ export function startSampler(
   const groups = new Map<number, GroupReadings>();
   let peakRssKib = 0;
   let samples = 0;
-  const perSecond = new PerSecondUsage();
+  const timeline: UsageReading[] = [];
   const sample = async (): Promise<void> => {
     const isBaseline = samples === 0;
     samples += 1;
@@ -167,7 +167,7 @@ export function startSampler(
       readings.firstThrottling ??= throttling;
       readings.lastThrottling = throttling ?? readings.lastThrottling;
     }
-    perSecond.add(Date.now(), ticksSoFar(groups), usage.rssKib);
+    timeline.push({ atMs: Date.now(), ticks: ticksSoFar(groups), rssKib: usage.rssKib });
   };
 
   const stopped = new AbortController();
@@ -182,7 +182,7 @@ export function startSampler(
   })();
 
   return {
-    stop: async () => {
+    stop: async (within) => {
       stopped.abort();
       await loop;
       await sampleOrSkip();
@@ -205,7 +205,7 @@ export function startSampler(
         cpuThrottledPct: sawThrottling
           ? throttledPct({ periods: 0, throttledPeriods: 0 }, { periods, throttledPeriods })
           : null,
-        perSecond: perSecond.series(),
+        perSecond: perSecondWithin(timeline, within),
       };
     },
   };
@@ -221,28 +221,36 @@ function ticksSoFar(groups: ReadonlyMap<number, GroupReadings>): number {
  * Usage per whole second, as a recommender samples it (Kubernetes' VPA reads usage every few
  * seconds): CPU from the ticks used in the second, memory the largest resident size seen in it.
  */
-class PerSecondUsage {
-  private readonly cpuMillicores: number[] = [];
-  private readonly memoryMib: number[] = [];
-  private secondStart: { atMs: number; ticks: number } | null = null;
-  private peakRssKibThisSecond = 0;
+export interface UsageReading {
+  atMs: number;
+  /** CPU ticks of the instance's groups since the sampler began */
+  ticks: number;
+  rssKib: number;
+}
 
-  add(atMs: number, ticks: number, rssKib: number): void {
-    this.peakRssKibThisSecond = Math.max(this.peakRssKibThisSecond, rssKib);
-    if (this.secondStart === null) {
-      this.secondStart = { atMs, ticks };
-      return;
-    }
-    const elapsedMs = atMs - this.secondStart.atMs;
-    if (elapsedMs < 1_000) return;
-    const cpuSeconds = (ticks - this.secondStart.ticks) / CLOCK_TICKS_PER_SECOND;
-    this.cpuMillicores.push(Math.round((cpuSeconds * 1_000_000) / elapsedMs));
-    this.memoryMib.push(kibToMib(this.peakRssKibThisSecond));
-    this.secondStart = { atMs, ticks };
-    this.peakRssKibThisSecond = rssKib;
+/**
+ * CPU and peak memory per whole second, the seconds counted from the first reading in `within`
+ * (from the first reading at all without it); a last part-second is left out, as it would read
+ * low.
+ */
+export function perSecondWithin(timeline: readonly UsageReading[], within?: TimeWindow): UsagePerSecond {
+  const series: UsagePerSecond = { cpuMillicores: [], memoryMib: [] };
+  const inside =
+    within === undefined
+      ? timeline
+      : timeline.filter((reading) => reading.atMs >= within.fromMs && reading.atMs <= within.toMs);
+  let secondStart = inside[0];
+  let peakRssKibThisSecond = 0;
+  for (const reading of inside) {
+    peakRssKibThisSecond = Math.max(peakRssKibThisSecond, reading.rssKib);
+    if (secondStart === undefined || reading === secondStart) continue;
+    const elapsedMs = reading.atMs - secondStart.atMs;
+    if (elapsedMs < 1_000) continue;
+    const cpuSeconds = (reading.ticks - secondStart.ticks) / CLOCK_TICKS_PER_SECOND;
+    series.cpuMillicores.push(Math.round((cpuSeconds * 1_000_000) / elapsedMs));
+    series.memoryMib.push(kibToMib(peakRssKibThisSecond));
+    secondStart = reading;
+    peakRssKibThisSecond = reading.rssKib;
   }
-
-  series(): UsagePerSecond {
-    return { cpuMillicores: [...this.cpuMillicores], memoryMib: [...this.memoryMib] };
-  }
+  return series;
 }

@@ -2,9 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Agent, request } from "node:http";
+import { type AddressInfo, type Socket, createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fixturesDir } from "../testing/paths.js";
+import { StageProxy } from "./proxy.js";
 import { RuntimeHarness, STAGE, httpRequest } from "./test-harness.js";
 import { waitFor } from "./timing.js";
 
@@ -267,5 +269,84 @@ test("a stage keeps its proxy port: reused when stored, else the first free one 
     assert.ok(port >= 7400 && port <= 7999, `port ${port} is outside the default range`);
   } finally {
     assert.deepEqual(await withDefaults.finish(), []);
+  }
+});
+
+/** A StageProxy in front of a server that speaks raw bytes, for answers no real app gives on purpose */
+async function proxyOverRawUpstream(
+  answer: (socket: Socket, request: string, connection: number) => void,
+): Promise<{ proxy: StageProxy; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const upstream = createNetServer((socket) => {
+    const connection = ++connections;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk) => answer(socket, chunk.toString("latin1"), connection));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const proxy = new StageProxy(STAGE, { stable: "raw-1", candidate: null, candidateWeight: 0 }, () => ({
+    version: "1",
+    port,
+  }));
+  await proxy.listenOnFirstFree([22_000, 22_999], new Set());
+  return {
+    proxy,
+    connections: () => connections,
+    close: async () => {
+      await proxy.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    },
+  };
+}
+
+test("a request the app never saw goes again on a fresh connection; one with a body gets 502", async () => {
+  // Every connection answers its first request and drops the next unanswered, as an app does
+  // that closes an idle connection just as the proxy reuses it.
+  const served = await proxyOverRawUpstream((socket, request) => {
+    if (socket.bytesWritten > 0) socket.destroy();
+    else if (request.includes("\r\n\r\n")) socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const port = served.proxy.port;
+    for (let index = 0; index < 3; index += 1) {
+      const result = await httpRequest(port, "/", { agent });
+      assert.deepEqual([result.status, result.body], [200, "ok"], `request ${index + 1}`);
+    }
+    assert.equal(served.connections(), 3, "each retry on a new connection");
+    const upload = await httpRequest(port, "/", { agent, method: "POST", body: "payload" });
+    assert.equal(upload.status, 502, "a body may have reached the app: not sent twice");
+    assert.match(upload.body, /bad gateway: instance raw-1 did not answer/);
+    assert.deepEqual(served.proxy.meter.snapshot(), { "raw-1": { requests: 4, errors: 1, inFlight: 0 } });
+  } finally {
+    agent.destroy();
+    await served.close();
+  }
+});
+
+test("HEAD, a body ending with the connection, and a malformed head each get their right answer", async () => {
+  const served = await proxyOverRawUpstream((socket, request) => {
+    if (request.startsWith("HEAD")) socket.write("HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n");
+    else if (request.startsWith("GET /until-close")) socket.end("HTTP/1.1 200 OK\r\n\r\nto the end");
+    else socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n");
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const port = served.proxy.port;
+    const head = await httpRequest(port, "/", { agent, method: "HEAD" });
+    assert.deepEqual([head.status, head.headers["content-length"], head.body], [200, "1000", ""]);
+    const untilClose = await httpRequest(port, "/until-close", { agent });
+    assert.deepEqual([untilClose.status, untilClose.body], [200, "to the end"]);
+    const malformed = await httpRequest(port, "/", { agent });
+    assert.equal(malformed.status, 502);
+    assert.match(malformed.body, /not valid HTTP\/1\.1: both Content-Length and Transfer-Encoding/);
+    assert.equal(served.connections(), 2, "the HEAD's connection carried the next request");
+  } finally {
+    agent.destroy();
+    await served.close();
   }
 });

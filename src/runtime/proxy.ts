@@ -3,14 +3,16 @@
  * to the instance its routes choose. Routes are one immutable object swapped by reference, so a
  * switch is atomic: each request is routed, and its in-flight count taken, in the same tick.
  */
-import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { connect } from "node:net";
 import { forward, replyWithText } from "./forward.js";
-import { listenOn, listenOnFirstFreePort } from "./ports.js";
+import { LOOPBACK, listenOn, listenOnFirstFreePort } from "./ports.js";
 import { readRequestHead } from "./forwarding-headers.js";
 import { ROUTE_HEADER, chooseRoute } from "./routing.js";
 import { TrafficMeter } from "./traffic.js";
 import { type MeshTls, type ProxyRecord, type Routes, type StageKey, stageLabel } from "./types.js";
 import { MeshClient } from "./mesh-client.js";
+import { UpstreamPool } from "./upstream-pool.js";
 import { isDeepStrictEqual } from "node:util";
 
 export interface Upstream {
@@ -29,14 +31,7 @@ export class StageProxy {
   private routes: Readonly<Routes>;
   private listeningPort: number | null = null;
   private readonly server: Server;
-  // Every connection to an instance kept (a burst's sockets are the next burst's), the most
-  // recently used first, so the warm ones go on serving; no Nagle delay on a small request head.
-  private readonly agent = new Agent({
-    keepAlive: true,
-    maxFreeSockets: 1024,
-    scheduling: "lifo",
-    noDelay: true,
-  });
+  private readonly pool = new UpstreamPool((port) => connect({ host: LOOPBACK, port }));
   private mesh: MeshClient | null = null;
 
   constructor(
@@ -93,7 +88,7 @@ export class StageProxy {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    this.agent.destroy();
+    this.pool.close();
     this.mesh?.close();
   }
 
@@ -120,9 +115,9 @@ export class StageProxy {
         response,
         instanceId: choice.instanceId,
         port,
-        agent: this.agent,
-        secure: false,
+        pool: this.pool,
         hasBody: head.hasBody,
+        chunked: head.chunked,
         tally,
       });
       return;
@@ -144,9 +139,9 @@ export class StageProxy {
       response,
       instanceId: choice.instanceId,
       port: tlsPort,
-      agent: this.mesh.agent,
-      secure: true,
+      pool: this.mesh.pool,
       hasBody: head.hasBody,
+      chunked: head.chunked,
       tally,
     });
   }

@@ -149,8 +149,18 @@ export interface UsagePerSecond {
   memoryMib: number[];
 }
 
+/** A span of wall-clock time, `Date.now()` milliseconds */
+export interface TimeWindow {
+  fromMs: number;
+  toMs: number;
+}
+
 export interface ProcessSampler {
-  stop(): Promise<ProcessMetrics>;
+  /**
+   * Stops sampling. `perSecond` covers `within` when given (the seconds of a load, say), counted
+   * from its start, so seconds spent waiting before or after it do not dilute the figures.
+   */
+  stop(within?: TimeWindow): Promise<ProcessMetrics>;
 }
 
 export function stageLabel(key: StageKey): string {

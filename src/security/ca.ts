@@ -29,6 +29,7 @@ import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { isTrustDomain, spiffeUri, uriSans, type MeshIdentity } from "./identity.js";
 import { loadX509, type X509Library } from "./x509.js";
+import { processExists } from "../exec/process-exists.js";
 
 export interface IssuedCertificate {
   certPem: string;
@@ -615,16 +616,7 @@ async function writeWhole(
 async function removeAbandonedTemporaries(keysDir: string): Promise<void> {
   for (const name of await readdir(keysDir)) {
     const pid = ABANDONED_TEMPORARY.exec(name)?.[1];
-    if (pid !== undefined && !processAlive(Number(pid)))
+    if (pid !== undefined && !processExists(Number(pid)))
       await unlink(join(keysDir, name)).catch(() => undefined);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -1,9 +1,10 @@
 import { after, before, test } from "node:test";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { Agent, request } from "node:https";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
@@ -128,6 +129,8 @@ interface Setup {
   instanceDir: string;
   /** TCP connections the app has accepted */
   upstreamConnections(): number;
+  /** The app's TCP connections not yet closed */
+  openUpstreamConnections(): number;
   refusals: string[];
   close(): Promise<void>;
 }
@@ -136,8 +139,13 @@ let setups = 0;
 
 async function setUp(): Promise<Setup> {
   let upstreamConnections = 0;
+  let openUpstreamConnections = 0;
   const upstream: Server = createServer((_request, response) => response.end(UPSTREAM_ANSWER));
-  upstream.on("connection", () => upstreamConnections++);
+  upstream.on("connection", (socket: Socket) => {
+    upstreamConnections++;
+    openUpstreamConnections++;
+    socket.on("close", () => openUpstreamConnections--);
+  });
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   const upstreamAddress = upstream.address();
   assert.ok(upstreamAddress !== null && typeof upstreamAddress === "object");
@@ -160,6 +168,7 @@ async function setUp(): Promise<Setup> {
     terminator,
     instanceDir,
     upstreamConnections: () => upstreamConnections,
+    openUpstreamConnections: () => openUpstreamConnections,
     refusals,
     async close() {
       await terminator.close();
@@ -395,5 +404,99 @@ test(
       } finally {
         agent.destroy();
       }
+    }),
+);
+
+/** A TLS connection to the terminator as the stage's proxy, with nothing on it yet */
+function proxyConnection(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      ...proxyCredentials(),
+      checkServerIdentity: checkInstanceIdentity,
+    });
+    socket.once("secureConnect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+test(
+  "large answers on several connections at once, read slowly, arrive whole and each on its own connection",
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const BODY_BYTES = 4 * 1024 * 1024;
+    const bodyOf = (path: string): Buffer => {
+      const seed = createHash("sha256").update(path).digest();
+      const body = Buffer.alloc(BODY_BYTES);
+      for (let offset = 0; offset < BODY_BYTES; offset += seed.length) seed.copy(body, offset);
+      return body;
+    };
+    const app = createServer((incoming, response) => {
+      response.setHeader("content-length", BODY_BYTES);
+      response.end(bodyOf(incoming.url ?? ""));
+    });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const appAddress = app.address();
+    assert.ok(appAddress !== null && typeof appAddress === "object");
+    const instanceDir = join(scratch, `instance-large-${++setups}`);
+    mkdirSync(instanceDir);
+    writeInstanceFiles(instanceDir, await ca.issue(INSTANCE));
+    const terminator = await startTerminator({
+      host: "127.0.0.1",
+      port: 0,
+      upstreamPort: appAddress.port,
+      certFile: join(instanceDir, "cert.pem"),
+      keyFile: join(instanceDir, "key.pem"),
+      caFile: join(instanceDir, "ca.pem"),
+      allowedPeer: { ...STAGE, role: "proxy" },
+    });
+    try {
+      const fetchSlowly = async (path: string): Promise<Buffer> => {
+        const socket = await proxyConnection(terminator.port);
+        return new Promise<Buffer>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          socket.setTimeout(REQUEST_TIMEOUT_MS * 4, () => socket.destroy(new Error("no answer")));
+          socket.on("data", (chunk: Buffer) => {
+            chunks.push(chunk);
+            // A reader slower than the app, so the terminator's queue towards it fills up
+            socket.pause();
+            setTimeout(() => socket.resume(), 1);
+          });
+          socket.on("error", reject);
+          socket.on("end", () => resolve(Buffer.concat(chunks)));
+          socket.end(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+        });
+      };
+      const paths = ["/a", "/b", "/c"];
+      const answers = await Promise.all(paths.map(fetchSlowly));
+      for (const [index, answer] of answers.entries()) {
+        const path = paths[index] ?? "";
+        const headEnd = answer.indexOf("\r\n\r\n");
+        assert.ok(headEnd > 0, `an HTTP answer for ${path}`);
+        const body = answer.subarray(headEnd + 4);
+        assert.equal(body.length, BODY_BYTES, `the whole body for ${path}`);
+        assert.ok(body.equals(bodyOf(path)), `the body of ${path}, unmixed`);
+      }
+    } finally {
+      await terminator.close();
+      app.closeAllConnections();
+      await new Promise((resolve) => app.close(resolve));
+    }
+  },
+);
+
+test(
+  "when the proxy's connection goes, the terminator's connection to the app goes too",
+  { timeout: TEST_TIMEOUT_MS },
+  () =>
+    withSetUp(async ({ terminator, upstreamConnections, openUpstreamConnections }) => {
+      const socket = await proxyConnection(terminator.port);
+      const answered = new Promise<void>((resolve) => socket.once("data", () => resolve()));
+      socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      await answered;
+      assert.equal(upstreamConnections(), 1);
+      socket.destroy();
+      await waitFor("the app's side is closed", () => openUpstreamConnections() === 0);
     }),
 );

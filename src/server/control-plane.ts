@@ -37,6 +37,7 @@ import { LocalTarget } from "../targets/local.js";
 import type { Target, TargetResolver } from "../targets/target.js";
 import { buildApp } from "./app.js";
 import { TokenRegistry, adminToken } from "./auth.js";
+import { processExists } from "../exec/process-exists.js";
 
 export interface ControlPlaneInfo {
   pid: number;
@@ -366,20 +367,11 @@ function claimStateDir(stateDir: string): void {
   const file = lockFile(stateDir);
   if (existsSync(file)) {
     const pid = Number(readFileSync(file, "utf8").trim());
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid !== process.pid && processExists(pid)) {
       throw new UserError(`a control plane (pid ${pid}) is already running on ${stateDir}`);
     }
   }
   writeAtomically(file, String(process.pid));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function writeAtomically(file: string, content: string): void {

@@ -2,7 +2,9 @@
  * Registers a route from its contract (`src/api/contract.ts`): the role guard reads the
  * contract's role, and the parameters, query and body are parsed through its schemas before the
  * handler sees them, so a handler only ever gets typed, valid input. A schema's refusal becomes
- * one 400 problem in the app's error handler.
+ * one 400 problem in the app's error handler. Answers are not parsed again on the way out (the
+ * contract's response schemas are checked by the routes' tests), so a kept answer costs only its
+ * sending.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteContract } from "../api/contract.js";
@@ -15,13 +17,23 @@ export interface RouteInput<Params, Query, Body> {
   reply: FastifyReply;
 }
 
+/** An answer already turned into JSON, once, for a route that sends the same answer again */
+export class SerializedAnswer<Response> {
+  declare private readonly answer: Response;
+  private constructor(readonly json: string) {}
+
+  static of<Response>(answer: Response): SerializedAnswer<Response> {
+    return new SerializedAnswer<Response>(JSON.stringify(answer));
+  }
+}
+
 /**
- * What a handler returns: the answer (sent with the contract's status), or the reply itself
- * when the handler sent something else (a stream, a problem).
+ * What a handler returns: the answer (sent with the contract's status), as it is or serialized,
+ * or the reply itself when the handler sent something else (a stream, a problem).
  */
 export type RouteHandler<Params, Query, Body, Response> = (
   input: RouteInput<Params, Query, Body>,
-) => Promise<Response | FastifyReply>;
+) => Promise<Response | SerializedAnswer<Response> | FastifyReply>;
 
 export function registerRoute<Params, Query, Body, Response>(
   app: FastifyInstance,
@@ -43,6 +55,8 @@ export function registerRoute<Params, Query, Body, Response>(
       const answer = await handler(input);
       if (answer === reply) return reply;
       reply.code(contract.response.status);
+      if (answer instanceof SerializedAnswer)
+        return reply.type("application/json; charset=utf-8").send(answer.json);
       return answer;
     },
   });

@@ -5,8 +5,11 @@
  *
  * Appends are serialised on PostgreSQL with a transaction-scoped advisory lock, so an event's
  * `seq` is taken and committed in the same order by every process: a reader that tails the
- * log by `afterSeq` never skips an event that commits after a higher one. Everything but the
- * seq is prepared before the lock, and an append's events go in one INSERT.
+ * log by `afterSeq` never skips an event that commits after a higher one. The lock is the
+ * transaction's last step: the projections that need no lock are written before it (with
+ * placeholders for the seqs, `projector.ts`), then the lock, the events' insert, the seqs put
+ * in place, the projections that need the lock, and the commit go to the server as one message
+ * (`appendShared`), so the lock is never held across a round trip to this process.
  */
 import { IntegrationStore, type IntegrationTables } from "./integration-store.js";
 import { TokenStore } from "./token-store.js";
@@ -40,7 +43,14 @@ import {
   type LeaseHolder,
   type LeaseTables,
 } from "./leases.js";
-import { project } from "./projector.js";
+import {
+  lockedWrites,
+  project,
+  projectBeforeLock,
+  seqSlotOf,
+  type LockedWrites,
+  type SeqSlot,
+} from "./projector.js";
 import type { Database as Tables } from "./schema.js";
 import type {
   ArtifactRecord,
@@ -60,6 +70,10 @@ import type {
 /** Keys of PostgreSQL's transaction-scoped advisory locks ("wayb" + a number) */
 const APPEND_LOCK = 0x77617962_01;
 const ADVISORY_INDEX_LOCK = 0x77617962_02;
+/** Taken shared by every append and exclusively by rebuildProjections, which rewrites what appends write before the append lock */
+const REBUILD_LOCK = 0x77617962_03;
+/** An append that lost a deadlock (or a serialisation failure) is tried again, from the start, this many times in all */
+const APPEND_ATTEMPTS = 5;
 /** Rows per INSERT: seven parameters a row stays well under either dialect's limit */
 const INSERT_CHUNK = 1000;
 
@@ -115,12 +129,72 @@ export class KyselyStore implements Store {
       run_id: event.run ?? null,
       data: JSON.stringify(this.sealed(event)),
     }));
+    if (this.dialect === "postgres") return this.appendShared(rows, options.fence);
     return this.db.transaction().execute(async (trx) => {
-      await this.exclusive(trx, APPEND_LOCK);
       if (options.fence !== undefined)
         await assertHolds(trx as unknown as Transaction<LeaseTables>, this.dialect, options.fence);
       return this.projected(trx, rows, await insertEvents(trx, rows));
     });
+  }
+
+  /**
+   * An append on PostgreSQL, where other processes append at the same time. The projections
+   * written before the append lock (run rows, evaluations, attestations, policy changes) are
+   * inserts, upserts on the row's key and updates of one row by key, which READ COMMITTED
+   * orders by row lock: two appends that touch one row commit in the order they locked it, and
+   * as each takes the append lock after all its row locks, in seq order too. What reads other
+   * rows (a release replaces the live one) or is written by every ship of a service (its service
+   * and artifact rows, its inventory) is written only under the append lock, by statements that
+   * start after the lock is held and so see every earlier append (`lockedScript`). The holder
+   * of the append lock never waits for a row lock, so it cannot deadlock; a deadlock among the
+   * row locks before it (appends touching the same rows in opposite orders) rolls one back,
+   * which is tried again. The seqs are read back after the commit.
+   */
+  private async appendShared(
+    rows: Omit<Selectable<Tables["events"]>, "seq">[],
+    fence: LeaseFence | undefined,
+  ): Promise<StoredEvent[]> {
+    const placeholders = distinctPlaceholders(rows.length);
+    const pending = rows.map((row, i) => toCloudEvent({ ...row, seq: placeholders[i] ?? 0 }));
+    const slots = pending.flatMap((event, i) => {
+      const slot = seqSlotOf(event);
+      return slot === undefined ? [] : [{ slot, eventId: event.id, placeholder: placeholders[i] ?? 0 }];
+    });
+    const locked = lockedScript(rows, slots, lockedWrites(pending));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.connection().execute(async (connection) => {
+          try {
+            // One message, no bind parameters, so the simple protocol runs both.
+            await sql.raw(`begin; select pg_advisory_xact_lock_shared(${REBUILD_LOCK})`).execute(connection);
+            if (fence !== undefined)
+              await assertHolds(connection as unknown as Kysely<LeaseTables>, this.dialect, fence);
+            for (const event of pending) await projectBeforeLock(connection, event);
+            // The lock, the statements under it and the commit go in one message: the server
+            // runs them one after the other, each seeing what committed before it, and the lock
+            // is never held while the server waits for this process.
+            await sql.raw(locked).execute(connection);
+          } catch (error) {
+            await sql`rollback`.execute(connection).catch(() => undefined);
+            throw error;
+          }
+        });
+        break;
+      } catch (error) {
+        if (attempt >= APPEND_ATTEMPTS || !lostToAnotherTransaction(error)) throw error;
+      }
+    }
+    const seqs = new Map<string, number>();
+    const ids = rows.map((row) => row.id);
+    for (let start = 0; start < ids.length; start += INSERT_CHUNK) {
+      const found = await this.db
+        .selectFrom("events")
+        .select(["id", "seq"])
+        .where("id", "in", ids.slice(start, start + INSERT_CHUNK))
+        .execute();
+      for (const { id, seq } of found) seqs.set(id, Number(seq));
+    }
+    return rows.map((row) => this.opened(toCloudEvent({ ...row, seq: seqs.get(row.id) ?? Number.NaN })));
   }
 
   private async projected(
@@ -160,6 +234,15 @@ export class KyselyStore implements Store {
     if (filter.afterSeq !== undefined) query = query.where("seq", ">", filter.afterSeq);
     if (filter.limit !== undefined) query = query.limit(filter.limit);
     return (await query.execute()).map((row) => this.opened(toCloudEvent(row)));
+  }
+
+  async head(): Promise<number> {
+    const row = await this.db
+      .selectFrom("events")
+      .select((eb) => eb.fn.max("seq").as("seq"))
+      .executeTakeFirst();
+    // PostgreSQL's bigint comes back as a string.
+    return Number(row?.seq ?? 0);
   }
 
   /** An artifact's spec is stored with its environment values sealed. */
@@ -221,8 +304,12 @@ export class KyselyStore implements Store {
       if (filter.services.length === 0) return [];
       query = query.where("service", "in", filter.services);
     }
+    if (filter.stage !== undefined) query = query.where("stage", "=", filter.stage);
     if (filter.shipId !== undefined) query = query.where("ship_id", "=", filter.shipId);
     if (filter.states !== undefined) query = query.where("state", "in", filter.states);
+    if (filter.limit !== undefined && filter.oldest === true) {
+      return (await query.orderBy("queue_seq").limit(filter.limit).execute()).map(toRun);
+    }
     if (filter.limit !== undefined) {
       const newest = await query.orderBy("queue_seq", "desc").limit(filter.limit).execute();
       return newest.reverse().map(toRun);
@@ -471,6 +558,7 @@ export class KyselyStore implements Store {
 
   async rebuildProjections(): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await this.exclusive(trx, REBUILD_LOCK);
       await this.exclusive(trx, APPEND_LOCK);
       for (const table of [
         "services",
@@ -524,6 +612,106 @@ async function insertEvents(
     for (const { id, seq } of inserted) seqs.set(id, Number(seq));
   }
   return seqs;
+}
+
+type SeqFill = { slot: SeqSlot; eventId: string; placeholder: number };
+
+/**
+ * PostgreSQL: the statements an append runs under the append lock, then its commit, as one
+ * simple-protocol message (so without bind parameters: every value travels in a JSON literal,
+ * dollar-quoted with a tag the text does not contain). Each statement sees what committed before
+ * it, as READ COMMITTED takes a snapshot per statement. In order: the lock; the events, in the
+ * order given (their seqs in that order); the seqs put where the projections before the lock
+ * left placeholders; the services, artifacts and inventory (`lockedWrites`); each release,
+ * replacing the live one of its stage and target.
+ */
+function lockedScript(
+  rows: Omit<Selectable<Tables["events"]>, "seq">[],
+  fills: SeqFill[],
+  locked: LockedWrites,
+): string {
+  const events = rows.map((row, ord) => ({ ...row, ord }));
+  const statements = [
+    `select pg_advisory_xact_lock(${APPEND_LOCK})`,
+    `insert into events (id, source, "type", "time", subject, run_id, data)
+     select id, source, "type", "time", subject, run_id, data
+     from jsonb_to_recordset(${literal(events)}) as e(id text, source text, "type" text, "time" text,
+       subject text, run_id text, data text, ord integer)
+     order by ord`,
+  ];
+  for (const table of new Set(fills.map((fill) => fill.slot.table))) {
+    const mine = fills.filter((fill) => fill.slot.table === table);
+    const { column, key } = mine[0]?.slot ?? { column: "seq" };
+    const map = mine.map((fill) => ({
+      event_id: fill.eventId,
+      key: fill.slot.key?.value ?? null,
+      placeholder: fill.placeholder,
+    }));
+    statements.push(`update ${table} set ${column} = e.seq
+      from jsonb_to_recordset(${literal(map)}) as m(event_id text, key text, placeholder integer)
+      join events e on e.id = m.event_id
+      where ${table}.${column} = m.placeholder${key === undefined ? "" : ` and ${table}.${key.column} = m.key`}`);
+  }
+  if (locked.services.length > 0) {
+    statements.push(`insert into services (name, dir, stages)
+      select name, dir, stages from jsonb_to_recordset(${literal(locked.services)})
+        as s(name text, dir text, stages text)
+      on conflict (name) do update set dir = excluded.dir, stages = excluded.stages`);
+  }
+  if (locked.artifacts.length > 0) {
+    statements.push(`insert into artifacts (service, digest, version, path, mount_path, spec, created_at)
+      select service, digest, version, path, mount_path, spec, created_at
+      from jsonb_to_recordset(${literal(locked.artifacts)})
+        as a(service text, digest text, version text, path text, mount_path text, spec text, created_at text)
+      on conflict (service, digest) do update set version = excluded.version, spec = excluded.spec`);
+  }
+  if (locked.inventoryDigests.length > 0) {
+    statements.push(
+      `delete from components where digest in (select jsonb_array_elements_text(${literal(locked.inventoryDigests)}))`,
+      `insert into components (digest, service, ecosystem, name, version, purl, hashes)
+      select digest, service, ecosystem, name, version, purl, hashes
+      from jsonb_to_recordset(${literal(locked.components)})
+        as c(digest text, service text, ecosystem text, name text, version text, purl text, hashes text)`,
+    );
+  }
+  for (const release of locked.releases) {
+    const row = `jsonb_to_record(${literal(release)}) as r(service text, stage text, target text, digest text,
+      version text, run_id text, released_at text)`;
+    statements.push(
+      `update releases set replaced_at = r.released_at from ${row}
+      where releases.service = r.service and releases.stage = r.stage and releases.target = r.target
+        and releases.replaced_at is null`,
+      `insert into releases (service, stage, target, digest, version, run_id, released_at, replaced_at)
+      select service, stage, target, digest, version, run_id, released_at, null from ${row}`,
+    );
+  }
+  statements.push("commit");
+  return statements.join(";\n");
+}
+
+/** A value as a jsonb literal, dollar-quoted with a tag its JSON text does not contain */
+function literal(value: unknown): string {
+  const json = JSON.stringify(value);
+  let tag = "";
+  while (tag === "" || json.includes(tag)) tag = `$j${randomUUID().slice(0, 8)}$`;
+  return `${tag}${json}${tag}::jsonb`;
+}
+
+/**
+ * Placeholders for the seqs of one append, distinct within it and negative, so no committed
+ * row has one. They live only inside their transaction, so another append's may be equal:
+ * only the policy changes' key (the seq) would then make one wait for the other's commit.
+ */
+function distinctPlaceholders(count: number): number[] {
+  const taken = new Set<number>();
+  while (taken.size < count) taken.add(-1 - Math.floor(Math.random() * 0x7fff_ffff));
+  return [...taken];
+}
+
+/** PostgreSQL rolled the transaction back for another's sake (deadlock, serialisation): it may be tried again */
+function lostToAnotherTransaction(error: unknown): boolean {
+  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+  return code === "40P01" || code === "40001";
 }
 
 function toCloudEvent(row: Selectable<Tables["events"]>): StoredEvent {

@@ -181,7 +181,7 @@ export async function releaseRun(db: Kysely<LeaseTables>, runId: string, replica
  * append to commit, or the append sees the new holder.
  */
 export async function assertHolds(
-  trx: Transaction<LeaseTables>,
+  trx: Kysely<LeaseTables>,
   dialect: Dialect,
   fence: LeaseFence,
 ): Promise<void> {

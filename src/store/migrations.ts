@@ -351,4 +351,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("runs_by_service").on("runs").columns(["service", "queue_seq"]).execute();
     },
   },
+  // A stage's active run and the head of its queue, without reading the stage's history or the
+  // rest of its queue (the engine schedules the stage a run was queued in); an attestation by
+  // its seq, where an append on PostgreSQL puts the seq over its placeholder (kysely-store.ts).
+  "0015_runs_by_stage_state": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex("runs_by_stage_state")
+        .on("runs")
+        .columns(["service", "stage", "state", "queue_seq"])
+        .execute();
+      await db.schema.createIndex("attestations_by_seq").on("attestations").column("seq").execute();
+    },
+  },
 };

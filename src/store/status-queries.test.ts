@@ -119,5 +119,15 @@ for (const backend of backends) {
       );
       assert.deepEqual(rows.releases, []);
     });
+
+    test("the head is the newest event's seq, 0 for an empty log, and moves with every append", async () => {
+      const store = await opened(await backend.location());
+      assert.equal(await store.head(), 0);
+      const stored = await store.append(history);
+      assert.equal(await store.head(), stored.at(-1)?.seq);
+      const [next] = await store.append(run("shop", "dev", "s9", "queued"));
+      assert.equal(await store.head(), next?.seq);
+      assert.ok((next?.seq ?? 0) > (stored.at(-1)?.seq ?? 0));
+    });
   });
 }

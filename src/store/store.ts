@@ -112,9 +112,13 @@ export interface RunFilter {
   service?: string;
   /** Runs of any of these services */
   services?: readonly string[];
+  /** With `service`: the runs of this stage only */
+  stage?: string;
   shipId?: string;
   states?: RunState[];
   limit?: number;
+  /** With `limit`: the oldest runs, not the newest */
+  oldest?: boolean;
 }
 
 /**
@@ -130,6 +134,12 @@ export interface Store extends AdvisoryStore {
   renewRun(runId: string, replica: string, ttlMs: number): Promise<boolean>;
   releaseRun(runId: string, replica: string): Promise<void>;
   events(filter?: { run?: string; afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;
+  /**
+   * The seq of the newest event, 0 for an empty log. Every change of a projection appends an
+   * event in the same transaction, so an answer read from the projections stays right while
+   * this stays the same (server/read-cache.ts).
+   */
+  head(): Promise<number>;
 
   getService(name: string): Promise<ServiceRecord | undefined>;
   /** By name; every one, or a page */

@@ -7,7 +7,7 @@
  */
 import { ROUTE_HEADER } from "../runtime/index.js";
 import type { LocalRuntime } from "../runtime/local-runtime.js";
-import type { ProcessSampler, StageKey } from "../runtime/types.js";
+import type { ProcessSampler, StageKey, TimeWindow } from "../runtime/types.js";
 import type { SizeLimits, SizedUsage, SizingLab } from "./target.js";
 
 export function sizingLabKey(stage: StageKey): StageKey {
@@ -51,14 +51,14 @@ export class LocalSizingLab implements SizingLab {
   async measure(
     reference: string,
     trial: string,
-  ): Promise<{ stop(): Promise<{ reference: SizedUsage; trial: SizedUsage }> }> {
+  ): Promise<{ stop(within?: TimeWindow): Promise<{ reference: SizedUsage; trial: SizedUsage }> }> {
     const [referenceCopy, trialCopy] = await Promise.all([
       this.watch(this.instanceId(reference)),
       this.watch(this.instanceId(trial)),
     ]);
     return {
-      stop: async () => {
-        const [referenceUsage, trialUsage] = await Promise.all([referenceCopy(), trialCopy()]);
+      stop: async (within) => {
+        const [referenceUsage, trialUsage] = await Promise.all([referenceCopy(within), trialCopy(within)]);
         return { reference: referenceUsage, trial: trialUsage };
       },
     };
@@ -88,12 +88,12 @@ export class LocalSizingLab implements SizingLab {
     return `${this.key.service}-${this.key.stage}-${name}`;
   }
 
-  private async watch(instanceId: string): Promise<() => Promise<SizedUsage>> {
+  private async watch(instanceId: string): Promise<(within?: TimeWindow) => Promise<SizedUsage>> {
     const restartsAtStart = this.restartsOf(instanceId);
     const oomKillsAtStart = await this.runtime.oomKills(instanceId);
     const sampler: ProcessSampler = this.runtime.startProcessSampler(instanceId);
-    return async () => {
-      const usage = await sampler.stop();
+    return async (within) => {
+      const usage = await sampler.stop(within);
       const oomKills = await this.runtime.oomKills(instanceId);
       return {
         cpuSeconds: usage.cpuSeconds,

@@ -15,6 +15,8 @@ import { mkdir, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LocalRuntime } from "../runtime/local-runtime.js";
 import { ROUTE_HEADER, TRANSPORT_HEADER } from "../runtime/index.js";
+import { getOnLoopback, nextProbeDelay } from "../runtime/health.js";
+import { sleep } from "../runtime/timing.js";
 import type { StageKey } from "../runtime/types.js";
 import { runtimeHints } from "../kube/runtime-hints.js";
 import { commandArgv, parseDuration } from "../spec/units.js";
@@ -44,6 +46,9 @@ import type {
   TargetContext,
   TargetMeasurement,
 } from "./target.js";
+
+/** The longest pause between two health checks through the stage proxy */
+const CHECK_HEALTH_RETRY_MS = 200;
 
 export class LocalTarget implements Target {
   readonly name = LOCAL_TARGET;
@@ -100,19 +105,24 @@ export class LocalTarget implements Target {
     const url = new URL(spec.run.health, this.url(context.run.service, context.run.stage));
     const headers: Record<string, string> =
       context.stage.strategy === "direct" ? {} : { "x-waybill-route": "candidate" };
-    const deadline = Date.now() + 10_000;
+    const started = Date.now();
+    const deadline = started + 10_000;
     let lastProblem = "no answer";
     while (Date.now() < deadline && !context.signal.aborted) {
-      try {
-        const response = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
-        await response.arrayBuffer();
-        const instance = response.headers.get("x-waybill-instance");
-        if (response.status < 400 && instance === context.run.id) return;
-        lastProblem = `status ${response.status} from instance ${instance ?? "none"}`;
-      } catch (error) {
-        lastProblem = error instanceof Error ? error.message : String(error);
+      const answer = await getOnLoopback(
+        Number(url.port),
+        `${url.pathname}${url.search}`,
+        headers,
+        Math.min(2_000, Math.max(1, deadline - Date.now())),
+      );
+      if ("detail" in answer) {
+        lastProblem = answer.detail;
+      } else {
+        if (answer.status < 400 && answer.instance === context.run.id) return;
+        lastProblem = `status ${answer.status} from instance ${answer.instance ?? "none"}`;
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A miss is usually the route or the app a moment behind: asked again soon, then less often.
+      await sleep(nextProbeDelay(Date.now() - started, CHECK_HEALTH_RETRY_MS), context.signal);
     }
     throw new Error(
       `the stage proxy did not reach the new version healthy at ${url.pathname}: ${lastProblem}`,

@@ -10,6 +10,7 @@ import type { Unobservable } from "../runtime/limits-check/probe.js";
 import type { RecordedRecommendation } from "../spec/resources.js";
 import type { DependencyUsage } from "../evidence/attestation/minimum-environment.js";
 import type { ArtifactRecord, ReleaseRecord, RunRecord } from "../store/store.js";
+import type { TimeWindow } from "../runtime/types.js";
 
 export interface TargetContext {
   run: RunRecord;
@@ -124,11 +125,14 @@ export interface SizingLab {
   start(name: string, size: SizeLimits, signal: AbortSignal): Promise<void>;
   /** Routes the pair: reference and trial by name */
   pair(reference: string, trial: string): Promise<void>;
-  /** Starts measuring both copies of the pair; `stop` returns what each used */
+  /**
+   * Starts measuring both copies of the pair; `stop` returns what each used, per second over
+   * `within` (the load's window) when given
+   */
   measure(
     reference: string,
     trial: string,
-  ): Promise<{ stop(): Promise<{ reference: SizedUsage; trial: SizedUsage }> }>;
+  ): Promise<{ stop(within?: TimeWindow): Promise<{ reference: SizedUsage; trial: SizedUsage }> }>;
   stop(name: string): Promise<void>;
   /** Stops every copy, the ones a crashed earlier attempt left included */
   close(): Promise<void>;

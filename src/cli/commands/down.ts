@@ -5,6 +5,7 @@ import { defineCommand, option } from "../command.js";
 import { findControlPlane, isControlPlaneCommandLine, readControlPlaneInfo } from "../client.js";
 import { flag } from "../options.js";
 import { shutdown } from "../../api/system.js";
+import { processExists } from "../../exec/process-exists.js";
 
 const APP_STOP_GRACE_MS = 5000;
 
@@ -54,7 +55,7 @@ function controlPlanePid(stateDir: string): number | undefined {
 
 async function waitUntilGone(pid: number | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (pid !== undefined && isAlive(pid) && Date.now() < deadline) {
+  while (pid !== undefined && processExists(pid) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -63,15 +64,6 @@ async function waitUntilGone(pid: number | undefined, timeoutMs: number): Promis
 function isControlPlaneProcess(pid: number): boolean {
   try {
     return isControlPlaneCommandLine(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"));
-  } catch {
-    return false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }

@@ -108,6 +108,23 @@ describe("waybill loadtest", () => {
     assert.match(lines[3] ?? "", /^generator kept its rate \(held up \d+ ms in all, longest \d+ ms\)$/);
   });
 
+  it("shares the load among --workers threads and reports it as one", async () => {
+    const { args, options } = await parsedFlags([
+      `${base}/`,
+      "--closed",
+      "--connections=4",
+      "--workers=2",
+      "--duration=2s",
+      "--warmup=0s",
+      "--max-requests=40",
+      "--json",
+    ]);
+    const { exitCode, stdout } = await loadtest(args, options);
+    assert.equal(exitCode, 0);
+    const result = JSON.parse(stdout) as { requests: number; errors: number };
+    assert.deepEqual({ requests: result.requests, errors: result.errors }, { requests: 40, errors: 0 });
+  });
+
   it("says so when nothing answered", async () => {
     const { stdout } = await loadtest(["http://127.0.0.1:1/"], {
       duration: "100ms",
@@ -129,6 +146,7 @@ describe("waybill loadtest", () => {
       [[`${base}/`], { duration: "10" }],
       [[`${base}/`], { duration: "0s" }],
       [[`${base}/`], { connections: "2.5" }],
+      [[`${base}/`], { workers: "0" }],
       [[`${base}/`], { maxRequests: "-1" }],
       [[`${base}/`], { header: ["no colon"] }],
       [[`${base}/`], { method: "GE T" }],

@@ -41,6 +41,11 @@ export const loadtestCommand = defineCommand({
       `most connections to open (default ${defaults.connections})`,
       wholeNumber({ min: 1 }).default(defaults.connections),
     ),
+    workers: option(
+      "--workers <n>",
+      "threads generating the load, each with its share of the connections (at most --connections; default 1)",
+      wholeNumber({ min: 1 }).default(1),
+    ),
     closed: option(
       "--closed",
       "closed model: every connection sends back to back, as fast as answers come",
@@ -97,6 +102,7 @@ export const loadtestCommand = defineCommand({
       durationMs: options.duration,
       warmupMs: options.warmup,
       connections: options.connections,
+      workers: options.workers,
       maxRequests: options.maxRequests,
       timeoutMs: options.timeout,
       requests: [

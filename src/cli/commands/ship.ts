@@ -40,10 +40,13 @@ export const shipCommand = defineCommand({
       await withHeartbeat(say, (output) => runBuild(buildCommand, serviceDir, spec.build.env, output));
     }
     const finishedOn = new Date().toISOString();
-    const source = await sourceFacts(serviceDir);
-    const artifact = deploysToKubernetes(spec)
-      ? imageArtifact(spec, serviceDir)
-      : await folderArtifact(resolve(serviceDir, spec.build.artifact), spec.build.artifact, serviceDir);
+    // git's answers and the artifact's hash come from different processes and files: together.
+    const [source, artifact] = await Promise.all([
+      sourceFacts(serviceDir),
+      deploysToKubernetes(spec)
+        ? imageArtifact(spec, serviceDir)
+        : folderArtifact(resolve(serviceDir, spec.build.artifact), spec.build.artifact, serviceDir),
+    ]);
     const { digest } = artifact;
     const version = options.version ?? digest.slice("sha256:".length, 19);
     say(`artifact ${"image" in artifact ? artifact.image : digest} (version ${version})\n`);

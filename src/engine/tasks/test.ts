@@ -80,11 +80,15 @@ async function measure(
   const { slis, tool } = driven;
   const end = new Date();
   addProcessSlis(slis, seen.process);
-  const runtimeLimits = await target.runtimeLimits(targetContext);
+  // Both only after the window: the runtime's probe runs in the instance's cgroup, where its CPU and
+  // memory would count against the measured version. Reading the loaded files meanwhile costs it nothing.
+  const [runtimeLimits, dependencies] = await Promise.all([
+    target.runtimeLimits(targetContext),
+    target.dependencyUsage(targetContext),
+  ]);
   if (runtimeLimits !== null && "mismatches" in runtimeLimits) {
     slis[RUNTIME_LIMITS_SLI] = runtimeLimits.mismatches.length;
   }
-  const dependencies = await target.dependencyUsage(targetContext);
   const security = await measureSecurityCost(context, target.plainPath(targetContext), endpoint);
   if (security !== null) Object.assign(slis, security.slis);
   let baseline: ConcurrentBaseline | undefined;

@@ -24,7 +24,7 @@ import {
   type CgroupProcsFiles,
 } from "../cgroups.js";
 import { compareLimits, type LimitsReport, type RuntimeObservation } from "./compare.js";
-import { observeRuntime, type ObservationTarget } from "./probe.js";
+import { NodeProbeAnswers, observeRuntime, type ObservationTarget } from "./probe.js";
 
 const mib = 2 ** 20;
 const limits: ResourceLimits = { cpuMillicores: 1000, memoryBytes: 512 * mib };
@@ -278,6 +278,33 @@ test("node in a 512 MiB cgroup", { timeout: TEST_TIMEOUT_MS }, async (t) => {
         `V8's heap limit is ${Math.round(heapMiB * 10) / 10} MiB, above the memory limit of 512 MiB`,
       ]);
     });
+
+    await t.test(
+      "a second instance of the same binary, flags and limits is answered without a probe",
+      async () => {
+        const answers = new NodeProbeAnswers();
+        const launchEnv = runtimeHints("node", limits, {});
+        const keepAlive = 'process.stdout.write("ready\\n"); setInterval(() => {}, 60_000);';
+        const observe = async (): Promise<RuntimeObservation> => {
+          let app: RunningApp | undefined;
+          try {
+            app = await startApp(commandInCgroup(procsFiles, [process.execPath, "-e", keepAlive]), {
+              PATH: basePath,
+              ...launchEnv,
+            });
+            const observation = await observeRuntime({ runtime: "node", pid: app.pid, procsFiles }, answers);
+            assert.ok(!("unobservable" in observation), JSON.stringify(observation));
+            return observation;
+          } finally {
+            await stopApp(app);
+          }
+        };
+        const first = await observe();
+        assert.equal(answers.hits, 0);
+        assert.deepEqual(await observe(), first);
+        assert.equal(answers.hits, 1);
+      },
+    );
 
     await t.test("without a heap flag V8 sizes its heap from the cgroup the probe joined", async () => {
       const { heapMiB, report } = await check({ NODE_OPTIONS: "--enable-source-maps" });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import {
   findWebServer,
+  nodeProbeKey,
+  NodeProbeAnswers,
   parseInitialActiveProcessors,
   parseJvmFlags,
   parseNodeProbeOutput,
@@ -144,4 +149,83 @@ describe("keeping only the sizing options of an observed variable", () => {
       "--max-old-space-size=384 --max_semi_space_size=32",
     ));
   it("keeps a plain variable as it is", () => assert.equal(sizingPartOf("GOMEMLIMIT", "460MiB"), "460MiB"));
+});
+
+describe("what the node heap probe's answer depends on", () => {
+  const root = mkdtempSync(join(tmpdir(), "waybill-probe-key-"));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  /** A cgroup hierarchy as files: root → waybill → the instance, each with its limit files */
+  function hierarchy(name: string, files: { instance?: string; parent?: string } = {}): string[] {
+    const top = join(root, name);
+    const instance = join(top, "waybill", "instance");
+    mkdirSync(instance, { recursive: true });
+    for (const dir of [top, join(top, "waybill"), instance]) writeFileSync(join(dir, "cgroup.procs"), "");
+    writeFileSync(join(instance, "memory.max"), files.instance ?? "536870912\n");
+    writeFileSync(join(instance, "cpu.max"), "100000 100000\n");
+    writeFileSync(join(top, "waybill", "memory.max"), files.parent ?? "max\n");
+    return [join(instance, "cgroup.procs")];
+  }
+
+  const binary = join(root, "node");
+  writeFileSync(binary, "a node binary");
+  const probe = [binary, "-e", "probe"];
+  const reference = hierarchy("reference");
+
+  const cases: {
+    name: string;
+    key: () => Promise<string | undefined>;
+    same: boolean;
+  }[] = [
+    {
+      name: "the same probe beside limits alike",
+      key: () => nodeProbeKey(probe, {}, hierarchy("alike")),
+      same: true,
+    },
+    {
+      name: "another NODE_OPTIONS",
+      key: () => nodeProbeKey(probe, { NODE_OPTIONS: "--max-old-space-size=64" }, reference),
+      same: false,
+    },
+    {
+      name: "another heap flag on the command line",
+      key: () => nodeProbeKey([binary, "--max-semi-space-size=4", "-e", "probe"], {}, reference),
+      same: false,
+    },
+    {
+      name: "another memory limit",
+      key: () => nodeProbeKey(probe, {}, hierarchy("smaller", { instance: "268435456\n" })),
+      same: false,
+    },
+    {
+      name: "a limit on an ancestor",
+      key: () => nodeProbeKey(probe, {}, hierarchy("ancestor", { parent: "134217728\n" })),
+      same: false,
+    },
+  ];
+  for (const { name, key, same } of cases) {
+    it(`${same ? "is the same" : "differs"} for ${name}`, async () => {
+      const first = await nodeProbeKey(probe, {}, reference);
+      const second = await key();
+      assert.ok(first !== undefined && second !== undefined);
+      assert.equal(first === second, same);
+    });
+  }
+
+  it("differs once the binary is replaced", async () => {
+    const before = await nodeProbeKey(probe, {}, reference);
+    writeFileSync(binary, "another node binary");
+    assert.notEqual(await nodeProbeKey(probe, {}, reference), before);
+  });
+
+  it("is unknown for a binary that is not there", async () =>
+    assert.equal(await nodeProbeKey([join(root, "gone"), "-e", "probe"], {}, reference), undefined));
+
+  it("keeps the latest answers up to its capacity", () => {
+    const answers = new NodeProbeAnswers(2);
+    for (const key of ["a", "b", "c"]) answers.set(key, { heapSizeLimitBytes: 1, availableParallelism: 1 });
+    assert.equal(answers.get("a"), undefined);
+    assert.ok(answers.get("b") !== undefined && answers.get("c") !== undefined);
+    assert.equal(answers.hits, 2);
+  });
 });

@@ -11,7 +11,8 @@
  *   the heap flags of the process's NODE_OPTIONS and command line, runs in the instance's cgroup
  *   (when `procsFiles` are given: V8 sizes a default heap from the cgroup's memory limit) and
  *   prints heap_size_limit. Its memory (some 40 MiB, for a moment) counts against the
- *   instance's limit.
+ *   instance's limit. The answer is remembered by everything it depends on (`nodeProbeKey`), so a
+ *   later instance of the same binary, flags and limits is not probed again.
  * - Go, .NET: they read their limits from the environment at start; /proc/<pid>/environ is the
  *   environment the process was started with.
  * - Python: the gunicorn or uvicorn master among the process group, and its worker processes.
@@ -22,7 +23,8 @@
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, readFile, readdir, readlink } from "node:fs/promises";
+import { access, readFile, readdir, readlink, stat } from "node:fs/promises";
+import { availableParallelism, totalmem } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { RuntimeName } from "../../kube/runtime-hints.js";
 import { errorMessage } from "../../errors.js";
@@ -47,7 +49,10 @@ export interface Unobservable {
   unobservable: string;
 }
 
-export async function observeRuntime(target: ObservationTarget): Promise<RuntimeObservation | Unobservable> {
+export async function observeRuntime(
+  target: ObservationTarget,
+  nodeProbeAnswers: NodeProbeAnswers = rememberedNodeProbes,
+): Promise<RuntimeObservation | Unobservable> {
   try {
     if ((await readProcessEntry(target.pid)) === null) {
       return { unobservable: `process ${target.pid} is not running` };
@@ -56,7 +61,7 @@ export async function observeRuntime(target: ObservationTarget): Promise<Runtime
       case "jvm":
         return await observeJvm(target.pid);
       case "node":
-        return await observeNode(target.pid, target.procsFiles);
+        return await observeNode(target.pid, target.procsFiles, nodeProbeAnswers);
       case "python":
         return await observePython(target.pid);
       case "go":
@@ -118,9 +123,39 @@ async function runJcmd(jcmd: string, pid: number, command: readonly string[]): P
 const NODE_PROBE_SCRIPT =
   'const v8 = require("node:v8"); const os = require("node:os"); process.stdout.write(JSON.stringify({ heapSizeLimit: v8.getHeapStatistics().heap_size_limit, availableParallelism: os.availableParallelism() }));';
 
+type NodeProbeAnswer = Pick<NodeObservation, "heapSizeLimitBytes" | "availableParallelism">;
+
+/**
+ * The heap probe's answers by everything they depend on (`nodeProbeKey`): a stage after stage of
+ * the same artifact at the same size asks the same question, and a node start is most of a
+ * test's time after its load. Kept in memory only, so a restarted control plane probes afresh.
+ */
+export class NodeProbeAnswers {
+  private readonly answers = new Map<string, NodeProbeAnswer>();
+  /** How many observations were answered from here instead of by a probe */
+  hits = 0;
+
+  constructor(private readonly capacity = 64) {}
+
+  get(key: string): NodeProbeAnswer | undefined {
+    const answer = this.answers.get(key);
+    if (answer !== undefined) this.hits += 1;
+    return answer;
+  }
+
+  set(key: string, answer: NodeProbeAnswer): void {
+    const oldest = this.answers.keys().next();
+    if (this.answers.size >= this.capacity && !oldest.done) this.answers.delete(oldest.value);
+    this.answers.set(key, answer);
+  }
+}
+
+const rememberedNodeProbes = new NodeProbeAnswers();
+
 async function observeNode(
   leader: number,
   procsFiles: CgroupProcsFiles | undefined,
+  answers: NodeProbeAnswers,
 ): Promise<NodeObservation | Unobservable> {
   const node = await findRuntimeProcess(leader, "node");
   const environment = await readEnvironment(node.pid, "node");
@@ -129,6 +164,11 @@ async function observeNode(
   // Like the app's, the probe's command line overrides its NODE_OPTIONS.
   const env: Record<string, string> =
     environment.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: environment.NODE_OPTIONS };
+  // Outside a cgroup of its own the probe would see the control plane's limits, which are not
+  // part of the key: only a probe in the instance's cgroup is remembered.
+  const key = procsFiles === undefined ? undefined : await nodeProbeKey(probe, env, procsFiles);
+  const remembered = key === undefined ? undefined : answers.get(key);
+  if (remembered !== undefined) return { runtime: "node", environment, ...remembered };
   const output = await run(
     procsFiles === undefined ? probe : commandInCgroup(procsFiles, probe),
     env,
@@ -136,7 +176,76 @@ async function observeNode(
   );
   const measured = parseNodeProbeOutput(output);
   if (measured === null) return { unobservable: "the node heap probe printed no heap statistics" };
+  if (key !== undefined) answers.set(key, measured);
   return { runtime: "node", environment, ...measured };
+}
+
+/**
+ * What the probe's answer depends on, as one string; undefined when any of it cannot be read.
+ * V8 sizes its heap from its flags and the memory it is given (the host's, or less under its
+ * cgroup's limit; an ancestor's limit may count too); the parallelism is the CPU set the probe
+ * inherits from the control plane, narrowed by its cgroup's. So: the node binary (by its
+ * inode, size and times: replaced or rebuilt, it is another), the probe's command line and
+ * NODE_OPTIONS, the limit files of the cgroups it joins and of every ancestor, the host's memory
+ * and the control plane's own CPU count.
+ */
+export async function nodeProbeKey(
+  probe: readonly string[],
+  env: Readonly<Record<string, string>>,
+  procsFiles: CgroupProcsFiles,
+): Promise<string | undefined> {
+  const [executable] = probe;
+  if (executable === undefined) return undefined;
+  try {
+    const binary = await stat(executable);
+    const cgroups = await Promise.all(procsFiles.map((file) => cgroupLimitsUpward(dirname(file))));
+    return JSON.stringify({
+      binary: [executable, binary.dev, binary.ino, binary.size, binary.mtimeMs, binary.ctimeMs],
+      probe,
+      env,
+      cgroups,
+      hostMemory: totalmem(),
+      parallelism: availableParallelism(),
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every limit a runtime may read, v1 and v2 names alike; a file a cgroup lacks reads null. */
+const CGROUP_LIMIT_FILES = [
+  "memory.max",
+  "memory.high",
+  "memory.swap.max",
+  "memory.limit_in_bytes",
+  "memory.soft_limit_in_bytes",
+  "memory.memsw.limit_in_bytes",
+  "cpu.max",
+  "cpu.cfs_quota_us",
+  "cpu.cfs_period_us",
+  "cpuset.cpus",
+  "cpuset.cpus.effective",
+];
+
+/** The limit files of a cgroup and of each ancestor up to its hierarchy's root, nearest first. */
+async function cgroupLimitsUpward(dir: string): Promise<Record<string, string | null>[]> {
+  const levels: Record<string, string | null>[] = [];
+  for (let current = dir; ; current = dirname(current)) {
+    const files = await Promise.all(
+      CGROUP_LIMIT_FILES.map((name) => readFile(join(current, name), "utf8").catch(() => null)),
+    );
+    levels.push(Object.fromEntries(CGROUP_LIMIT_FILES.map((name, index) => [name, files[index] ?? null])));
+    const parent = dirname(current);
+    // The hierarchy's root is the last folder with a cgroup.procs of its own.
+    if (parent === current || !(await exists(join(parent, "cgroup.procs")))) return levels;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** node's own options: those before the script, `-e` or anything else that is not an option. */

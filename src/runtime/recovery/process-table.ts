@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { CONTROL_PLANE_VAR, INSTANCE_VAR } from "../identity-env.js";
 import { parseProcStat } from "../process-metrics.js";
+import { processExists } from "../../exec/process-exists.js";
 
 export interface MarkedProcess {
   pid: number;
@@ -42,7 +43,7 @@ export function listMarkedProcesses(controlPlaneId: string): MarkedProcess[] {
 
 /** Whether `pid` is alive and is that instance of this control plane (not a reused pid). */
 export function isInstanceProcessAlive(pid: number, instanceId: string, controlPlaneId: string): boolean {
-  if (!procAvailable) return signalReaches(pid);
+  if (!procAvailable) return processExists(pid);
   const markers = readMarkers(pid);
   return markers !== null && markers.instanceId === instanceId && markers.controlPlaneId === controlPlaneId;
 }
@@ -73,13 +74,4 @@ function readMarkers(pid: number): Markers | null {
     }
   }
   return instanceId === undefined || controlPlaneId === undefined ? null : { instanceId, controlPlaneId };
-}
-
-function signalReaches(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
