@@ -4,9 +4,9 @@
  * chunked, or end of connection). Bodies are skipped, never copied, so a response costs one
  * header scan however large it is.
  */
+import { ChunkedBodyReader } from "../http/chunked-body.js";
 
 const maxHeadBytes = 64 * 1024;
-const maxLineBytes = 8 * 1024;
 const crlfCrlf = Buffer.from("\r\n\r\n", "latin1");
 
 export class ProtocolError extends Error {
@@ -19,10 +19,7 @@ export class ProtocolError extends Error {
 const enum State {
   Head,
   FixedBody,
-  ChunkSize,
-  ChunkData,
-  ChunkDataEnd,
-  Trailers,
+  Chunked,
   BodyUntilClose,
   Done,
 }
@@ -146,7 +143,7 @@ export class ResponseParser {
   private bodyIsOmitted = false;
   private partialHead: Buffer | null = null;
   private remaining = 0;
-  private partialLine = "";
+  private readonly chunked = new ChunkedBodyReader((message) => new ProtocolError(message));
 
   /** Start reading the response to the next request; a HEAD response has no body whatever its headers say */
   reset(requestWasHead: boolean): void {
@@ -157,7 +154,6 @@ export class ResponseParser {
     this.bodyIsOmitted = requestWasHead;
     this.partialHead = null;
     this.remaining = 0;
-    this.partialLine = "";
   }
 
   /** Feed bytes from the socket; true once the response is complete. Throws ProtocolError on a malformed response. */
@@ -175,24 +171,9 @@ export class ResponseParser {
           if (this.remaining === 0) this.state = State.Done;
           break;
         }
-        case State.ChunkSize:
-          offset = this.readChunkSize(chunk, offset);
-          break;
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, chunk.length - offset);
-          this.remaining -= take;
-          offset += take;
-          if (this.remaining === 0) {
-            this.state = State.ChunkDataEnd;
-            this.remaining = 2;
-          }
-          break;
-        }
-        case State.ChunkDataEnd:
-          offset = this.readChunkDataEnd(chunk, offset);
-          break;
-        case State.Trailers:
-          offset = this.readTrailer(chunk, offset);
+        case State.Chunked:
+          offset = this.chunked.read(chunk, offset, null);
+          if (this.chunked.done) this.state = State.Done;
           break;
         case State.BodyUntilClose:
           return false;
@@ -284,7 +265,8 @@ export class ResponseParser {
     if (this.bodyIsOmitted || status === 204 || status === 304) {
       this.state = State.Done;
     } else if (chunked) {
-      this.state = State.ChunkSize;
+      this.chunked.reset();
+      this.state = State.Chunked;
     } else if (length !== undefined) {
       this.remaining = length;
       this.state = this.remaining === 0 ? State.Done : State.FixedBody;
@@ -292,52 +274,5 @@ export class ResponseParser {
       this.keepAlive = false;
       this.state = State.BodyUntilClose;
     }
-  }
-
-  /** Collects one CRLF-terminated line that may span chunks; null while it is incomplete */
-  private takeLine(chunk: Buffer, offset: number): { line: string | null; next: number } {
-    const newline = chunk.indexOf(10, offset);
-    if (newline === -1) {
-      this.partialLine += chunk.toString("latin1", offset);
-      if (this.partialLine.length > maxLineBytes) throw new ProtocolError("chunk header line too long");
-      return { line: null, next: chunk.length };
-    }
-    let line = this.partialLine + chunk.toString("latin1", offset, newline);
-    this.partialLine = "";
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    return { line, next: newline + 1 };
-  }
-
-  private readChunkSize(chunk: Buffer, offset: number): number {
-    const { line, next } = this.takeLine(chunk, offset);
-    if (line === null) return next;
-    const sizeText = line.split(";", 1)[0]?.trim() ?? "";
-    if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText))
-      throw new ProtocolError(`bad chunk size: ${JSON.stringify(line)}`);
-    const size = parseInt(sizeText, 16);
-    if (size === 0) {
-      this.state = State.Trailers;
-    } else {
-      this.remaining = size;
-      this.state = State.ChunkData;
-    }
-    return next;
-  }
-
-  private readChunkDataEnd(chunk: Buffer, offset: number): number {
-    while (this.remaining > 0 && offset < chunk.length) {
-      const expected = this.remaining === 2 ? 13 : 10;
-      if (chunk[offset] !== expected) throw new ProtocolError("chunk data not followed by CRLF");
-      this.remaining--;
-      offset++;
-    }
-    if (this.remaining === 0) this.state = State.ChunkSize;
-    return offset;
-  }
-
-  private readTrailer(chunk: Buffer, offset: number): number {
-    const { line, next } = this.takeLine(chunk, offset);
-    if (line === "") this.state = State.Done;
-    return next;
   }
 }

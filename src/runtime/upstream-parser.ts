@@ -10,9 +10,9 @@
  * Transfer-Encoding, differing Content-Length lines, obsolete line folding) is an error, not a
  * guess: the proxy answers 502 and drops the connection.
  */
+import { ChunkedBodyReader } from "../http/chunked-body.js";
 
 const MAX_HEAD_BYTES = 64 * 1024;
-const MAX_LINE_BYTES = 8 * 1024;
 const CRLF_CRLF = Buffer.from("\r\n\r\n", "latin1");
 const STATUS_LINE = /^HTTP\/1\.[01] \d{3}(?: |$)/;
 // Controls other than tab, and CR or LF anywhere but in a line's CRLF
@@ -20,7 +20,6 @@ const STATUS_LINE = /^HTTP\/1\.[01] \d{3}(?: |$)/;
 const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const CLOSE_TOKEN = /,\s*close\s*(?:,|$)/;
 const KEEP_ALIVE_TOKEN = /,\s*keep-alive\s*(?:,|$)/;
-const CHUNK_SIZE = /^[0-9a-fA-F]{1,12}$/;
 
 export class UpstreamProtocolError extends Error {
   constructor(message: string) {
@@ -48,10 +47,7 @@ export interface ResponseListener {
 const enum State {
   Head,
   FixedBody,
-  ChunkSize,
-  ChunkData,
-  ChunkDataEnd,
-  Trailers,
+  Chunked,
   BodyUntilClose,
   Done,
 }
@@ -66,7 +62,8 @@ export class UpstreamResponseParser {
   private bodyOmitted = false;
   private partialHead: Buffer | null = null;
   private remaining = 0;
-  private partialLine = "";
+  private readonly chunked = new ChunkedBodyReader((message) => new UpstreamProtocolError(message));
+  private readonly passChunkData = (data: Buffer): void => this.listener.onBody(data);
 
   constructor(private readonly listener: ResponseListener) {}
 
@@ -78,7 +75,6 @@ export class UpstreamResponseParser {
     this.bodyOmitted = requestIsHead;
     this.partialHead = null;
     this.remaining = 0;
-    this.partialLine = "";
   }
 
   /** True once the response is complete */
@@ -102,25 +98,10 @@ export class UpstreamResponseParser {
         case State.FixedBody:
           offset = this.readFixed(chunk, offset);
           break;
-        case State.ChunkSize:
-          offset = this.readChunkSize(chunk, offset);
-          break;
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, chunk.length - offset);
-          this.listener.onBody(chunk.subarray(offset, offset + take));
-          this.remaining -= take;
-          offset += take;
-          if (this.remaining === 0) {
-            this.state = State.ChunkDataEnd;
-            this.remaining = 2;
-          }
-          break;
-        }
-        case State.ChunkDataEnd:
-          offset = this.readChunkDataEnd(chunk, offset);
-          break;
-        case State.Trailers:
-          offset = this.readTrailer(chunk, offset);
+        case State.Chunked:
+          offset = this.chunked.read(chunk, offset, this.passChunkData);
+          // Trailer fields are not forwarded (node's server would not send them unasked).
+          if (this.chunked.done) this.finish(undefined);
           break;
         case State.BodyUntilClose:
           this.listener.onBody(offset === 0 ? chunk : chunk.subarray(offset));
@@ -218,7 +199,8 @@ export class UpstreamResponseParser {
       this.finish(undefined);
     } else if (transferEncoding !== undefined) {
       if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) {
-        this.state = State.ChunkSize;
+        this.chunked.reset();
+        this.state = State.Chunked;
       } else {
         this.keepAlive = false;
         this.state = State.BodyUntilClose;
@@ -244,54 +226,5 @@ export class UpstreamResponseParser {
     this.remaining = 0;
     this.finish(chunk.subarray(offset, end));
     return end;
-  }
-
-  /** One CRLF-terminated line that may span chunks; null while it is incomplete */
-  private takeLine(chunk: Buffer, offset: number): { line: string | null; next: number } {
-    const newline = chunk.indexOf(10, offset);
-    if (newline === -1) {
-      this.partialLine += chunk.toString("latin1", offset);
-      if (this.partialLine.length > MAX_LINE_BYTES) throw new UpstreamProtocolError("chunk line too long");
-      return { line: null, next: chunk.length };
-    }
-    let line = this.partialLine + chunk.toString("latin1", offset, newline);
-    this.partialLine = "";
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    return { line, next: newline + 1 };
-  }
-
-  private readChunkSize(chunk: Buffer, offset: number): number {
-    const { line, next } = this.takeLine(chunk, offset);
-    if (line === null) return next;
-    const semicolon = line.indexOf(";");
-    const sizeText = (semicolon === -1 ? line : line.slice(0, semicolon)).trim();
-    if (!CHUNK_SIZE.test(sizeText))
-      throw new UpstreamProtocolError(`bad chunk size: ${JSON.stringify(line.slice(0, 40))}`);
-    const size = parseInt(sizeText, 16);
-    if (size === 0) {
-      this.state = State.Trailers;
-    } else {
-      this.remaining = size;
-      this.state = State.ChunkData;
-    }
-    return next;
-  }
-
-  private readChunkDataEnd(chunk: Buffer, offset: number): number {
-    while (this.remaining > 0 && offset < chunk.length) {
-      if (chunk[offset] !== (this.remaining === 2 ? 13 : 10))
-        throw new UpstreamProtocolError("chunk data not followed by CRLF");
-      this.remaining -= 1;
-      offset += 1;
-    }
-    if (this.remaining === 0) this.state = State.ChunkSize;
-    return offset;
-  }
-
-  /** Trailer fields end the message; the proxy does not forward them (node's server would not send them unasked). */
-  private readTrailer(chunk: Buffer, offset: number): number {
-    const { line, next } = this.takeLine(chunk, offset);
-    if (line === "") this.finish(undefined);
-    return next;
   }
 }
