@@ -25,6 +25,9 @@ import { performance } from "node:perf_hooks";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
+import { benchArguments } from "./lib/args.mjs";
+
+const { stop, positiveInteger } = benchArguments("api");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
@@ -45,18 +48,6 @@ const INTAKE_SERVICES = positiveInteger("BENCH_INTAKE_SERVICES", 20);
 const MAX_REQUESTS = 200_000;
 const GOAL_P99_MS = 50;
 const STAGES = ["dev", "staging", "production"];
-
-function positiveInteger(name, fallback, { zero = false } = {}) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < (zero ? 0 : 1))
-    stop(`${name} must be a whole number${zero ? "" : " above 0"}`);
-  return value;
-}
-
-function stop(message) {
-  process.stderr.write(`api: ${message}\n`);
-  process.exit(2);
-}
 
 if (!existsSync(cli)) stop(`${cli} is missing: build first (npm run build)`);
 const benchUrl = process.env.WAYBILL_BENCH_DATABASE_URL;

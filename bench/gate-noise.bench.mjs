@@ -17,21 +17,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchArguments } from "./lib/args.mjs";
+
+const { positiveInteger } = benchArguments("gate-noise");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
 const cli = join(distDir, "cli", "main.js");
 const trials = positiveInteger("BENCH_TRIALS", 5);
 const hogSlots = positiveInteger("BENCH_HOGS", availableParallelism());
-
-function positiveInteger(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) {
-    process.stderr.write(`gate-noise: ${name} must be a whole number above 0\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const root = mkdtempSync(join(tmpdir(), "waybill-gate-noise-"));
 const stateDir = join(root, "state");

@@ -15,6 +15,9 @@ import { freePort, waitForPort } from "./lib/net.mjs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchArguments } from "./lib/args.mjs";
+
+const { stop, positiveInteger } = benchArguments("loadgen-vs-wrk");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
@@ -26,17 +29,6 @@ const threads = positiveInteger("BENCH_THREADS", 1);
 if (threads > connections) stop("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk refuses it)");
 const serverKind = process.env.BENCH_SERVER ?? "node";
 const goal = 1.0;
-
-function positiveInteger(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) stop(`${name} must be a whole number above 0`);
-  return value;
-}
-
-function stop(message) {
-  process.stderr.write(`loadgen-vs-wrk: ${message}\n`);
-  process.exit(2);
-}
 
 const canPin = availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 const serverCpu = "0";

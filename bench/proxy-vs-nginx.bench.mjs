@@ -31,6 +31,9 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { canPin, freePort, onCpu, waitForPort } from "./lib/net.mjs";
+import { benchArguments } from "./lib/args.mjs";
+
+const { stop, positiveInteger } = benchArguments("proxy-vs-nginx");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
@@ -43,17 +46,6 @@ const THROUGHPUT_GOAL = 0.9;
 const ADDED_P50_GOAL_MS = 0.2;
 const CANARY_WEIGHT = 10;
 const PIN = { name: "x-waybill-route", value: "candidate" };
-
-function positiveInteger(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) stop(`${name} must be a whole number above 0`);
-  return value;
-}
-
-function stop(message) {
-  process.stderr.write(`proxy-vs-nginx: ${message}\n`);
-  process.exit(2);
-}
 
 if (!existsSync(proxyEntry)) stop(`no ${proxyEntry}: build first (npm run build) or set WAYBILL_BENCH_DIST`);
 if (spawnSync("nginx", ["-v"]).status !== 0) stop("nginx is not installed (apt-get install -y nginx-light)");

@@ -10,6 +10,9 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchArguments } from "./lib/args.mjs";
+
+const { stop, positiveInteger } = benchArguments("slo-evaluation");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
@@ -19,17 +22,6 @@ const warmup = positiveInteger("BENCH_WARMUP", 20);
 const objectiveCount = 1000;
 const earlierCount = 100;
 const goalMs = 10;
-
-function positiveInteger(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) stop(`${name} must be a whole number above 0`);
-  return value;
-}
-
-function stop(message) {
-  process.stderr.write(`slo-evaluation: ${message}\n`);
-  process.exit(2);
-}
 
 if (!existsSync(entry)) stop(`${entry} is missing: build first (npm run build)`);
 const { evaluateSlo } = await import(pathToFileURL(entry).href);

@@ -5,32 +5,22 @@
  * connection and its percentiles look healthy.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { it } from "node:test";
 import { runLoad } from "./generator.js";
+import { type TestServer, startTestServer } from "./test-server.test.helpers.js";
 
 const answerMs = 10;
 const periodMs = 5000;
 const stallMs = 1000;
 
 /** Answers in 10 ms, except that during the last second of every 5 s it holds every answer until the second is over */
-async function startStallingServer(): Promise<{ target: string; close(): Promise<void> }> {
+async function startStallingServer(): Promise<TestServer> {
   const startedAt = performance.now();
-  const server = createServer((request, response) => {
+  return startTestServer((request, response) => {
     const phase = (performance.now() - startedAt) % periodMs;
     const delay = phase >= periodMs - stallMs ? periodMs - phase + answerMs : answerMs;
     setTimeout(() => response.end("ok"), delay);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    target: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 it("shows a periodic 1 s stall in the open-model p99, which the closed model hides", async () => {

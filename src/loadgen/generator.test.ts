@@ -1,29 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { describe, it } from "node:test";
 import { UserError } from "../errors.js";
 import { runLoad } from "./generator.js";
-
-interface TestServer {
-  target: string;
-  close(): Promise<void>;
-}
-
-async function startServer(
-  handle: (request: IncomingMessage, response: ServerResponse) => void,
-): Promise<TestServer> {
-  const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    target: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { startTestServer } from "./test-server.test.helpers.js";
 
 function reply(response: ServerResponse, status = 200, body = "ok"): void {
   response.writeHead(status, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
@@ -32,7 +12,7 @@ function reply(response: ServerResponse, status = 200, body = "ok"): void {
 
 /** A port nothing listens on: bound once, then released */
 async function refusedTarget(): Promise<string> {
-  const server = await startServer(() => undefined);
+  const server = await startTestServer(() => undefined);
   await server.close();
   return server.target;
 }
@@ -46,7 +26,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; elapsedMs: 
 describe("load generator", () => {
   it("sends at the configured rate, spread evenly over the run", async () => {
     const arrivals: number[] = [];
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       arrivals.push(performance.now());
       reply(response);
     });
@@ -72,7 +52,7 @@ describe("load generator", () => {
   it("queues requests while every connection is busy and counts the wait in their latency", async () => {
     let concurrent = 0;
     let mostConcurrent = 0;
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       concurrent++;
       mostConcurrent = Math.max(mostConcurrent, concurrent);
       setTimeout(() => {
@@ -95,7 +75,7 @@ describe("load generator", () => {
 
   it("stops at maxRequests", async () => {
     let received = 0;
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       received++;
       reply(response);
     });
@@ -124,7 +104,7 @@ describe("load generator", () => {
   });
 
   it("ends when the duration is over", async () => {
-    const server = await startServer((request, response) => reply(response));
+    const server = await startTestServer((request, response) => reply(response));
     try {
       const closed = await timed(() =>
         runLoad({ target: server.target, model: "closed", connections: 2, durationMs: 300 }),
@@ -144,7 +124,7 @@ describe("load generator", () => {
   it("leaves out requests scheduled during the warm-up", async () => {
     let firstArrival: number | undefined;
     let received = 0;
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       received++;
       firstArrival ??= performance.now();
       // Only warm-up requests are slow, so a slow one in the result means warm-up leaked in.
@@ -169,7 +149,7 @@ describe("load generator", () => {
 
   it("splits the mix by weight, reproducibly, and reports each endpoint", async () => {
     const receivedByPath = new Map<string, number>();
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       const key = `${request.method} ${request.url}`;
       receivedByPath.set(key, (receivedByPath.get(key) ?? 0) + 1);
       reply(response);
@@ -204,7 +184,7 @@ describe("load generator", () => {
   });
 
   it("counts 5xx answers as errors with a latency, per endpoint", async () => {
-    const server = await startServer((request, response) =>
+    const server = await startTestServer((request, response) =>
       reply(response, request.url === "/fail" ? 503 : 200),
     );
     try {
@@ -238,7 +218,7 @@ describe("load generator", () => {
   });
 
   it("counts requests unanswered within the timeout as errors and still ends on time", async () => {
-    const server = await startServer(() => undefined);
+    const server = await startTestServer(() => undefined);
     try {
       const { value: result, elapsedMs } = await timed(() =>
         runLoad({ target: server.target, rate: 50, durationMs: 400, timeoutMs: 200, connections: 5 }),
@@ -254,7 +234,7 @@ describe("load generator", () => {
   });
 
   it("reads chunked, Content-Length and close-delimited answers, and reconnects after Connection: close", async () => {
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       if (request.url === "/chunked") {
         response.writeHead(200, { "Content-Type": "text/plain" });
         response.write("first ");
@@ -299,7 +279,7 @@ describe("load generator", () => {
 
   it("delivers request bodies and headers to the server", async () => {
     const seen: { method: string; header: string | undefined; body: string }[] = [];
-    const server = await startServer((request, response) => {
+    const server = await startTestServer((request, response) => {
       let body = "";
       request.setEncoding("utf8");
       request.on("data", (chunk: string) => (body += chunk));

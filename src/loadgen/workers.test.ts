@@ -3,14 +3,13 @@
  * schedule and measures from its scheduled time, and their tallies merge exactly.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { UserError } from "../errors.js";
 import { mergeSamples, shareOf } from "./generator.js";
 import { runLoad, workerCount } from "./isolated.js";
 import { seededRandom } from "./request-mix.js";
 import { Tally } from "./tally.js";
+import { startTestServer } from "./test-server.test.helpers.js";
 
 describe("merging workers' tallies", () => {
   const cases: Array<{
@@ -91,19 +90,6 @@ describe("merging workers' tallies", () => {
   });
 });
 
-async function listen(handler: Parameters<typeof createServer>[1]) {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    target: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe("a run across worker threads", () => {
   it("refuses a bad option as the user's mistake, from whichever thread saw it", async () => {
     await assert.rejects(
@@ -113,7 +99,7 @@ describe("a run across worker threads", () => {
   });
 
   it("sends every arrival of the schedule once, with the same request mix as one thread", async () => {
-    const server = await listen((_request, response) => response.end("ok"));
+    const server = await startTestServer((_request, response) => response.end("ok"));
     try {
       const options = {
         target: server.target,
@@ -142,7 +128,7 @@ describe("a run across worker threads", () => {
     const periodMs = 5000;
     const stallMs = 1000;
     const startedAt = performance.now();
-    const server = await listen((_request, response) => {
+    const server = await startTestServer((_request, response) => {
       const phase = (performance.now() - startedAt) % periodMs;
       const delay = phase >= periodMs - stallMs ? periodMs - phase + 10 : 10;
       setTimeout(() => response.end("ok"), delay);
