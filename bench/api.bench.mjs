@@ -10,6 +10,7 @@
 //
 //   node bench/api.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
 //   BENCH_SERVICES=1000 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 BENCH_INTAKE_SECONDS=8 BENCH_INTAKE_SERVICES=20
+//   BENCH_INTAKE_CASES=one,spread (one: one service shipped over and over; spread: over BENCH_INTAKE_SERVICES)
 //   (BENCH_SECONDS=0: intake only, on the PostgreSQL history; no reads, no SQLite)
 //   BENCH_INTAKE_SECONDS=0 (reads only)  BENCH_CASES=status,runs?service (only these reads)
 //   BENCH_CPU_PROFILE=<dir> (the control planes write V8 CPU profiles there as they stop)
@@ -44,6 +45,11 @@ const profileDir = process.env.BENCH_CPU_PROFILE;
 const connections = positiveInteger("BENCH_CONNECTIONS", 50);
 /** Services the spread intake rounds ship to, in turn */
 const INTAKE_SERVICES = positiveInteger("BENCH_INTAKE_SERVICES", 20);
+/** Which intake rounds run: `one` (one service shipped over and over), `spread` (over INTAKE_SERVICES) */
+const intakeCases = (process.env.BENCH_INTAKE_CASES ?? "one,spread").split(",");
+for (const name of intakeCases) {
+  if (name !== "one" && name !== "spread") stop(`BENCH_INTAKE_CASES: "${name}" is neither one nor spread`);
+}
 /** Every load loop stops at this many requests even if its time is not up */
 const MAX_REQUESTS = 200_000;
 const GOAL_P99_MS = 50;
@@ -577,16 +583,26 @@ try {
     );
     return rps;
   }
-  await hammer(onPg, ship, 1);
-  await drained(onPg, "/v1/status?service=intake");
-  // One, two, then one again: the queue of runs grows as the bench ships, and every ship's
-  // scheduling reads the open runs, so the second single-replica round shows that drift.
-  const single = await intake([onPg], "1 replica");
-  const both = await intake([onPg, replicaB], "2 replicas");
-  const singleAgain = await intake([onPg], "1 replica again");
-  const spreadSingle = await intake([onPg], `${INTAKE_SERVICES} services, 1 replica`, spread);
-  const spreadBoth = await intake([onPg, replicaB], `${INTAKE_SERVICES} services, 2 replicas`, spread);
-  const spreadSingleAgain = await intake([onPg], `${INTAKE_SERVICES} services, 1 replica again`, spread);
+  // Both replicas warm (JIT, modules loaded on a first ship, pools) before a round is measured:
+  // a cold second replica spent its round starting up.
+  await Promise.all([onPg, replicaB].map((r) => hammer(r, ship, 1)));
+  for (const r of [onPg, replicaB]) await drained(r, "/v1/status?service=intake");
+  // One, two, then one again: the queue of runs grows as the bench ships, so the second
+  // single-replica round shows any drift that growth brings.
+  const oneToo = intakeCases.includes("one");
+  const spreadToo = intakeCases.includes("spread");
+  const single = oneToo ? await intake([onPg], "1 replica") : Number.NaN;
+  const both = oneToo ? await intake([onPg, replicaB], "2 replicas") : Number.NaN;
+  const singleAgain = oneToo ? await intake([onPg], "1 replica again") : Number.NaN;
+  const spreadSingle = spreadToo
+    ? await intake([onPg], `${INTAKE_SERVICES} services, 1 replica`, spread)
+    : Number.NaN;
+  const spreadBoth = spreadToo
+    ? await intake([onPg, replicaB], `${INTAKE_SERVICES} services, 2 replicas`, spread)
+    : Number.NaN;
+  const spreadSingleAgain = spreadToo
+    ? await intake([onPg], `${INTAKE_SERVICES} services, 1 replica again`, spread)
+    : Number.NaN;
   const spreadOne = (spreadSingle + spreadSingleAgain) / 2;
   // The two-replica round against the single rounds on either side of it, so drift cancels.
   const oneReplica = (single + singleAgain) / 2;

@@ -5,6 +5,7 @@
 //
 //   node bench/loadgen-vs-wrk.bench.mjs [dist-dir]        (or WAYBILL_BENCH_DIST; default dist)
 //   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_THREADS=1 BENCH_SERVER=node|nginx
+//   BENCH_FLOOR=1 adds a bare `net` client (Node's floor: no parsing, timing or tallies) to each round
 //
 // BENCH_THREADS is both wrk's -t and the generator's `workers`. With two or more CPUs and
 // taskset available, the server runs on CPU 0 and the client under test (wrk, or the generator
@@ -28,6 +29,7 @@ const connections = positiveInteger("BENCH_CONNECTIONS", 10);
 const threads = positiveInteger("BENCH_THREADS", 1);
 if (threads > connections) stop("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk refuses it)");
 const serverKind = process.env.BENCH_SERVER ?? "node";
+const withFloor = process.env.BENCH_FLOOR === "1";
 const goal = 1.0;
 
 const canPin = availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
@@ -134,14 +136,19 @@ async function runWrk(url, durationSeconds) {
 }
 
 // Reports the CPU time of the run itself: Node's own start-up (~0.1 s) is not the generator's cost.
-// A run of one request first measures the fixed cost of a run (its threads' start-up and module
-// loading, ~0.1–0.3 s), so that the cost per request can also be given without it.
+// A second run of one request measures the fixed cost of a run (merging, and whatever start-up
+// the measured run will pay again), so that the cost per request can also be given without it.
+// The first pays the one-off module loading; it is left out, as the generator keeps its threads
+// warm between runs (before that, each run started its threads again, and the second run of one
+// request pays that too, as the measured run did).
 const generatorSource = `
 const [entry, target, connections, durationMs, workers] = process.argv.slice(1);
 const { runLoad } = await import(entry);
 const cpuSince = (before) => { const { user, system } = process.cpuUsage(before); return (user + system) / 1e6; };
+const oneRequest = { target, model: "closed", connections: Number(workers), durationMs: 1000, maxRequests: 1, workers: Number(workers) };
+await runLoad(oneRequest);
 const fixedFrom = process.cpuUsage();
-await runLoad({ target, model: "closed", connections: Number(workers), durationMs: 1000, maxRequests: 1, workers: Number(workers) });
+await runLoad(oneRequest);
 const fixedCpuSeconds = cpuSince(fixedFrom);
 const before = process.cpuUsage();
 const result = await runLoad({
@@ -150,6 +157,77 @@ const result = await runLoad({
 });
 process.stdout.write(JSON.stringify({ result, cpuSeconds: cpuSince(before), fixedCpuSeconds }));
 `;
+
+// Node's floor (BENCH_FLOOR=1): the least any Node client with public APIs can cost a request here.
+// Connections, a request written as one ready Buffer with socket.write, reads into one reused
+// buffer through onread, a response counted once its known byte count has arrived; no parsing,
+// timing or tallies. Its size is learned from one exchange first (fixed-length answers only).
+const floorSource = `
+import { connect } from "node:net";
+const [host, port, connections, durationMs] = process.argv.slice(1);
+const request = Buffer.from("GET / HTTP/1.1\\r\\nHost: " + host + ":" + port + "\\r\\n\\r\\n");
+const buffer = Buffer.allocUnsafe(64 * 1024);
+const cpuSince = (before) => { const { user, system } = process.cpuUsage(before); return (user + system) / 1e6; };
+const size = await new Promise((resolveSize, reject) => {
+  let text = "";
+  const socket = connect({ host, port: Number(port) }, () => socket.write(request));
+  socket.setEncoding("latin1").on("error", reject).on("data", (chunk) => {
+    text += chunk;
+    const end = text.indexOf("\\r\\n\\r\\n");
+    const length = /content-length: *(\\d+)/i.exec(text);
+    if (end >= 0 && length !== null && text.length >= end + 4 + Number(length[1])) {
+      socket.destroy();
+      resolveSize(end + 4 + Number(length[1]));
+    }
+  });
+});
+let requests = 0;
+let running = true;
+const sockets = [];
+const before = process.cpuUsage();
+const started = performance.now();
+for (let i = 0; i < Number(connections); i++) {
+  let received = 0;
+  const socket = connect({
+    host, port: Number(port), noDelay: true,
+    onread: { buffer, callback: (bytes) => {
+      received += bytes;
+      if (received < size) return true;
+      received -= size;
+      requests++;
+      if (running) socket.write(request);
+      return true;
+    } },
+  });
+  socket.write(request);
+  sockets.push(socket);
+}
+setTimeout(() => {
+  running = false;
+  const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSince(before);
+  for (const socket of sockets) socket.destroy();
+  process.stdout.write(JSON.stringify({ throughput: requests / seconds, requests, cpuSeconds }));
+}, Number(durationMs));
+`;
+
+async function runFloor(target) {
+  const { hostname, port } = new URL(target);
+  const { stdout } = await runClient(
+    [
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      floorSource,
+      hostname,
+      port,
+      String(connections),
+      String(seconds * 1000),
+    ],
+    { timeCpu: false },
+  );
+  return JSON.parse(stdout);
+}
 
 async function runWaybill(target) {
   const { stdout } = await runClient(
@@ -194,12 +272,18 @@ try {
   await runWrk(`${target}/`, 2);
   const wrk = [];
   const waybill = [];
+  const floor = [];
   for (let round = 1; round <= rounds; round++) {
     wrk.push(await runWrk(`${target}/`, seconds));
     waybill.push(await runWaybill(target));
+    if (withFloor) floor.push(await runFloor(target));
     const [w, o] = [wrk.at(-1), waybill.at(-1)];
+    const floorNote = withFloor
+      ? `, node floor ${floor.at(-1).throughput.toFixed(0)} req/s ` +
+        `(${((floor.at(-1).cpuSeconds * 1e6) / floor.at(-1).requests).toFixed(1)} µs/request)`
+      : "";
     process.stderr.write(
-      `round ${round}: wrk ${w.throughput.toFixed(0)} req/s, waybill ${o.throughput.toFixed(0)} req/s\n`,
+      `round ${round}: wrk ${w.throughput.toFixed(0)} req/s, waybill ${o.throughput.toFixed(0)} req/s${floorNote}\n`,
     );
   }
   // Best of each: on a shared machine interference only ever lowers a figure.
@@ -211,12 +295,16 @@ try {
     wrkCpu === undefined || waybillCpu === undefined
       ? ""
       : `; client CPU per request: waybill ${waybillCpu.toFixed(1)} µs ` +
-        `(${cpuPerRequest(waybill, "runningCpuSeconds").toFixed(1)} µs without its threads' start-up), wrk ${wrkCpu.toFixed(1)} µs`;
+        `(${cpuPerRequest(waybill, "runningCpuSeconds").toFixed(1)} µs without a run's fixed cost), wrk ${wrkCpu.toFixed(1)} µs`;
+  const floorSummary = withFloor
+    ? `; node floor (bare net client, 1 thread) ${Math.max(...floor.map((r) => r.throughput)).toFixed(0)} req/s, ` +
+      `${cpuPerRequest(floor).toFixed(1)} µs per request`
+    : "";
   const placement = canPin ? `server on CPU ${serverCpu}, client on CPU ${clientCpu}` : "no CPU pinning";
   process.stdout.write(
     `loadgen-vs-wrk: waybill ${bestWaybill.toFixed(0)} req/s, wrk ${bestWrk.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}× ` +
       `(goal ≥ ${goal}×: ${ratio >= goal ? "met" : "NOT met"}; best of ${rounds} alternating ${seconds} s rounds, ` +
-      `${threads} thread${threads === 1 ? "" : "s"} each, ${connections} connections, closed model, ${server.describe}, ${placement}${cpuNote})\n`,
+      `${threads} thread${threads === 1 ? "" : "s"} each, ${connections} connections, closed model, ${server.describe}, ${placement}${cpuNote}${floorSummary})\n`,
   );
 } finally {
   server.stop();

@@ -15,7 +15,15 @@
 // Each side's plain path is its own proxy without the terminator, so each added figure is that
 // side's terminator hop plus its proxy's TLS. The one difference left is in Waybill's favour:
 // nginx's back server parses and re-sends HTTP, where Waybill's terminator splices bytes
-// (Debian's nginx ships its TCP stream module as a separate package, not installed here).
+// (Debian's nginx ships its TCP stream module as a separate package).
+// When that package (libnginx-mod-stream) is installed, a third side runs in the same rounds, the
+// native terminator: Waybill's stage proxies (plain, and mTLS as above) with nginx's `stream`
+// module in the terminator's place (TLS 1.3, client certificate required, the client's subject
+// mapped to the upstream and anything else refused, a TCP splice to the backend):
+//   native plain:  stage proxy (node, plain upstream)            → backend
+//   native mTLS:   stage proxy (node, https agent + client cert) → nginx stream (one worker) → backend
+// It is judged against nginx's added p99 like Waybill's side, and against Waybill's Node
+// terminator round by round (native − Node added p99, with its interval).
 //
 // The paired method of the gate: a side's plain and mTLS paths are driven at the same time by the
 // built-in open-model generator, arrivals interleaved request by request (the generator's
@@ -37,11 +45,12 @@
 //   BENCH_CPU_PROF=<dir> writes CPU profiles of the stage proxies and the terminator there
 //   BENCH_TRACE_GC=1 counts the garbage collections of the stage proxies and the terminator
 //   BENCH_NODE_FLAGS="--max-semi-space-size=16" gives the proxies and the terminator Node flags, to try some
+//   BENCH_NATIVE=0 leaves the native side out even when nginx's stream module is installed
 //   BENCH_COMPARE=<dist-dir> adds a third side in the same rounds: the terminator of that build (the
 //     same proxies), so a change of the terminator is compared before/after on the same moments;
 //     it prints both terminators' CPU per 1k requests and the per-round difference with its interval
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -59,6 +68,9 @@ const serverCpus = process.env.BENCH_SERVER_CPUS;
 const generatorCpus = process.env.BENCH_GENERATOR_CPUS;
 const compareDir =
   process.env.BENCH_COMPARE === undefined ? null : resolve(repoRoot, process.env.BENCH_COMPARE);
+/** Where Debian puts nginx's dynamic stream module (package libnginx-mod-stream) */
+const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+const native = process.env.BENCH_NATIVE !== "0" && existsSync(STREAM_MODULE);
 const WARMUP_MS = 1000;
 /** Waybill's added p99 may be this many times nginx's */
 const GOAL = 1.2;
@@ -288,6 +300,34 @@ process.once("SIGTERM", () => process.exit(0));
           return { terminator: term.child, plain, mtls };
         })();
 
+  const nativeSide = native
+    ? await (async () => {
+        const nativeStreamPort = await freePort();
+        // The stream module has no variable for a URI SAN, so the check is on the subject: the
+        // stage proxy's common name reaches the backend, any other verified client a closed port.
+        const refused = await freePort();
+        writeFileSync(
+          join(dir, "nginx-stream.conf"),
+          `load_module ${STREAM_MODULE};
+daemon off; master_process off; worker_processes 1; pid ${dir}/nginx-stream.pid; error_log ${dir}/nginx-stream-error.log;
+events { worker_connections 1024; }
+stream {
+  map $ssl_client_s_dn $instance { "CN=bench/staging proxy" 127.0.0.1:${backendPort}; default 127.0.0.1:${refused}; }
+  server { listen 127.0.0.1:${nativeStreamPort} ssl;
+    ssl_certificate ${dir}/instance.pem; ssl_certificate_key ${dir}/instance.key; ssl_protocols TLSv1.3;
+    ssl_client_certificate ${dir}/ca.pem; ssl_verify_client on; ssl_session_tickets on;
+    tcp_nodelay on; proxy_pass $instance; } }
+`,
+        );
+        const stream = start(["nginx", "-p", dir, "-c", join(dir, "nginx-stream.conf")]);
+        await waitForPort(nativeStreamPort);
+        const plain = await proxyOf("plain", nativeStreamPort, "native-proxy-plain");
+        const mtls = await proxyOf("mtls", nativeStreamPort, "native-proxy-mtls");
+        return { stream, plain, mtls };
+      })()
+    : null;
+  if (!native) process.stderr.write(`native side left out: ${STREAM_MODULE} not found or BENCH_NATIVE=0\n`);
+
   const [nginxPlainPort, nginxFrontPort, nginxBackPort] = [
     await freePort(),
     await freePort(),
@@ -339,6 +379,13 @@ ${servers} }
     "nginx plain": nginxPlain,
     "nginx front": nginxFront,
     "nginx back": nginxBack,
+    ...(nativeSide === null
+      ? {}
+      : {
+          "native plain proxy": nativeSide.plain.child,
+          "native mTLS proxy": nativeSide.mtls.child,
+          "native nginx stream": nativeSide.stream,
+        }),
     ...(compared === null
       ? {}
       : {
@@ -357,6 +404,17 @@ ${servers} }
       plain: { url: `http://127.0.0.1:${nginxPlainPort}`, cpu: [nginxPlain.pid] },
       mtls: { url: `http://127.0.0.1:${nginxFrontPort}`, cpu: [nginxFront.pid, nginxBack.pid] },
     },
+    ...(nativeSide === null
+      ? {}
+      : {
+          native: {
+            plain: { url: `http://127.0.0.1:${nativeSide.plain.port}`, cpu: [nativeSide.plain.child.pid] },
+            mtls: {
+              url: `http://127.0.0.1:${nativeSide.mtls.port}`,
+              cpu: [nativeSide.mtls.child.pid, nativeSide.stream.pid],
+            },
+          },
+        }),
     ...(compared === null
       ? {}
       : {
@@ -409,26 +467,34 @@ ${servers} }
     field("nginx", "addedP50"),
     field("nginx", "addedP99"),
   ];
-  // Per round, how far Waybill's added p99 is from the goal; the goal holds when the median is ≤ 0.
-  // A round where the generator could not keep its rate on either side says nothing, and is left out.
-  const margins = wP99.flatMap((waybill, round) =>
-    results.waybill[round].inconclusive || results.nginx[round].inconclusive
-      ? []
-      : [waybill - GOAL * nP99[round]],
-  );
-  const interval = medianInterval(margins, COVERAGE);
-  const verdict =
-    interval === null
-      ? `no verdict: ${margins.length} conclusive rounds are too few for a ${COVERAGE * 100} % interval`
-      : interval.high <= 0
-        ? "met"
-        : interval.low > 0
-          ? "NOT met"
-          : "no verdict: the rounds disagree";
-  const intervalText =
-    interval === null
-      ? ""
-      : `; median of waybill − ${GOAL} × nginx added p99 over ${margins.length} conclusive rounds ${median(margins).toFixed(3)} ms, ${(interval.coverage * 100).toFixed(0)} % interval [${interval.low.toFixed(3)}, ${interval.high.toFixed(3)}] ms`;
+  /**
+   * Per round, `side`'s added p99 minus `factor` × `against`'s; the median of that is ≤ 0 when the
+   * goal holds. A round where the generator could not keep its rate on either side says nothing,
+   * and is left out.
+   */
+  const judge = (side, against, factor) => {
+    const theirs = field(against, "addedP99");
+    const margins = field(side, "addedP99").flatMap((ours, round) =>
+      results[side][round].inconclusive || results[against][round].inconclusive
+        ? []
+        : [ours - factor * theirs[round]],
+    );
+    const interval = medianInterval(margins, COVERAGE);
+    const verdict =
+      interval === null
+        ? `no verdict: ${margins.length} conclusive rounds are too few for a ${COVERAGE * 100} % interval`
+        : interval.high <= 0
+          ? "met"
+          : interval.low > 0
+            ? "NOT met"
+            : "no verdict: the rounds disagree";
+    const intervalText =
+      interval === null
+        ? ""
+        : `; median of ${side} − ${factor === 1 ? "" : `${factor} × `}${against} added p99 over ${margins.length} conclusive rounds ${median(margins).toFixed(3)} ms, ${(interval.coverage * 100).toFixed(0)} % interval [${interval.low.toFixed(3)}, ${interval.high.toFixed(3)}] ms`;
+    return { verdict, intervalText };
+  };
+  const { verdict, intervalText } = judge("waybill", "nginx", GOAL);
   const ratioText = (waybill, nginx) => (nginx > 0 ? `${(waybill / nginx).toFixed(2)}×` : "n/a");
   const roundRatios = wP99.flatMap((waybill, round) => (nP99[round] > 0 ? [waybill / nP99[round]] : []));
   const spread =
@@ -458,6 +524,19 @@ ${servers} }
       `; mTLS path (proxy + terminator) this build ${cpu("waybill", "mtlsCpuPer1k")}, compared ${cpu("compared", "mtlsCpuPer1k")}\n`
     );
   })();
+  const nativeText = (() => {
+    if (nativeSide === null) return "";
+    const [xP50, xP99] = [field("native", "addedP50"), field("native", "addedP99")];
+    const goal = judge("native", "nginx", GOAL);
+    // Below 0 when the native terminator adds less than the Node one; "met" here means it does
+    const better = judge("native", "waybill", 1);
+    return (
+      `  native terminator (nginx stream behind Waybill's proxies): added p50/p99 per round ${ms(xP50)} / ${ms(xP99)} ms, medians ${median(xP50).toFixed(3)}/${median(xP99).toFixed(3)} ms\n` +
+      `  native added p99 ratio to nginx ${ratioText(median(xP99), median(nP99))} (goal ≤ ${GOAL}×: ${goal.verdict}${goal.intervalText})\n` +
+      `  native below the Node terminator (added p99): ${better.verdict === "met" ? "yes" : better.verdict === "NOT met" ? "no, above" : better.verdict}${better.intervalText}\n` +
+      `  CPU s per 1k requests (medians): native plain ${cpu("native", "plainCpuPer1k")}, mTLS ${cpu("native", "mtlsCpuPer1k")} (proxy + nginx stream, of which stream ${cpu("native", "secondHopCpuPer1k")})\n`
+    );
+  })();
   const gc = traceGc
     ? `  garbage collections: ${["proxy-plain", "proxy-mtls", "terminator", ...(compared === null ? [] : ["compared-terminator"])].map((name) => `${name} ${gcSummary(gcLogOf(name))}`).join("; ")}\n`
     : "";
@@ -476,6 +555,7 @@ ${servers} }
         : `  ${inconclusive} of ${sideNames.length * rounds} measurements inconclusive: the load generator could not keep its rate (a busy machine)\n`) +
       `  CPU s per 1k requests (medians): waybill plain ${cpu("waybill", "plainCpuPer1k")}, mTLS ${cpu("waybill", "mtlsCpuPer1k")} (proxy + terminator, of which terminator ${cpu("waybill", "secondHopCpuPer1k")}); ` +
       `nginx plain ${cpu("nginx", "plainCpuPer1k")}, mTLS ${cpu("nginx", "mtlsCpuPer1k")} (front + back, of which back ${cpu("nginx", "secondHopCpuPer1k")})\n` +
+      nativeText +
       comparison +
       gc +
       `  ${PUBLISHED}\n`,
@@ -484,6 +564,13 @@ ${servers} }
     `mtls-overhead: added p99 waybill ${median(wP99).toFixed(3)} ms vs nginx ${median(nP99).toFixed(3)} ms (${ratioText(median(wP99), median(nP99))}), ` +
       `added p50 ${median(wP50).toFixed(3)} vs ${median(nP50).toFixed(3)} ms, ${rounds} rounds: goal ≤ ${GOAL}× ${verdict}${intervalText}\n`,
   );
+  if (nativeSide !== null) {
+    const goal = judge("native", "nginx", GOAL);
+    process.stdout.write(
+      `mtls-overhead: added p99 native terminator ${median(field("native", "addedP99")).toFixed(3)} ms vs nginx ${median(nP99).toFixed(3)} ms, ` +
+        `added p50 ${median(field("native", "addedP50")).toFixed(3)} ms: goal ≤ ${GOAL}× ${goal.verdict}${goal.intervalText}\n`,
+    );
+  }
 } finally {
   for (const child of children) child.kill();
   // A profiled process writes its profile on the way out.

@@ -23,8 +23,12 @@
 //   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10
 //   BENCH_CPU_PROF=<dir> writes a CPU profile of Waybill's proxy process there
 //   BENCH_LOAD_TOOL=autocannon uses autocannon even where wrk is installed
+//   BENCH_COMPARE=<dist-dir> adds a third side to the same rounds: the StageProxy of that build (a
+//     process of its own, on the proxy CPU), and prints both builds' CPU per request per path with
+//     the median of the per-round ratios: a change measured before/after on the same moments of a
+//     busy machine, which separate runs cannot give
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -38,6 +42,9 @@ const { stop, positiveInteger } = benchArguments("proxy-vs-nginx");
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = resolve(repoRoot, process.argv[2] ?? process.env.WAYBILL_BENCH_DIST ?? "dist");
 const proxyEntry = join(distDir, "runtime", "proxy.js");
+const compareDir =
+  process.env.BENCH_COMPARE === undefined ? null : resolve(repoRoot, process.env.BENCH_COMPARE);
+const compareEntry = compareDir === null ? null : join(compareDir, "runtime", "proxy.js");
 const seconds = positiveInteger("BENCH_SECONDS", 5);
 const rounds = positiveInteger("BENCH_ROUNDS", 3);
 const connections = positiveInteger("BENCH_CONNECTIONS", 10);
@@ -48,6 +55,7 @@ const CANARY_WEIGHT = 10;
 const PIN = { name: "x-waybill-route", value: "candidate" };
 
 if (!existsSync(proxyEntry)) stop(`no ${proxyEntry}: build first (npm run build) or set WAYBILL_BENCH_DIST`);
+if (compareEntry !== null && !existsSync(compareEntry)) stop(`no ${compareEntry}: build BENCH_COMPARE first`);
 if (spawnSync("nginx", ["-v"]).status !== 0) stop("nginx is not installed (apt-get install -y nginx-light)");
 const useWrk = process.env.BENCH_LOAD_TOOL !== "autocannon" && spawnSync("wrk", ["-v"]).error === undefined;
 const autocannonBin = useWrk
@@ -172,9 +180,9 @@ for (const port of process.argv.slice(1)) {
 // The proxy process: a plain stage (stable only) and a canary stage (stable and candidate at
 // CANARY_WEIGHT %), each with a traffic window open. On stdin, "window" closes the windows and
 // opens new ones, answering with the closed ones' request counts per instance as a JSON line.
-function proxySource(backendPorts) {
+function proxySource(backendPorts, entry) {
   return `
-import { StageProxy } from ${JSON.stringify(pathToFileURL(proxyEntry).href)};
+import { StageProxy } from ${JSON.stringify(pathToFileURL(entry).href)};
 import { createInterface } from "node:readline";
 const [plainPort, canaryPort] = process.argv.slice(2).map(Number);
 const ports = { i1: ${backendPorts.stable}, i2: ${backendPorts.candidate} };
@@ -212,10 +220,16 @@ http { access_log off; keepalive_requests 100000000;
 `;
 }
 
-/** User and system CPU seconds a process has used so far */
+/**
+ * CPU seconds a process's threads have used so far: the scheduler's nanosecond count
+ * (`schedstat`), where `/proc/<pid>/stat` counts 10 ms ticks, too coarse for short rounds.
+ */
 function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return readdirSync(`/proc/${pid}/task`).reduce(
+    (sum, thread) =>
+      sum + Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, "utf8").split(" ")[0]) / 1e9,
+    0,
+  );
 }
 
 /** A load run on a proxy, with the proxy process's CPU time per request in µs */
@@ -250,22 +264,33 @@ try {
   await waitForPort(backendPorts.candidate);
 
   const waybillPorts = { plain: await freePort(), canary: await freePort() };
-  writeFileSync(join(dir, "proxy.mjs"), proxySource(backendPorts));
-  const profile =
-    profileDir === null
-      ? []
-      : ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", "stage-proxy.cpuprofile"];
+  writeFileSync(join(dir, "proxy.mjs"), proxySource(backendPorts, proxyEntry));
+  const profile = (name) =>
+    profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name];
   const waybill = start(
     PROXY_CPU,
     [
       process.execPath,
-      ...profile,
+      ...profile("stage-proxy.cpuprofile"),
       join(dir, "proxy.mjs"),
       String(waybillPorts.plain),
       String(waybillPorts.canary),
     ],
     ["pipe", "pipe", "inherit"],
   );
+  // The build compared against: the same proxy program on its own ports (its windows stay open).
+  const comparePorts = compareEntry === null ? null : { plain: await freePort(), canary: await freePort() };
+  let compare = null;
+  if (comparePorts !== null) {
+    writeFileSync(join(dir, "compare-proxy.mjs"), proxySource(backendPorts, compareEntry));
+    compare = start(PROXY_CPU, [
+      process.execPath,
+      ...profile("compare-proxy.cpuprofile"),
+      join(dir, "compare-proxy.mjs"),
+      String(comparePorts.plain),
+      String(comparePorts.canary),
+    ]);
+  }
   const windowAnswers = createInterface({ input: waybill.stdout })[Symbol.asyncIterator]();
   /** The Waybill proxies' requests per instance since the last call, [plain, canary] */
   const windowCounts = async () => {
@@ -277,40 +302,50 @@ try {
   const nginxPorts = { plain: await freePort(), canary: await freePort() };
   writeFileSync(join(dir, "nginx.conf"), nginxConf(backendPorts, nginxPorts));
   const nginx = start(PROXY_CPU, ["nginx", "-p", dir, "-c", join(dir, "nginx.conf")]);
-  const pids = { waybill: waybill.pid, nginx: nginx.pid };
-  for (const port of [...Object.values(waybillPorts), ...Object.values(nginxPorts)]) await waitForPort(port);
+  const pids = {
+    waybill: waybill.pid,
+    nginx: nginx.pid,
+    ...(compare === null ? {} : { compare: compare.pid }),
+  };
+  for (const port of [
+    ...Object.values(waybillPorts),
+    ...Object.values(nginxPorts),
+    ...Object.values(comparePorts ?? {}),
+  ])
+    await waitForPort(port);
 
   const url = (port) => `http://127.0.0.1:${port}/`;
   const paths = {
     plain: {
       waybill: url(waybillPorts.plain),
       nginx: url(nginxPorts.plain),
+      ...(comparePorts === null ? {} : { compare: url(comparePorts.plain) }),
       header: undefined,
     },
     canary: {
       waybill: url(waybillPorts.canary),
       nginx: url(nginxPorts.canary),
+      ...(comparePorts === null ? {} : { compare: url(comparePorts.canary) }),
       header: undefined,
     },
     pinned: {
       waybill: url(waybillPorts.canary),
       nginx: url(nginxPorts.canary),
+      ...(comparePorts === null ? {} : { compare: url(comparePorts.canary) }),
       header: PIN,
     },
   };
+  const sides = compare === null ? ["waybill", "nginx"] : ["waybill", "compare", "nginx"];
   const direct = url(backendPorts.stable);
 
   // Unmeasured: JIT compilation and the first connections are not the steady cost.
   await load(direct);
-  for (const path of Object.values(paths)) {
-    await load(path.waybill, path.header);
-    await load(path.nginx, path.header);
-  }
+  for (const path of Object.values(paths)) for (const side of sides) await load(path[side], path.header);
   const runs = [];
   const candidateShares = [];
   for (let round = 0; round < rounds; round++) {
     const run = { direct: await load(direct) };
-    const order = round % 2 === 0 ? ["waybill", "nginx"] : ["nginx", "waybill"];
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const [name, path] of Object.entries(paths)) {
       for (const side of order) {
         if (side === "waybill" && name === "canary") await windowCounts();
@@ -354,6 +389,22 @@ try {
     };
   });
   const plain = summary[0];
+  if (compare !== null) {
+    const compared = Object.keys(paths).map((name) => {
+      const w = (run) => run[`waybill ${name}`];
+      const c = (run) => run[`compare ${name}`];
+      return (
+        `${name} ${perRound((run) => w(run).cpuMicros).toFixed(1)} vs ${perRound((run) => c(run).cpuMicros).toFixed(1)} µs ` +
+        `(per-round ratio ${perRound((run) => w(run).cpuMicros / c(run).cpuMicros).toFixed(3)}×), ` +
+        `throughput ${perRound((run) => w(run).throughput / c(run).throughput).toFixed(2)}×, ` +
+        `vs nginx ${perRound((run) => c(run).throughput / run[`nginx ${name}`].throughput).toFixed(2)}×`
+      );
+    });
+    process.stdout.write(
+      `proxy-vs-nginx compare: proxy CPU per request, this build vs ${compareDir}: ${compared.join("; ")} ` +
+        `(medians of ${rounds} rounds; "vs nginx" is the compared build's throughput ratio)\n`,
+    );
+  }
   const met = plain.ratio >= THROUGHPUT_GOAL && plain.p50OverNginx < ADDED_P50_GOAL_MS;
   const ms = (value) => value.toFixed(3);
   const parts = summary.map(

@@ -42,6 +42,22 @@ function committedRepo(): string {
   return dir;
 }
 
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function deferred(): Deferred {
+  let resolve: () => void = () => undefined;
+  let reject: (error: Error) => void = () => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 describe("sourceFacts", () => {
   it("records when the commit was made, in UTC, from the committer's own offset", async () => {
     const dir = tempDir();
@@ -96,6 +112,25 @@ describe("sourceFacts", () => {
     assert.equal((await sourceFacts(service))?.dirty, false);
     writeFileSync(join(service, "server.js"), "inside\n");
     assert.equal((await sourceFacts(service))?.dirty, true);
+  });
+
+  it("asks whether the tree is dirty only once the build has settled, whichever way", async () => {
+    const outcomes = [
+      { build: "succeeds", settle: (done: Deferred) => done.resolve() },
+      { build: "fails", settle: (done: Deferred) => done.reject(new Error("build failed")) },
+    ];
+    for (const { build, settle } of outcomes) {
+      const dir = committedRepo();
+      const done = deferred();
+      const facts = sourceFacts(dir, done.promise);
+      // Written by the build, after git could have answered the questions that do not wait for it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      writeFileSync(join(dir, "generated.js"), "built\n");
+      settle(done);
+      const found = await facts;
+      assert.equal(found?.commit, git(dir, ["rev-parse", "HEAD"]), build);
+      assert.equal(found?.dirty, true, build);
+    }
   });
 
   const signing = [

@@ -42,11 +42,22 @@ async function git(dir: string, args: string[]): Promise<string | undefined> {
  * Undefined outside a git repository, or in one without commits. The questions go to git
  * together, not one after another: each call is a process start, and they answer in the time of
  * the slowest (usually `status`), not of their sum.
+ *
+ * `treeBuilt`: the build that runs meanwhile. Only the working tree's state depends on it (a build
+ * may write files git does not ignore), so only `status` waits for it to settle, either way; the
+ * commit, the branch and the remote are asked while it runs. A build that fails leaves the facts
+ * unused, so its rejection is not theirs.
  */
-export async function sourceFacts(serviceDir: string): Promise<SourceFacts | undefined> {
+export async function sourceFacts(
+  serviceDir: string,
+  treeBuilt: Promise<unknown> = Promise.resolve(),
+): Promise<SourceFacts | undefined> {
   const head = git(serviceDir, ["rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD"]);
   const origin = git(serviceDir, ["remote", "get-url", "origin"]);
-  const status = git(serviceDir, ["status", "--porcelain", "--", "."]);
+  const status = treeBuilt.then(
+    () => git(serviceDir, ["status", "--porcelain", "--", "."]),
+    () => undefined,
+  );
   const commitFacts = head.then(async (text) => {
     const [top, commit, ref] = text?.split("\n") ?? [];
     if (top === undefined || commit === undefined || !/^[0-9a-f]{40}$/.test(commit)) return undefined;

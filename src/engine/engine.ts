@@ -16,7 +16,8 @@
  */
 import { parseStoredSpec } from "../spec/stored-spec.js";
 import { randomUUID } from "node:crypto";
-import { errorMessage } from "../errors.js";
+import { ConflictError, errorMessage } from "../errors.js";
+import { setTimeout as delay } from "node:timers/promises";
 import type { EvidenceService } from "../evidence/evidence-service.js";
 import { parseDuration } from "../spec/units.js";
 import { stageTargets, type ServiceSpec, type StageSpec } from "../spec/schema.js";
@@ -34,6 +35,9 @@ import { recordedRecommendation } from "../evidence/attestation/recorded-recomme
 import type { PlannedTask, TaskContext, TaskHandler, TaskOutcome, TaskRegistry } from "./task.js";
 
 const ACTIVE_STATES = ["running", "waiting-approval", "rolling-back"] as const;
+/** How long a decision waits for the run's lease, held by a replica that is just letting it go */
+const DECISION_LEASE_WAIT_MS = 5_000;
+const DECISION_LEASE_RETRY_MS = 50;
 
 interface StageKey {
   service: string;
@@ -140,9 +144,31 @@ export class Engine {
     await this.decide(runId, newEvent("run.rejected", `runs/${runId}`, { by, reason }, runId));
   }
 
+  /**
+   * A person's decision counts only while the run still waits for it, and is written under the
+   * run's lease: one that crosses an approval timeout or a newer ship at another replica is
+   * refused, never applied to a run that has moved on. The replica that brought the run to its
+   * wait may hold the lease a moment longer, so it is asked for again for a short while.
+   */
   private async decide(runId: string, decision: NewEvent): Promise<void> {
+    const giveUpAt = Date.now() + DECISION_LEASE_WAIT_MS;
+    for (;;) {
+      let decided = false;
+      await this.underLease(runId, async (fence) => {
+        if ((await this.store.getRun(runId))?.state !== "waiting-approval") return;
+        await this.store.append([decision], { fence });
+        decided = true;
+      });
+      if (decided) break;
+      if ((await this.store.getRun(runId))?.state !== "waiting-approval") {
+        throw new ConflictError(`run ${runId} no longer waits for approval`);
+      }
+      if (Date.now() >= giveUpAt) {
+        throw new ConflictError(`run ${runId} is being changed by another replica; try again in a moment`);
+      }
+      await delay(DECISION_LEASE_RETRY_MS);
+    }
     this.clearApprovalTimer(runId);
-    await this.store.append([decision]);
     await this.schedule();
   }
 

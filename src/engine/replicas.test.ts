@@ -295,5 +295,36 @@ describe(
         "a released lease is claimed, not taken over",
       );
     });
+    test("an approval that arrives after the run was rejected is refused and changes nothing", async () => {
+      const database = await sharedDatabase();
+      const storeA = await database.open();
+      const storeB = await database.open();
+      const digest = await recordArtifact(storeA, [{ name: "dev", approval: { pass: "manual" } }]);
+      const targetA = new HangingTarget(false);
+      const targetB = new HangingTarget(false);
+      const a = replica(storeA, targetA, "a");
+      const b = replica(storeB, targetB, "b");
+      await a.start();
+      await b.start();
+      const run = await a.enqueue({
+        shipId: "s1",
+        kind: "ship",
+        service: "shop",
+        stage: "dev",
+        digest,
+        version: "1",
+      });
+      await until(
+        "the run waits for approval",
+        async () => (await storeA.getRun(run.id))?.state === "waiting-approval",
+      );
+      // As the approval timeout (or a newer ship) rejects it at A while a person's approval, which
+      // found the run waiting a moment before, is on its way at B.
+      await a.reject(run.id, "waybill", "no approval before the approval timeout");
+      await until("the run fails", async () => (await storeA.getRun(run.id))?.state === "failed");
+      await assert.rejects(b.approve(run.id, "alice"), /no longer waits|not waiting/);
+      assert.equal((await storeB.getRun(run.id))?.state, "failed");
+      assert.equal([...targetA.calls, ...targetB.calls].filter((call) => call === "release").length, 0);
+    });
   },
 );

@@ -87,7 +87,7 @@ async function setUp(answer: (count: number) => "hang" | number) {
   const [event] = await store.append([
     newEvent("task.started", "runs/r1", { task: "deploy", attempt: 1 }, "r1"),
   ]);
-  return { file, store, integrations, requests, eventId: event!.id };
+  return { db, file, store, integrations, requests, eventId: event!.id };
 }
 
 function killed(child: ChildProcess): Promise<void> {
@@ -98,7 +98,7 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 test("a dispatcher killed mid-request loses nothing: the next one sends the attempt again, once, with the same webhook-id", async () => {
-  const { file, store, integrations, requests, eventId } = await setUp((count) =>
+  const { db, file, store, integrations, requests, eventId } = await setUp((count) =>
     count === 1 ? "hang" : 200,
   );
   const child = dispatcherProcess(file);
@@ -106,9 +106,14 @@ test("a dispatcher killed mid-request loses nothing: the next one sends the atte
   await killed(child);
   const [claimed] = await integrations.deliveries();
   assert.equal(claimed?.state, "pending");
-  // The successor's clock stands past the dead one's lease, instead of the test waiting it out.
+  // The database's clock (as the successor's store reads it) is moved past the dead one's lease,
+  // instead of the test waiting it out.
   let now = Date.now();
-  const successor = new WebhookDispatcher({ store, integrations, now: () => now });
+  const successor = new WebhookDispatcher({
+    store,
+    integrations: new IntegrationStore(db as unknown as Kysely<IntegrationTables>, undefined, () => now),
+    now: () => now,
+  });
   await successor.runOnce();
   assert.equal(requests.length, 1, "not while the dead one's lease runs");
   now += 2 * REQUEST_TIMEOUT_MS + 5_001;

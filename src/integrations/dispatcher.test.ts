@@ -31,7 +31,11 @@ interface Replica {
   integrations: IntegrationStore;
 }
 
-async function twoReplicas(backend: "sqlite" | "postgres"): Promise<[Replica, Replica]> {
+/** Two replicas on one fresh database; `clock` stands in for the database's, for tests that step time */
+async function twoReplicas(
+  backend: "sqlite" | "postgres",
+  clock?: { now: () => number },
+): Promise<[Replica, Replica]> {
   if (backend === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "waybill-webhooks-"));
     const db = await openSqliteDatabase(join(dir, "waybill.db"));
@@ -45,11 +49,10 @@ async function twoReplicas(backend: "sqlite" | "postgres"): Promise<[Replica, Re
       undefined,
       async () => undefined,
     );
-    const replica = { store, integrations: new IntegrationStore(db as unknown as Kysely<IntegrationTables>) };
-    return [
-      replica,
-      { ...replica, integrations: new IntegrationStore(db as unknown as Kysely<IntegrationTables>) },
-    ];
+    const integrations = () =>
+      new IntegrationStore(db as unknown as Kysely<IntegrationTables>, undefined, clock?.now);
+    const replica = { store, integrations: integrations() };
+    return [replica, { ...replica, integrations: integrations() }];
   }
   const database = await freshDatabase();
   // Dropped last, once every connection to it is closed.
@@ -64,7 +67,7 @@ async function twoReplicas(backend: "sqlite" | "postgres"): Promise<[Replica, Re
       await store.close();
       await db.destroy();
     });
-    replicas.push({ store, integrations: new IntegrationStore(db) });
+    replicas.push({ store, integrations: new IntegrationStore(db, undefined, clock?.now) });
   }
   return [replicas[0]!, replicas[1]!];
 }
@@ -262,7 +265,8 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     test("retries a receiver that fails twice, with backoff, and then records it delivered", async () => {
-      const [replica] = await twoReplicas(backend);
+      const clock = testClock();
+      const [replica] = await twoReplicas(backend, clock);
       const hook = await receiver((count) => (count <= 2 ? 503 : 200));
       const { secret } = await addSubscription(
         replica.integrations,
@@ -271,7 +275,6 @@ for (const backend of ["sqlite", "postgres"] as const) {
       );
       hook.useSecret(secret);
       await runEvent(replica.store, "run-1");
-      const clock = testClock();
       const dispatcher = new WebhookDispatcher({
         ...replica,
         settings: fast,
@@ -305,7 +308,8 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     test("a receiver that always fails ends in the dead-letter list, from which an admin can retry it", async () => {
-      const [replica] = await twoReplicas(backend);
+      const clock = testClock();
+      const [replica] = await twoReplicas(backend, clock);
       let healthy = false;
       const hook = await receiver(() => (healthy ? 200 : 500));
       const { secret } = await addSubscription(
@@ -315,7 +319,6 @@ for (const backend of ["sqlite", "postgres"] as const) {
       );
       hook.useSecret(secret);
       await runEvent(replica.store, "run-1");
-      const clock = testClock();
       const dispatcher = new WebhookDispatcher({ ...replica, settings: fast, now: clock.now });
       for (let round = 0; round < 6; round++) {
         await dispatcher.runOnce();
@@ -333,12 +336,12 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     test("a dispatcher stopped mid-retry is followed by a new one that delivers the pending attempt once", async () => {
-      const [first, second] = await twoReplicas(backend);
+      const clock = testClock();
+      const [first, second] = await twoReplicas(backend, clock);
       const hook = await receiver((count) => (count === 1 ? 500 : 200));
       const { secret } = await addSubscription(first.integrations, { url: hook.url, events: ["*"] }, "admin");
       hook.useSecret(secret);
       await runEvent(first.store, "run-1");
-      const clock = testClock();
       const before = new WebhookDispatcher({ ...first, settings: fast, now: clock.now });
       await before.runOnce();
       await before.stop();
@@ -352,24 +355,18 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     test("a delivery whose sender died mid-request is sent again after its lease, with the same webhook-id", async () => {
-      const [first, second] = await twoReplicas(backend);
+      const clock = testClock();
+      const [first, second] = await twoReplicas(backend, clock);
       const hook = await receiver();
       const { secret } = await addSubscription(first.integrations, { url: hook.url, events: ["*"] }, "admin");
       hook.useSecret(secret);
       await runEvent(first.store, "run-1");
-      const clock = testClock();
       const dispatcher = new WebhookDispatcher({ ...second, settings: fast, now: clock.now });
       // The dead replica fanned out and claimed the delivery, then died before it sent anything.
       const dead = new WebhookDispatcher({ ...first, settings: { ...fast, concurrency: 0 }, now: clock.now });
       await dead.runOnce();
-      const [id] = await first.integrations.dueDeliveries(new Date(clock.now()).toISOString(), 10);
-      const leaseUntil = new Date(clock.now() + 60_000).toISOString();
-      await first.integrations.claimDelivery(
-        id!,
-        "dead-replica",
-        new Date(clock.now()).toISOString(),
-        leaseUntil,
-      );
+      const [id] = await first.integrations.dueDeliveries(10);
+      await first.integrations.claimDelivery(id!, "dead-replica", 60_000);
       await dispatcher.runOnce();
       assert.equal(hook.requests(), 0, "the claim is honoured while its lease runs");
       clock.advance(60_001);
@@ -380,8 +377,49 @@ for (const backend of ["sqlite", "postgres"] as const) {
       assert.equal(delivery?.attempts, 2, "the dead replica's claim counted as an attempt");
     });
 
+    test("a replica whose clock runs two minutes ahead cannot take a delivery another replica holds", async () => {
+      const [first, second] = await twoReplicas(backend);
+      const hook = await receiver();
+      const { secret } = await addSubscription(first.integrations, { url: hook.url, events: ["*"] }, "admin");
+      hook.useSecret(secret);
+      await runEvent(first.store, "run-1");
+      const holder = new WebhookDispatcher({ ...first, settings: { ...fast, concurrency: 0 } });
+      await holder.runOnce();
+      const [id] = await first.integrations.dueDeliveries(10);
+      assert.ok(await first.integrations.claimDelivery(id!, "live-replica", 60_000));
+      const ahead = new WebhookDispatcher({
+        ...second,
+        settings: fast,
+        now: () => Date.now() + 120_000,
+      });
+      await ahead.runOnce();
+      assert.equal(hook.requests(), 0, "the live lease is the database's, not the skewed clock's");
+      const [delivery] = await first.integrations.deliveries();
+      assert.equal(delivery?.attempts, 1);
+    });
+
+    test("a replica whose clock runs two minutes behind still delivers what another replica fanned out", async () => {
+      const [first, second] = await twoReplicas(backend);
+      const hook = await receiver();
+      const { secret } = await addSubscription(first.integrations, { url: hook.url, events: ["*"] }, "admin");
+      hook.useSecret(secret);
+      await runEvent(first.store, "run-1");
+      await new WebhookDispatcher({ ...first, settings: { ...fast, concurrency: 0 } }).runOnce();
+      const behind = new WebhookDispatcher({
+        ...second,
+        settings: fast,
+        now: () => Date.now() - 120_000,
+      });
+      await behind.runOnce();
+      assert.equal(hook.received.length, 1);
+      assert.deepEqual(hook.refused, []);
+      const [delivery] = await first.integrations.deliveries();
+      assert.equal(delivery?.state, "delivered");
+    });
+
     test("a receiver that does not answer is cut off by the timeout and tried again", async () => {
-      const [replica] = await twoReplicas(backend);
+      const clock = testClock();
+      const [replica] = await twoReplicas(backend, clock);
       const hook = await receiver((count) => (count === 1 ? "hang" : 200));
       const { secret } = await addSubscription(
         replica.integrations,
@@ -390,7 +428,6 @@ for (const backend of ["sqlite", "postgres"] as const) {
       );
       hook.useSecret(secret);
       await runEvent(replica.store, "run-1");
-      const clock = testClock();
       const dispatcher = new WebhookDispatcher({
         ...replica,
         settings: { ...fast, requestTimeoutMs: 200 },

@@ -86,7 +86,10 @@ export interface DispatcherDependencies {
   settings?: Partial<DispatcherSettings>;
   /** Where a failure is told; never given a secret or a URL's query */
   log?: (line: string) => void;
-  /** The clock and the jitter, replaceable so backoff can be checked exactly */
+  /**
+   * The clock that dates signatures, and the jitter, replaceable so backoff can be checked
+   * exactly. Leases and due times are the database's clock (the integration store's), not this.
+   */
   now?: () => number;
   random?: () => number;
 }
@@ -149,8 +152,7 @@ export class WebhookDispatcher {
   private async fanOut(): Promise<void> {
     const leaseMs = this.leaseMs();
     for (let batch = 0; batch < MAX_BATCHES_PER_ROUND; batch++) {
-      const now = this.now();
-      const cursor = await this.deps.integrations.claimFanOut(this.holder, iso(now), iso(now + leaseMs));
+      const cursor = await this.deps.integrations.claimFanOut(this.holder, leaseMs);
       if (cursor === undefined) return;
       const events = await this.deps.store.events({ afterSeq: cursor, limit: this.settings.batchSize });
       const last = events.at(-1);
@@ -160,26 +162,19 @@ export class WebhookDispatcher {
         events.filter((event) => event.waybillrun !== undefined).map(fanOutEvent),
         last.seq,
         subscriptionTakes,
-        iso(now),
       );
       if (events.length < this.settings.batchSize) return;
     }
   }
 
   private async deliverDue(): Promise<void> {
-    const due = await this.deps.integrations.dueDeliveries(iso(this.now()), this.settings.batchSize);
+    const due = await this.deps.integrations.dueDeliveries(this.settings.batchSize);
     let next = 0;
     const worker = async () => {
       while (next < due.length) {
         const id = due[next++];
         if (id === undefined) return;
-        const now = this.now();
-        const claimed = await this.deps.integrations.claimDelivery(
-          id,
-          this.holder,
-          iso(now),
-          iso(now + this.leaseMs()),
-        );
+        const claimed = await this.deps.integrations.claimDelivery(id, this.holder, this.leaseMs());
         if (claimed !== undefined) await this.attempt(claimed);
       }
     };
@@ -188,17 +183,15 @@ export class WebhookDispatcher {
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const sent = await this.send(delivery);
-    const now = this.now();
     if (sent.ok) {
-      await this.deps.integrations.markDelivered(delivery.id, this.holder, sent.status, iso(now));
+      await this.deps.integrations.markDelivered(delivery.id, this.holder, sent.status);
       return;
     }
     const last = delivery.attempts >= this.settings.maxAttempts;
     await this.deps.integrations.markFailed(delivery.id, this.holder, {
       error: sent.error,
       status: sent.status,
-      nextAttemptAt: last ? null : iso(now + this.backoffMs(delivery.attempts)),
-      now: iso(now),
+      retryInMs: last ? null : this.backoffMs(delivery.attempts),
     });
     this.deps.log?.(
       `webhooks: delivery ${delivery.id} of ${delivery.eventType} to subscription ${delivery.subscriptionId} failed ` +
@@ -258,8 +251,4 @@ function requestError(error: unknown, timeoutMs: number): string {
   }
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? errorMessage(error);
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

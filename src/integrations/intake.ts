@@ -133,7 +133,6 @@ export class EventIntake {
     const known = await this.deps.integrations.intake(event.source, event.id);
     if (known !== undefined) return this.duplicateOf(known);
     const plan = await this.plan(event, action);
-    const now = Date.now();
     const recorded = await this.deps.integrations.recordIntake(
       {
         source: event.source,
@@ -142,9 +141,9 @@ export class EventIntake {
         action,
         event: structuredForm(event),
         receivedBy: principal.name,
-        receivedAt: new Date(now).toISOString(),
+        receivedAt: new Date().toISOString(),
       },
-      { holder: this.holder, until: new Date(now + this.leaseMs).toISOString() },
+      { holder: this.holder, leaseMs: this.leaseMs },
     );
     if (!recorded.recorded) return this.duplicateOf(recorded.existing);
     let outcome: Record<string, unknown>;
@@ -172,16 +171,14 @@ export class EventIntake {
    * on every round. An event that can no longer be acted on is recorded with why.
    */
   async resumeAbandoned(): Promise<number> {
-    const now = Date.now();
-    const abandoned = await this.deps.integrations.abandonedIntake(new Date(now).toISOString());
+    const abandoned = await this.deps.integrations.abandonedIntake();
     let resumed = 0;
     for (const record of abandoned) {
       const taken = await this.deps.integrations.takeOverIntake(
         record.source,
         record.id,
         this.holder,
-        new Date(now).toISOString(),
-        new Date(now + this.leaseMs).toISOString(),
+        this.leaseMs,
       );
       if (!taken) continue;
       let outcome: Record<string, unknown>;

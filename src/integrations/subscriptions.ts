@@ -104,7 +104,7 @@ export async function removeSubscription(store: IntegrationStore, id: string): P
 export async function retryDeadLetter(store: IntegrationStore, id: string): Promise<DeliveryRecord> {
   const delivery = await store.delivery(id);
   if (delivery === undefined) throw new NotFoundError(`no webhook delivery with id "${id}"`);
-  if (!(await store.retryDeadLetter(id, new Date().toISOString()))) {
+  if (!(await store.retryDeadLetter(id))) {
     throw new ConflictError(`delivery ${id} is ${delivery.state}, not in the dead-letter list`);
   }
   return (await store.delivery(id)) ?? delivery;

@@ -1,5 +1,5 @@
 /** The load generator's public surface; other modules import from here. */
-export { runLoad } from "./isolated.js";
+export { runLoad, prewarmLoad } from "./isolated.js";
 export { loadOptionsFromSpec } from "./from-spec.js";
 export { loadResultToSlis, type SliValues } from "./slis.js";
 export { mergeSideResults } from "./side-results.js";

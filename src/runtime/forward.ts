@@ -59,7 +59,8 @@ class ProxiedRequest implements UpstreamExchange {
 
   start(): void {
     const { request: incoming, response, hasBody } = this.exchange;
-    response.once("close", () => {
+    // A response closes once: a plain listener spares the once-wrapper on every request.
+    response.on("close", () => {
       // The client went away early: the app need not keep working for nobody.
       if (!response.writableFinished) this.abort();
       this.exchange.tally.finish({ status: this.status, upstreamFailed: this.upstreamFailed });

@@ -36,13 +36,20 @@ export interface RequestHead {
   chunked: boolean;
 }
 
+const HEAD_NAME_LENGTHS = new Set(
+  [ROUTE_HEADER, TRANSPORT_HEADER, "transfer-encoding", "content-length"].map((name) => name.length),
+);
+
 export function readRequestHead(raw: RawHeaders): RequestHead {
   let routePin: string | undefined;
   let transport: string | undefined;
   let hasBody = false;
   let chunked = false;
   for (let index = 0; index < raw.length; index += 2) {
-    const name = (raw[index] as string).toLowerCase();
+    const rawName = raw[index] as string;
+    // Only a name as long as one of the four is lower-cased: most lines are none of them.
+    if (!HEAD_NAME_LENGTHS.has(rawName.length)) continue;
+    const name = rawName.toLowerCase();
     const value = raw[index + 1] as string;
     if (name === ROUTE_HEADER) routePin ??= value;
     else if (name === TRANSPORT_HEADER) transport ??= value;

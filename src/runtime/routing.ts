@@ -31,7 +31,11 @@ export function chooseRoute(
   pinnedSide: string | undefined,
   draw: number,
 ): RouteChoice | null {
-  const pinned = pinnedSide?.trim().toLowerCase();
+  // The usual spellings compare as they are; only others pay for a normalised copy.
+  const pinned =
+    pinnedSide === undefined || pinnedSide === "candidate" || pinnedSide === "stable"
+      ? pinnedSide
+      : pinnedSide.trim().toLowerCase();
   // A pinned request never falls back to the other side: testing a candidate must not silently
   // test the stable version instead.
   if (pinned === "candidate") return sideChoice(routes.candidate, "candidate");

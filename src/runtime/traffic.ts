@@ -80,6 +80,44 @@ interface InstanceCounters {
   idleWaiters: Array<() => void>;
 }
 
+/**
+ * One request from `begin` to `finish`, and then the finished request the windows record: a
+ * single object per request, since the meter is on every one.
+ */
+class Tally implements RequestTally, FinishedRequest {
+  statusClass: StatusClass = "error";
+  finishedAtMs = 0;
+  latencyMs = 0;
+  private readonly startedAtMs: number;
+  private finished = false;
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly openWindows: ReadonlySet<MeterWindow>,
+    private readonly counters: InstanceCounters,
+    readonly instanceId: string,
+    readonly version: string,
+  ) {
+    this.startedAtMs = clock();
+  }
+
+  finish(outcome: RequestOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { counters } = this;
+    this.finishedAtMs = this.clock();
+    this.statusClass = statusClassOf(outcome);
+    this.latencyMs = Math.max(0, this.finishedAtMs - this.startedAtMs);
+    if (isError(this.statusClass)) counters.errors += 1;
+    recordInMetrics(counters.metrics, this.statusClass, this.latencyMs);
+    for (const window of this.openWindows) window.record(this);
+    counters.metrics.inFlight -= 1;
+    if (counters.metrics.inFlight === 0 && counters.idleWaiters.length > 0) {
+      for (const wake of counters.idleWaiters.splice(0)) wake();
+    }
+  }
+}
+
 export class TrafficMeter {
   private readonly counters = new Map<string, InstanceCounters>();
   private readonly openWindows = new Set<MeterWindow>();
@@ -92,25 +130,7 @@ export class TrafficMeter {
     const counters = this.countersFor(instanceId, version);
     counters.requests += 1;
     counters.metrics.inFlight += 1;
-    const startedAtMs = this.clock();
-    let finished = false;
-    return {
-      finish: (outcome) => {
-        if (finished) return;
-        finished = true;
-        const finishedAtMs = this.clock();
-        const statusClass = statusClassOf(outcome);
-        const latencyMs = Math.max(0, finishedAtMs - startedAtMs);
-        if (isError(statusClass)) counters.errors += 1;
-        recordInMetrics(counters.metrics, statusClass, latencyMs);
-        const request = { instanceId, version, statusClass, finishedAtMs, latencyMs };
-        for (const window of this.openWindows) window.record(request);
-        counters.metrics.inFlight -= 1;
-        if (counters.metrics.inFlight === 0) {
-          for (const wake of counters.idleWaiters.splice(0)) wake();
-        }
-      },
-    };
+    return new Tally(this.clock, this.openWindows, counters, instanceId, version);
   }
 
   /**

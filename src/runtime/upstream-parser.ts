@@ -163,13 +163,17 @@ export class UpstreamResponseParser {
     while (lineEnd !== -1) {
       const lineStart = lineEnd + 2;
       lineEnd = text.indexOf("\r\n", lineStart);
-      const line = lineEnd === -1 ? text.slice(lineStart) : text.slice(lineStart, lineEnd);
-      const colon = line.indexOf(":");
+      const end = lineEnd === -1 ? text.length : lineEnd;
+      // Positions in the head itself: no string per line, only its name and value.
+      const colon = text.indexOf(":", lineStart);
+      const first = text.charCodeAt(lineStart);
       // No name, or a continuation line (obsolete folding, RFC 9112 §5.2)
-      if (colon < 1 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9)
-        throw new UpstreamProtocolError(`bad header line: ${JSON.stringify(line.slice(0, 40))}`);
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
+      if (colon <= lineStart || colon >= end || first === 32 || first === 9)
+        throw new UpstreamProtocolError(
+          `bad header line: ${JSON.stringify(text.slice(lineStart, Math.min(end, lineStart + 40)))}`,
+        );
+      const name = text.slice(lineStart, colon);
+      const value = text.slice(colon + 1, end).trim();
       rawHeaders.push(name, value);
       // Lengths first: most names are none of these three.
       if (name.length === 14 && name.toLowerCase() === "content-length") {

@@ -64,7 +64,7 @@ const packageVersion = (
 export async function buildApp(
   deps: AppDependencies,
 ): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
-  const sessions = new Sessions(deps.tokens);
+  const sessions = new Sessions(deps.tokens, deps.tokenStore.sessions());
   const { app, routes } = createApiServer(deps.tokens, sessions);
   const dashboard = loadDashboardFiles();
   registerSystemRoutes(app, {

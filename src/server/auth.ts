@@ -12,6 +12,7 @@ import { z } from "zod";
 import { UserError } from "../errors.js";
 
 import { roles, type Role } from "../api/contract.js";
+import type { TokenReference } from "../store/session-store.js";
 import type { StoredToken, TokenStore } from "../store/token-store.js";
 
 export { roles, type Role };
@@ -36,7 +37,7 @@ export interface Principal {
 /** `wb_<id>_<secret>`: the id finds the stored hash, the secret is what only the holder has */
 const MINTED_TOKEN = /^wb_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
-function sha256(text: string): Buffer {
+function sha256(text: string | Buffer): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
@@ -103,6 +104,30 @@ export class TokenRegistry {
     return this.entries.find(
       (entry) => entry.token.length === presented.length && timingSafeEqual(entry.token, presented),
     )?.principal;
+  }
+
+  /**
+   * Who presents `token`, with a reference to it that is no secret, for a session to stand for
+   * it: a minted token's id, or the SHA-256 of a token of the state folder.
+   */
+  async identify(token: string): Promise<{ principal: Principal; ref: TokenReference } | undefined> {
+    if (!/^\S+$/.test(token)) return undefined;
+    const minted = MINTED_TOKEN.exec(token);
+    if (minted !== null && this.minted !== undefined) {
+      const principal = await this.mintedPrincipal(minted[1] ?? "", minted[2] ?? "");
+      return principal && { principal, ref: { tokenId: minted[1] ?? "" } };
+    }
+    const principal = await this.authenticate(`Bearer ${token}`);
+    return principal && { principal, ref: { tokenSha256: sha256(token).toString("hex") } };
+  }
+
+  /** The principal of the state folder's token with this SHA-256 (hex), while it is still there */
+  stateTokenPrincipal(sha256Hex: string): Principal | undefined {
+    const presented = Buffer.from(sha256Hex, "hex");
+    return this.entries.find((entry) => {
+      const hash = sha256(entry.token);
+      return hash.length === presented.length && timingSafeEqual(hash, presented);
+    })?.principal;
   }
 
   private async mintedPrincipal(id: string, secret: string): Promise<Principal | undefined> {

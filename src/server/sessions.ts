@@ -1,16 +1,19 @@
 /**
  * The dashboard's sessions: a random id in an HttpOnly cookie stands for the token the user
- * pasted once. They are kept in this process's memory: a restart of the control plane (or
- * another replica behind the same address) logs the browser out, and the user pastes the token
- * again; nothing else is lost. The token itself is kept, not the principal it named, so every
- * request re-authenticates it: a revoked token ends its sessions at once.
+ * pasted once. They are kept in the shared database (`src/store/session-store.ts`), so behind one
+ * address any replica knows them, and a restart loses none. A session names its token by
+ * reference, never the token itself, and every request re-checks it: a revoked token ends its
+ * sessions at once, and so does an admin token replaced in the state folder.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { roles } from "../api/contract.js";
 import { SESSION_COOKIE } from "../api/session.js";
+import type { SessionStore, TokenReference } from "../store/session-store.js";
 import type { Principal } from "./auth.js";
 
-export interface TokenAuthenticator {
-  authenticate(authorizationHeader: string | undefined): Promise<Principal | undefined>;
+export interface SessionTokens {
+  identify(token: string): Promise<{ principal: Principal; ref: TokenReference } | undefined>;
+  stateTokenPrincipal(sha256Hex: string): Principal | undefined;
 }
 
 export interface Session {
@@ -18,28 +21,29 @@ export interface Session {
   csrf: string;
 }
 
-interface Entry {
-  token: string;
-  csrf: string;
-  lastUsed: number;
-}
-
 export interface SessionOptions {
   /** A session unused this long is forgotten */
   idleMs: number;
   /** At most this many at once; the least recently used goes first */
   maxSessions: number;
+  /** A session's last use is written at most this often, not on every request */
+  touchEveryMs: number;
   now(): number;
 }
 
-const defaults: SessionOptions = { idleMs: 8 * 3_600_000, maxSessions: 10_000, now: Date.now };
+const defaults: SessionOptions = {
+  idleMs: 8 * 3_600_000,
+  maxSessions: 10_000,
+  touchEveryMs: 60_000,
+  now: Date.now,
+};
 
 export class Sessions {
-  private readonly entries = new Map<string, Entry>();
   private readonly options: SessionOptions;
 
   constructor(
-    private readonly tokens: TokenAuthenticator,
+    private readonly tokens: SessionTokens,
+    private readonly store: SessionStore,
     options: Partial<SessionOptions> = {},
   ) {
     this.options = { ...defaults, ...options };
@@ -47,51 +51,50 @@ export class Sessions {
 
   /** A new session for a valid token: its id (for the cookie) and CSRF token; undefined for a wrong token */
   async open(token: string): Promise<(Session & { id: string }) | undefined> {
-    const principal = await this.tokens.authenticate(`Bearer ${token}`);
-    if (principal === undefined) return undefined;
+    const identified = await this.tokens.identify(token);
+    if (identified === undefined) return undefined;
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(32).toString("base64url");
-    this.evict();
-    this.entries.set(keyOf(id), { token, csrf, lastUsed: this.options.now() });
-    return { id, csrf, principal };
+    await this.store.add(
+      { idSha256: keyOf(id), csrf, ref: identified.ref, now: this.options.now() },
+      this.options,
+    );
+    return { id, csrf, principal: identified.principal };
   }
 
-  /** The session a cookie's id names, while its token is still valid */
+  /** The session a cookie's id names, while it is in use and its token is still valid */
   async find(id: string): Promise<Session | undefined> {
     const key = keyOf(id);
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
+    const stored = await this.store.find(key);
+    if (stored === undefined) return undefined;
     const now = this.options.now();
-    if (now - entry.lastUsed > this.options.idleMs) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    const principal = await this.tokens.authenticate(`Bearer ${entry.token}`);
+    const principal =
+      now - stored.lastUsedAt > this.options.idleMs
+        ? undefined
+        : stored.minted === undefined
+          ? "tokenSha256" in stored.ref
+            ? this.tokens.stateTokenPrincipal(stored.ref.tokenSha256)
+            : undefined
+          : mintedPrincipal(stored.minted);
     if (principal === undefined) {
-      this.entries.delete(key);
+      await this.store.remove(key);
       return undefined;
     }
-    // Re-inserted, so the map's order stays least recently used first.
-    this.entries.delete(key);
-    this.entries.set(key, { ...entry, lastUsed: now });
-    return { principal, csrf: entry.csrf };
+    if (now - stored.lastUsedAt >= this.options.touchEveryMs) await this.store.touch(key, now);
+    return { principal, csrf: stored.csrf };
   }
 
-  close(id: string): void {
-    this.entries.delete(keyOf(id));
-  }
-
-  private evict(): void {
-    const now = this.options.now();
-    for (const [key, entry] of this.entries) {
-      if (now - entry.lastUsed > this.options.idleMs || this.entries.size >= this.options.maxSessions) {
-        this.entries.delete(key);
-      } else break;
-    }
+  async close(id: string): Promise<void> {
+    await this.store.remove(keyOf(id));
   }
 }
 
-/** The map is keyed by a hash of the id, so the ids themselves are nowhere but in the cookies. */
+function mintedPrincipal(minted: { name: string; role: string; revoked: boolean }): Principal | undefined {
+  const role = roles.find((known) => known === minted.role);
+  return minted.revoked || role === undefined ? undefined : { name: minted.name, role };
+}
+
+/** Sessions are keyed by a hash of the id, so the ids themselves are nowhere but in the cookies. */
 function keyOf(id: string): string {
   return createHash("sha256").update(id).digest("base64url");
 }

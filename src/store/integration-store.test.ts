@@ -13,7 +13,10 @@ import { openSqliteDatabase } from "./sqlite-store.js";
 
 const postgres = postgresAvailability();
 const cleanups: (() => Promise<void>)[] = [];
+/** Stands in for the database's clock (`clock` below), so leases run out without waiting */
+let seconds = 0;
 afterEach(async () => {
+  seconds = 0;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -46,6 +49,8 @@ async function openDatabase(backend: "sqlite" | "postgres"): Promise<Kysely<Inte
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)).toISOString();
 
+const clock = () => Date.parse(at(seconds));
+
 function logEvent(seq: number, type: string): FanOutEvent {
   return { seq, id: `event-${seq}`, type, time: at(seq), payload: JSON.stringify({ id: `event-${seq}` }) };
 }
@@ -58,7 +63,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
   describe(`integration store on ${backend}`, { skip }, () => {
     test("records an event once per (source, id), and answers the first record to a resend", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!);
+      const store = new IntegrationStore(db!, undefined, clock);
       const record = {
         source: "/ci",
         id: "e1",
@@ -68,16 +73,18 @@ for (const backend of ["sqlite", "postgres"] as const) {
         receivedBy: "ci",
         receivedAt: at(0),
       };
-      assert.deepEqual(await store.recordIntake(record, { holder: "a", until: at(60) }), { recorded: true });
+      assert.deepEqual(await store.recordIntake(record, { holder: "a", leaseMs: 60_000 }), {
+        recorded: true,
+      });
       const again = await store.recordIntake(
         { ...record, receivedBy: "other" },
-        { holder: "b", until: at(60) },
+        { holder: "b", leaseMs: 60_000 },
       );
       assert.equal(again.recorded, false);
       assert.equal(again.recorded === false && again.existing.receivedBy, "ci");
       // The same id from another source is another event.
       const fromRegistry = { ...record, source: "/registry", receivedAt: at(1) };
-      assert.equal((await store.recordIntake(fromRegistry, { holder: "a", until: at(60) })).recorded, true);
+      assert.equal((await store.recordIntake(fromRegistry, { holder: "a", leaseMs: 60_000 })).recorded, true);
       await store.finishIntake("/ci", "e1", "a", { shipId: "s1" });
       assert.deepEqual((await store.intake("/ci", "e1"))?.outcome, { shipId: "s1" });
       assert.deepEqual(
@@ -88,8 +95,8 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
     test("an event left acting is taken over only once its lease has run out, and by one holder", async () => {
       const [one, two] = await openDatabase(backend);
-      const first = new IntegrationStore(one!);
-      const second = new IntegrationStore(two!);
+      const first = new IntegrationStore(one!, undefined, clock);
+      const second = new IntegrationStore(two!, undefined, clock);
       await first.recordIntake(
         {
           source: "/ci",
@@ -100,23 +107,55 @@ for (const backend of ["sqlite", "postgres"] as const) {
           receivedBy: "ci",
           receivedAt: at(0),
         },
-        { holder: "dead", until: at(60) },
+        { holder: "dead", leaseMs: 60_000 },
       );
-      assert.equal(await second.takeOverIntake("/ci", "e1", "b", at(30), at(90)), false);
+      seconds = 30;
+      assert.equal(await second.takeOverIntake("/ci", "e1", "b", 60_000), false);
+      seconds = 61;
       assert.deepEqual(
-        (await second.abandonedIntake(at(61))).map((event) => event.id),
+        (await second.abandonedIntake()).map((event) => event.id),
         ["e1"],
       );
       const takers = await Promise.all([
-        first.takeOverIntake("/ci", "e1", "a", at(61), at(120)),
-        second.takeOverIntake("/ci", "e1", "b", at(61), at(120)),
+        first.takeOverIntake("/ci", "e1", "a", 59_000),
+        second.takeOverIntake("/ci", "e1", "b", 59_000),
       ]);
       assert.equal(takers.filter(Boolean).length, 1);
     });
 
+    test("sets and compares intake leases by the database's own clock, as ISO text", async () => {
+      const [one, two] = await openDatabase(backend);
+      const first = new IntegrationStore(one!);
+      const second = new IntegrationStore(two!);
+      const event = (id: string) => ({
+        source: "/ci",
+        id,
+        type: "t",
+        action: "ship",
+        event: {},
+        receivedBy: "ci",
+        receivedAt: new Date().toISOString(),
+      });
+      const before = Date.now();
+      await first.recordIntake(event("live"), { holder: "a", leaseMs: 60_000 });
+      await first.recordIntake(event("lapsed"), { holder: "dead", leaseMs: -1_000 });
+      const rows = await one!.selectFrom("intake_events").select(["id", "lease_until"]).execute();
+      for (const row of rows) assert.match(row.lease_until ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const live = Date.parse(rows.find((row) => row.id === "live")?.lease_until ?? "");
+      // This machine runs the test database too, so its clock and the database's agree here.
+      assert.ok(Math.abs(live - (before + 60_000)) < 30_000, "a minute from the database's now");
+      assert.deepEqual(
+        (await second.abandonedIntake()).map((record) => record.id),
+        ["lapsed"],
+      );
+      assert.equal(await second.takeOverIntake("/ci", "live", "b", 60_000), false);
+      assert.equal(await second.takeOverIntake("/ci", "lapsed", "b", 60_000), true);
+      assert.deepEqual(await second.abandonedIntake(), []);
+    });
+
     test("keeps a subscription's secret sealed at rest and opens it for the delivery", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!, EnvSealer.fromKey(EnvSealer.newKey()));
+      const store = new IntegrationStore(db!, EnvSealer.fromKey(EnvSealer.newKey()), clock);
       const { subscription, secret } = await store.addSubscription({
         url: "http://127.0.0.1:9/hook",
         events: ["run.*"],
@@ -127,17 +166,19 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const stored = await db!.selectFrom("webhook_subscriptions").select("secret").executeTakeFirstOrThrow();
       assert.ok(!stored.secret.includes(secret.slice("whsec_".length)), "the secret is stored sealed");
       assert.ok(!JSON.stringify(await store.listSubscriptions()).includes(secret.slice("whsec_".length)));
-      await store.claimFanOut("a", at(1), at(60));
-      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(1));
-      const [due] = await store.dueDeliveries(at(2), 10);
-      const claimed = await store.claimDelivery(due!, "a", at(2), at(60));
+      seconds = 1;
+      await store.claimFanOut("a", 59_000);
+      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents);
+      seconds = 2;
+      const [due] = await store.dueDeliveries(10);
+      const claimed = await store.claimDelivery(due!, "a", 58_000);
       assert.equal(claimed?.secret, secret);
       assert.equal(claimed?.subscriptionId, subscription.id);
     });
 
     test("fans each event out once per matching subscription, however often it is fanned out", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!);
+      const store = new IntegrationStore(db!, undefined, clock);
       await store.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
@@ -155,118 +196,136 @@ for (const backend of ["sqlite", "postgres"] as const) {
         logEvent(2, "artifact.recorded"),
         logEvent(3, "run.finished"),
       ];
-      assert.equal(await store.claimFanOut("a", at(4), at(60)), 0);
-      assert.equal(await store.fanOut("a", events, 3, takesRunEvents, at(4)), 4);
+      seconds = 4;
+      assert.equal(await store.claimFanOut("a", 56_000), 0);
+      assert.equal(await store.fanOut("a", events, 3, takesRunEvents), 4);
       // A replica that crashed before it saw the cursor move would fan the same events out again.
       await sql`update webhook_cursor set seq = 0`.execute(db!);
-      assert.equal(await store.fanOut("a", events, 3, takesRunEvents, at(4)), 0);
+      assert.equal(await store.fanOut("a", events, 3, takesRunEvents), 0);
       assert.equal((await store.deliveries()).length, 4);
     });
 
     test("lets only the cursor's holder fan out until its lease runs out", async () => {
       const [one, two] = await openDatabase(backend);
-      const first = new IntegrationStore(one!);
-      const second = new IntegrationStore(two!);
+      const first = new IntegrationStore(one!, undefined, clock);
+      const second = new IntegrationStore(two!, undefined, clock);
       await first.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
         createdBy: "admin",
         now: at(0),
       });
-      assert.equal(await first.claimFanOut("a", at(1), at(60)), 0);
-      assert.equal(await second.claimFanOut("b", at(2), at(62)), undefined);
-      assert.equal(await second.fanOut("b", [logEvent(1, "run.queued")], 1, takesRunEvents, at(2)), 0);
-      assert.equal(await second.claimFanOut("b", at(61), at(120)), 0);
-      assert.equal(await first.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(61)), 0);
-      assert.equal(await second.fanOut("b", [logEvent(1, "run.queued")], 1, takesRunEvents, at(61)), 1);
-      assert.equal(await first.claimFanOut("a", at(62), at(122)), undefined);
+      seconds = 1;
+      assert.equal(await first.claimFanOut("a", 59_000), 0);
+      seconds = 2;
+      assert.equal(await second.claimFanOut("b", 60_000), undefined);
+      assert.equal(await second.fanOut("b", [logEvent(1, "run.queued")], 1, takesRunEvents), 0);
+      seconds = 61;
+      assert.equal(await second.claimFanOut("b", 59_000), 0);
+      assert.equal(await first.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents), 0);
+      assert.equal(await second.fanOut("b", [logEvent(1, "run.queued")], 1, takesRunEvents), 1);
+      seconds = 62;
+      assert.equal(await first.claimFanOut("a", 60_000), undefined);
     });
 
     test("gives a due delivery to one claimant, counts its attempts, and dead-letters it when told", async () => {
       const [one, two] = await openDatabase(backend);
-      const first = new IntegrationStore(one!);
-      const second = new IntegrationStore(two!);
+      const first = new IntegrationStore(one!, undefined, clock);
+      const second = new IntegrationStore(two!, undefined, clock);
       await first.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
         createdBy: "admin",
         now: at(0),
       });
-      await first.claimFanOut("a", at(1), at(60));
-      await first.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(1));
-      const [id] = await first.dueDeliveries(at(1), 10);
+      seconds = 1;
+      await first.claimFanOut("a", 59_000);
+      await first.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents);
+      const [id] = await first.dueDeliveries(10);
+      seconds = 2;
       const claims = await Promise.all([
-        first.claimDelivery(id!, "a", at(2), at(30)),
-        second.claimDelivery(id!, "b", at(2), at(30)),
+        first.claimDelivery(id!, "a", 28_000),
+        second.claimDelivery(id!, "b", 28_000),
       ]);
       assert.equal(claims.filter((claim) => claim !== undefined).length, 1);
       const holder = claims[0] === undefined ? "b" : "a";
-      assert.deepEqual(await first.dueDeliveries(at(3), 10), [], "a held delivery is not due");
+      seconds = 3;
+      assert.deepEqual(await first.dueDeliveries(10), [], "a held delivery is not due");
       await first.markFailed(id!, holder, {
         error: "HTTP 500",
         status: 500,
-        nextAttemptAt: at(10),
-        now: at(3),
+        retryInMs: 7_000,
       });
-      assert.deepEqual(await first.dueDeliveries(at(9), 10), []);
-      const again = await second.claimDelivery(id!, "b", at(10), at(40));
+      seconds = 9;
+      assert.deepEqual(await first.dueDeliveries(10), []);
+      seconds = 10;
+      const again = await second.claimDelivery(id!, "b", 30_000);
       assert.equal(again?.attempts, 2);
-      await second.markFailed(id!, "b", { error: "HTTP 500", status: 500, nextAttemptAt: null, now: at(11) });
+      seconds = 11;
+      await second.markFailed(id!, "b", { error: "HTTP 500", status: 500, retryInMs: null });
       const [dead] = await first.deliveries({ state: "dead" });
       assert.equal(dead?.lastError, "HTTP 500");
       assert.equal(dead?.attempts, 2);
-      assert.equal(await first.retryDeadLetter(id!, at(12)), true);
-      assert.equal(await first.retryDeadLetter(id!, at(12)), false, "a pending delivery is no dead letter");
-      assert.deepEqual(await first.dueDeliveries(at(12), 10), [id]);
+      seconds = 12;
+      assert.equal(await first.retryDeadLetter(id!), true);
+      assert.equal(await first.retryDeadLetter(id!), false, "a pending delivery is no dead letter");
+      assert.deepEqual(await first.dueDeliveries(10), [id]);
     });
 
     test("records a delivery as delivered only for its holder, and never hands it out again", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!);
+      const store = new IntegrationStore(db!, undefined, clock);
       await store.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
         createdBy: "admin",
         now: at(0),
       });
-      await store.claimFanOut("a", at(1), at(60));
-      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(1));
-      const [id] = await store.dueDeliveries(at(1), 10);
-      await store.claimDelivery(id!, "a", at(2), at(30));
-      assert.equal(await store.markDelivered(id!, "b", 200, at(3)), false);
-      assert.equal(await store.markDelivered(id!, "a", 200, at(3)), true);
-      assert.equal(await store.claimDelivery(id!, "b", at(100), at(130)), undefined);
-      assert.deepEqual(await store.dueDeliveries(at(100), 10), []);
+      seconds = 1;
+      await store.claimFanOut("a", 59_000);
+      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents);
+      const [id] = await store.dueDeliveries(10);
+      seconds = 2;
+      await store.claimDelivery(id!, "a", 28_000);
+      seconds = 3;
+      assert.equal(await store.markDelivered(id!, "b", 200), false);
+      assert.equal(await store.markDelivered(id!, "a", 200), true);
+      seconds = 100;
+      assert.equal(await store.claimDelivery(id!, "b", 30_000), undefined);
+      assert.deepEqual(await store.dueDeliveries(10), []);
     });
 
     test("drops a delivery fanned out while its subscription was being removed", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!);
+      const store = new IntegrationStore(db!, undefined, clock);
       await store.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
         createdBy: "admin",
         now: at(0),
       });
-      await store.claimFanOut("a", at(1), at(60));
-      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(1));
+      seconds = 1;
+      await store.claimFanOut("a", 59_000);
+      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents);
       await db!.deleteFrom("webhook_subscriptions").execute();
-      const [id] = await store.dueDeliveries(at(2), 10);
-      assert.equal(await store.claimDelivery(id!, "a", at(2), at(30)), undefined);
+      seconds = 2;
+      const [id] = await store.dueDeliveries(10);
+      assert.equal(await store.claimDelivery(id!, "a", 28_000), undefined);
       assert.deepEqual(await store.deliveries(), []);
     });
 
     test("removing a subscription removes its deliveries", async () => {
       const [db] = await openDatabase(backend);
-      const store = new IntegrationStore(db!);
+      const store = new IntegrationStore(db!, undefined, clock);
       const { subscription } = await store.addSubscription({
         url: "http://127.0.0.1:9/a",
         events: ["*"],
         createdBy: "admin",
         now: at(0),
       });
-      await store.claimFanOut("a", at(1), at(60));
-      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents, at(1));
+      seconds = 1;
+      await store.claimFanOut("a", 59_000);
+      await store.fanOut("a", [logEvent(1, "run.queued")], 1, takesRunEvents);
       assert.equal(await store.removeSubscription(subscription.id), true);
       assert.equal(await store.removeSubscription(subscription.id), false);
       assert.deepEqual(await store.deliveries(), []);

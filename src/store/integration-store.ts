@@ -5,10 +5,17 @@
  * conditional UPDATE (a lease with an expiry), which SQLite and PostgreSQL both carry out
  * atomically, so exactly one replica holds an intake event, the fan-out cursor or a delivery at
  * a time. Times are ISO-8601 text (UTC, fixed width), so they compare as text on both dialects.
+ *
+ * Every lease expiry and due time is set and compared by the database's clock, never by the
+ * caller's: callers give durations. Replicas on several machines need not agree on the time, and
+ * one whose clock runs ahead cannot take a lease another still holds. On PostgreSQL the time is
+ * `clock_timestamp()`, computed in the statement itself; on SQLite (one process, one machine) it
+ * is this process's clock.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Expression, type Kysely, type Selectable } from "kysely";
 import type { EnvSealer } from "./env-sealer.js";
+import { dialectOf, type Dialect } from "./migrations.js";
 
 export interface IntakeEventsTable {
   source: string;
@@ -127,10 +134,24 @@ const FAN_OUT_CURSOR = "fan-out";
 const SECRET_BYTES = 24;
 
 export class IntegrationStore {
+  private readonly dialect: Dialect;
+
+  /** `clock` stands in for the database's clock on both dialects, for tests that step time */
   constructor(
     private readonly db: Kysely<IntegrationTables>,
     private readonly sealer?: EnvSealer,
-  ) {}
+    private readonly clock?: () => number,
+  ) {
+    this.dialect = dialectOf(db as unknown as Kysely<unknown>);
+  }
+
+  /** The database's time `offsetMs` from now, as the ISO text the tables keep */
+  private at(offsetMs = 0): Expression<string> {
+    if (this.clock === undefined && this.dialect === "postgres") {
+      return sql<string>`to_char((clock_timestamp() + ${offsetMs}::double precision * interval '1 millisecond') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+    }
+    return sql.val(new Date((this.clock ?? Date.now)() + offsetMs).toISOString());
+  }
 
   /**
    * Records a received event and takes its lease, or answers the record already kept for its
@@ -139,7 +160,7 @@ export class IntegrationStore {
    */
   async recordIntake(
     record: Omit<IntakeRecord, "state" | "outcome">,
-    lease: { holder: string; until: string },
+    lease: { holder: string; leaseMs: number },
   ): Promise<{ recorded: true } | { recorded: false; existing: IntakeRecord }> {
     const result = await this.db
       .insertInto("intake_events")
@@ -154,7 +175,7 @@ export class IntegrationStore {
         state: "acting",
         outcome: null,
         lease_holder: lease.holder,
-        lease_until: lease.until,
+        lease_until: this.at(lease.leaseMs),
       })
       .onConflict((conflict) => conflict.columns(["source", "id"]).doNothing())
       .executeTakeFirst();
@@ -175,20 +196,14 @@ export class IntegrationStore {
   }
 
   /** Takes over an event whose holder's lease ran out before its outcome was recorded (a crash). */
-  async takeOverIntake(
-    source: string,
-    id: string,
-    holder: string,
-    now: string,
-    until: string,
-  ): Promise<boolean> {
+  async takeOverIntake(source: string, id: string, holder: string, leaseMs: number): Promise<boolean> {
     const result = await this.db
       .updateTable("intake_events")
-      .set({ lease_holder: holder, lease_until: until })
+      .set({ lease_holder: holder, lease_until: this.at(leaseMs) })
       .where("source", "=", source)
       .where("id", "=", id)
       .where("state", "=", "acting")
-      .where("lease_until", "<", now)
+      .where("lease_until", "<", this.at())
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
@@ -220,12 +235,12 @@ export class IntegrationStore {
   }
 
   /** Events left acting by a holder whose lease has run out, oldest first */
-  async abandonedIntake(now: string, limit = 20): Promise<IntakeRecord[]> {
+  async abandonedIntake(limit = 20): Promise<IntakeRecord[]> {
     const rows = await this.db
       .selectFrom("intake_events")
       .selectAll()
       .where("state", "=", "acting")
-      .where("lease_until", "<", now)
+      .where("lease_until", "<", this.at())
       .orderBy("received_at")
       .orderBy("source")
       .orderBy("id")
@@ -305,7 +320,7 @@ export class IntegrationStore {
    * Takes (or renews) the right to advance the fan-out cursor; the cursor's position when
    * taken, undefined while another replica's lease runs.
    */
-  async claimFanOut(holder: string, now: string, until: string): Promise<number | undefined> {
+  async claimFanOut(holder: string, leaseMs: number): Promise<number | undefined> {
     await this.db
       .insertInto("webhook_cursor")
       .values({ name: FAN_OUT_CURSOR, seq: 0, lease_holder: null, lease_until: null })
@@ -313,10 +328,14 @@ export class IntegrationStore {
       .execute();
     const result = await this.db
       .updateTable("webhook_cursor")
-      .set({ lease_holder: holder, lease_until: until })
+      .set({ lease_holder: holder, lease_until: this.at(leaseMs) })
       .where("name", "=", FAN_OUT_CURSOR)
       .where((eb) =>
-        eb.or([eb("lease_holder", "is", null), eb("lease_holder", "=", holder), eb("lease_until", "<", now)]),
+        eb.or([
+          eb("lease_holder", "is", null),
+          eb("lease_holder", "=", holder),
+          eb("lease_until", "<", this.at()),
+        ]),
       )
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return undefined;
@@ -338,7 +357,6 @@ export class IntegrationStore {
     events: FanOutEvent[],
     throughSeq: number,
     matches: (subscription: SubscriptionRecord, event: FanOutEvent) => boolean,
-    now: string,
   ): Promise<number> {
     const subscriptions = await this.listSubscriptions();
     return this.db.transaction().execute(async (trx) => {
@@ -365,12 +383,12 @@ export class IntegrationStore {
               payload: event.payload,
               state: "pending",
               attempts: 0,
-              next_attempt_at: now,
+              next_attempt_at: this.at(),
               lease_holder: null,
               lease_until: null,
               last_error: null,
               last_status: null,
-              created_at: now,
+              created_at: this.at(),
               finished_at: null,
             })
             .onConflict((conflict) => conflict.columns(["subscription_id", "event_id"]).doNothing())
@@ -383,13 +401,13 @@ export class IntegrationStore {
   }
 
   /** Pending deliveries whose next attempt is due and whose lease (if any) has run out, oldest first */
-  async dueDeliveries(now: string, limit: number): Promise<string[]> {
+  async dueDeliveries(limit: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom("webhook_deliveries")
       .select("id")
       .where("state", "=", "pending")
-      .where("next_attempt_at", "<=", now)
-      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<", now)]))
+      .where("next_attempt_at", "<=", this.at())
+      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<", this.at())]))
       .orderBy("event_seq")
       .orderBy("id")
       .limit(limit)
@@ -402,19 +420,18 @@ export class IntegrationStore {
    * that race for it, one gets it. Counting at the claim bounds the attempts even when the
    * process dies mid-request.
    */
-  async claimDelivery(
-    id: string,
-    holder: string,
-    now: string,
-    until: string,
-  ): Promise<ClaimedDelivery | undefined> {
+  async claimDelivery(id: string, holder: string, leaseMs: number): Promise<ClaimedDelivery | undefined> {
     const result = await this.db
       .updateTable("webhook_deliveries")
-      .set((eb) => ({ lease_holder: holder, lease_until: until, attempts: eb("attempts", "+", 1) }))
+      .set((eb) => ({
+        lease_holder: holder,
+        lease_until: this.at(leaseMs),
+        attempts: eb("attempts", "+", 1),
+      }))
       .where("id", "=", id)
       .where("state", "=", "pending")
-      .where("next_attempt_at", "<=", now)
-      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<", now)]))
+      .where("next_attempt_at", "<=", this.at())
+      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<", this.at())]))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return undefined;
     const row = await this.db
@@ -438,7 +455,7 @@ export class IntegrationStore {
   }
 
   /** Records a delivery as delivered, only while `holder` holds it */
-  async markDelivered(id: string, holder: string, status: number, now: string): Promise<boolean> {
+  async markDelivered(id: string, holder: string, status: number): Promise<boolean> {
     const result = await this.db
       .updateTable("webhook_deliveries")
       .set({
@@ -447,7 +464,7 @@ export class IntegrationStore {
         last_error: null,
         lease_holder: null,
         lease_until: null,
-        finished_at: now,
+        finished_at: this.at(),
       })
       .where("id", "=", id)
       .where("lease_holder", "=", holder)
@@ -456,22 +473,22 @@ export class IntegrationStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Records a failed attempt: the next one at `nextAttemptAt`, or the dead-letter list when there is none */
+  /** Records a failed attempt: the next one `retryInMs` from now, or the dead-letter list when there is none */
   async markFailed(
     id: string,
     holder: string,
-    failure: { error: string; status: number | null; nextAttemptAt: string | null; now: string },
+    failure: { error: string; status: number | null; retryInMs: number | null },
   ): Promise<void> {
     await this.db
       .updateTable("webhook_deliveries")
       .set({
-        state: failure.nextAttemptAt === null ? "dead" : "pending",
-        next_attempt_at: failure.nextAttemptAt ?? failure.now,
+        state: failure.retryInMs === null ? "dead" : "pending",
+        next_attempt_at: this.at(failure.retryInMs ?? 0),
         last_error: failure.error,
         last_status: failure.status,
         lease_holder: null,
         lease_until: null,
-        finished_at: failure.nextAttemptAt === null ? failure.now : null,
+        finished_at: failure.retryInMs === null ? this.at() : null,
       })
       .where("id", "=", id)
       .where("lease_holder", "=", holder)
@@ -501,10 +518,10 @@ export class IntegrationStore {
   }
 
   /** Puts a dead letter back in line with a fresh count of attempts; false when it is no dead letter */
-  async retryDeadLetter(id: string, now: string): Promise<boolean> {
+  async retryDeadLetter(id: string): Promise<boolean> {
     const result = await this.db
       .updateTable("webhook_deliveries")
-      .set({ state: "pending", attempts: 0, next_attempt_at: now, finished_at: null })
+      .set({ state: "pending", attempts: 0, next_attempt_at: this.at(), finished_at: null })
       .where("id", "=", id)
       .where("state", "=", "dead")
       .executeTakeFirst();

@@ -8,13 +8,25 @@
  * log by `afterSeq` never skips an event that commits after a higher one. The lock is the
  * transaction's last step: the projections that need no lock are written before it (with
  * placeholders for the seqs, `projector.ts`), then the lock, the events' insert, the seqs put
- * in place, the projections that need the lock, and the commit go to the server as one message
- * (`appendShared`), so the lock is never held across a round trip to this process.
+ * in place, the projections that need the lock, and the commit; all of it goes to the server as
+ * one message (`appendShared`), so the lock is never held across a round trip to this process.
  */
 import { IntegrationStore, type IntegrationTables } from "./integration-store.js";
 import { TokenStore } from "./token-store.js";
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type Selectable,
+  type Transaction,
+} from "kysely";
 import type { Osv } from "../evidence/vulns/osv.js";
 import type { AdvisoryCoverage } from "../evidence/vulns/store.js";
 import { packageKey } from "../evidence/vulns/packages.js";
@@ -148,7 +160,10 @@ export class KyselyStore implements Store {
    * start after the lock is held and so see every earlier append (`lockedScript`). The holder
    * of the append lock never waits for a row lock, so it cannot deadlock; a deadlock among the
    * row locks before it (appends touching the same rows in opposite orders) rolls one back,
-   * which is tried again. The seqs are read back after the commit.
+   * which is tried again. Every statement is written out with its values (`beforeLockStatements`,
+   * `lockedScript`), so the whole append is one message; the seqs are read back after the commit.
+   * What runs under the lock finds each row it changes by index, so its time does not grow with
+   * the tables.
    */
   private async appendShared(
     rows: Omit<Selectable<Tables["events"]>, "seq">[],
@@ -161,19 +176,24 @@ export class KyselyStore implements Store {
       return slot === undefined ? [] : [{ slot, eventId: event.id, placeholder: placeholders[i] ?? 0 }];
     });
     const locked = lockedScript(rows, slots, lockedWrites(pending));
+    const beforeLock = await beforeLockStatements(pending);
+    const opening = `begin; select pg_advisory_xact_lock_shared(${REBUILD_LOCK})`;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.db.connection().execute(async (connection) => {
           try {
-            // One message, no bind parameters, so the simple protocol runs both.
-            await sql.raw(`begin; select pg_advisory_xact_lock_shared(${REBUILD_LOCK})`).execute(connection);
-            if (fence !== undefined)
-              await assertHolds(connection as unknown as Kysely<LeaseTables>, this.dialect, fence);
-            for (const event of pending) await projectBeforeLock(connection, event);
-            // The lock, the statements under it and the commit go in one message: the server
-            // runs them one after the other, each seeing what committed before it, and the lock
-            // is never held while the server waits for this process.
-            await sql.raw(locked).execute(connection);
+            // Every statement of the append goes in one message (a fenced one first checks its
+            // lease, in a message of its own): the server runs them one after the other, so the
+            // projections before the lock take their row locks before it as they did one by one,
+            // the lock is never held while the server waits for this process, and a ship costs
+            // one round trip, not one per projection (each wakes the server and this process).
+            if (fence === undefined) {
+              await sql.raw([opening, ...beforeLock, locked].join(";\n")).execute(connection);
+              return;
+            }
+            await sql.raw(opening).execute(connection);
+            await assertHolds(connection as unknown as Kysely<LeaseTables>, this.dialect, fence);
+            await sql.raw([...beforeLock, locked].join(";\n")).execute(connection);
           } catch (error) {
             await sql`rollback`.execute(connection).catch(() => undefined);
             throw error;
@@ -617,9 +637,69 @@ async function insertEvents(
 type SeqFill = { slot: SeqSlot; eventId: string; placeholder: number };
 
 /**
- * PostgreSQL: the statements an append runs under the append lock, then its commit, as one
- * simple-protocol message (so without bind parameters: every value travels in a JSON literal,
- * dollar-quoted with a tag the text does not contain). Each statement sees what committed before
+ * PostgreSQL: the statements `projectBeforeLock` makes for these events, with their values
+ * written in, so they can go to the server in the append's one message. They are the same
+ * statements `project` runs one by one (compiled by kysely's PostgreSQL compiler), so what an
+ * append writes stays what a rebuild writes. None of them reads a result.
+ */
+async function beforeLockStatements(events: StoredEvent[]): Promise<string[]> {
+  const compiled: CompiledQuery[] = [];
+  const recorder = new Kysely<Tables>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new RecordingDriver(compiled),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  for (const event of events) await projectBeforeLock(recorder, event);
+  return compiled.map(inlined);
+}
+
+/** A kysely driver that runs nothing: it keeps each query it is given, and answers no rows */
+class RecordingDriver implements Driver {
+  constructor(private readonly queries: CompiledQuery[]) {}
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const queries = this.queries;
+    return {
+      executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+        queries.push(query);
+        return Promise.resolve({ rows: [] });
+      },
+      // eslint-disable-next-line require-yield -- nothing to stream: the driver runs nothing
+      async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+        throw new Error("a recorded statement cannot be streamed");
+      },
+    };
+  }
+  async beginTransaction(): Promise<void> {}
+  async commitTransaction(): Promise<void> {}
+  async rollbackTransaction(): Promise<void> {}
+  async releaseConnection(): Promise<void> {}
+  async destroy(): Promise<void> {}
+}
+
+/**
+ * A compiled query with its parameters written in as literals, for the simple protocol: text
+ * dollar-quoted (untyped, so the column's type applies, as for a parameter), numbers as numbers.
+ * kysely's compiled SQL holds no literal of its own, only identifiers and `$n`.
+ */
+function inlined(query: CompiledQuery): string {
+  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = query.parameters[Number(n) - 1];
+    if (value === null || value === undefined) return "null";
+    if (typeof value === "string") return dollarQuoted(value);
+    if (typeof value === "number" && Number.isFinite(value)) return value < 0 ? `(${value})` : String(value);
+    if (typeof value === "boolean") return String(value);
+    throw new Error(`a projection's parameter cannot be written as a literal: ${typeof value}`);
+  });
+}
+
+/**
+ * PostgreSQL: the statements an append runs under the append lock, then its commit, the end of
+ * the append's one simple-protocol message (so without bind parameters: every value travels in
+ * a literal, dollar-quoted with a tag the text does not contain). Each statement sees what committed before
  * it, as READ COMMITTED takes a snapshot per statement. In order: the lock; the events, in the
  * order given (their seqs in that order); the seqs put where the projections before the lock
  * left placeholders; the services, artifacts and inventory (`lockedWrites`); each release,
@@ -630,25 +710,30 @@ function lockedScript(
   fills: SeqFill[],
   locked: LockedWrites,
 ): string {
-  const events = rows.map((row, ord) => ({ ...row, ord }));
+  // A VALUES list inserts its rows in its order, so the seqs follow the events' order; its
+  // literals are read with the whole message, before the lock, where a JSON literal would be
+  // parsed by the statement, under it.
+  const values = rows.map((row) =>
+    [row.id, row.source, row.type, row.time, row.subject, row.run_id, row.data]
+      .map((value) => (value === null ? "null" : dollarQuoted(value)))
+      .join(", "),
+  );
   const statements = [
     `select pg_advisory_xact_lock(${APPEND_LOCK})`,
-    `insert into events (id, source, "type", "time", subject, run_id, data)
-     select id, source, "type", "time", subject, run_id, data
-     from jsonb_to_recordset(${literal(events)}) as e(id text, source text, "type" text, "time" text,
-       subject text, run_id text, data text, ord integer)
-     order by ord`,
+    `insert into events (id, source, "type", "time", subject, run_id, data) values (${values.join("), (")})`,
   ];
   for (const table of new Set(fills.map((fill) => fill.slot.table))) {
     const mine = fills.filter((fill) => fill.slot.table === table);
     const { column, key } = mine[0]?.slot ?? { column: "seq" };
-    const map = mine.map((fill) => ({
-      event_id: fill.eventId,
-      key: fill.slot.key?.value ?? null,
-      placeholder: fill.placeholder,
-    }));
+    // A VALUES list, not a JSON record set: the planner knows how few rows it has and finds
+    // each by index, where for a record set (estimated at 100 rows) it scanned the whole table,
+    // under the lock, for every append (bench/README.md, intake).
+    const values = mine.map(
+      (fill) =>
+        `(${fill.placeholder}, ${textLiteral(fill.eventId)}${key === undefined ? "" : `, ${textLiteral(fill.slot.key?.value ?? "")}`})`,
+    );
     statements.push(`update ${table} set ${column} = e.seq
-      from jsonb_to_recordset(${literal(map)}) as m(event_id text, key text, placeholder integer)
+      from (values ${values.join(", ")}) as m(placeholder, event_id${key === undefined ? "" : ", key"})
       join events e on e.id = m.event_id
       where ${table}.${column} = m.placeholder${key === undefined ? "" : ` and ${table}.${key.column} = m.key`}`);
   }
@@ -667,7 +752,7 @@ function lockedScript(
   }
   if (locked.inventoryDigests.length > 0) {
     statements.push(
-      `delete from components where digest in (select jsonb_array_elements_text(${literal(locked.inventoryDigests)}))`,
+      `delete from components where digest in (${locked.inventoryDigests.map(textLiteral).join(", ")})`,
       `insert into components (digest, service, ecosystem, name, version, purl, hashes)
       select digest, service, ecosystem, name, version, purl, hashes
       from jsonb_to_recordset(${literal(locked.components)})
@@ -691,10 +776,18 @@ function lockedScript(
 
 /** A value as a jsonb literal, dollar-quoted with a tag its JSON text does not contain */
 function literal(value: unknown): string {
-  const json = JSON.stringify(value);
+  return `${dollarQuoted(JSON.stringify(value))}::jsonb`;
+}
+
+/** A string as a text literal, dollar-quoted, so nothing in it is read as SQL whatever the server's settings */
+function textLiteral(value: string): string {
+  return `${dollarQuoted(value)}::text`;
+}
+
+function dollarQuoted(text: string): string {
   let tag = "";
-  while (tag === "" || json.includes(tag)) tag = `$j${randomUUID().slice(0, 8)}$`;
-  return `${tag}${json}${tag}::jsonb`;
+  while (tag === "" || text.includes(tag)) tag = `$j${randomUUID().slice(0, 8)}$`;
+  return `${tag}${text}${tag}`;
 }
 
 /**

@@ -364,4 +364,24 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("attestations_by_seq").on("attestations").column("seq").execute();
     },
   },
+  // The dashboard's sessions, shared by every replica (session-store.ts): keyed by a SHA-256 of
+  // the cookie's id, standing for a token by reference, never the token itself.
+  "0016_dashboard_sessions": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("dashboard_sessions")
+        .addColumn("id_sha256", "text", (c) => c.primaryKey())
+        .addColumn("csrf", "text", (c) => c.notNull())
+        .addColumn("token_id", "text", (c) => c.references("api_tokens.id"))
+        .addColumn("token_sha256", "text")
+        .addColumn("created_at", "double precision", (c) => c.notNull())
+        .addColumn("last_used_at", "double precision", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("dashboard_sessions_by_use")
+        .on("dashboard_sessions")
+        .column("last_used_at")
+        .execute();
+    },
+  },
 };

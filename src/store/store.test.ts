@@ -187,6 +187,49 @@ for (const backend of backends) {
       await close();
     });
 
+    test("keeps text that looks like SQL or its quoting as given, in the log and every projection", async () => {
+      // On PostgreSQL an append travels as literals in one message (kysely-store.ts), not as parameters.
+      const tricky = `it's $j0$ $$ \\ "x"; drop table runs; -- ünïcode $1`;
+      const { location } = await backend.place();
+      const { store, close } = await openStore(location);
+      const runId = `r-'${tricky}`;
+      const envelope = { payloadType: tricky, payload: "", signatures: [] };
+      await store.append([
+        newEvent("service.registered", "services/hello", { name: "hello", dir: tricky, stages: ["dev"] }),
+        { ...queued(runId, "dev"), data: { ...queued(runId, "dev").data, version: tricky } },
+        newEvent("attestation.recorded", "artifacts/sha256:aa/attestations", {
+          service: "hello",
+          digest: "sha256:aa",
+          predicateType: tricky,
+          stage: null,
+          envelope,
+        }),
+      ]);
+      await store.append([
+        newEvent("run.started", `runs/${runId}`, {}, runId),
+        newEvent("task.failed", `runs/${runId}`, { task: "deploy", reason: tricky }, runId),
+      ]);
+      const run = await store.getRun(runId);
+      assert.equal(run?.version, tricky);
+      assert.equal(run?.reason, tricky);
+      assert.equal(run?.state, "running");
+      assert.equal((await store.getService("hello"))?.dir, tricky);
+      assert.deepEqual(
+        (await store.attestations("sha256:aa")).map((a) => [a.predicateType, a.envelope]),
+        [[tricky, envelope]],
+      );
+      const events = await store.events();
+      assert.deepEqual(
+        events.map((event) => event.seq),
+        [1, 2, 3, 4, 5],
+      );
+      assert.equal(events[1]?.data.version, tricky);
+      const runsBefore = await store.listRuns();
+      await store.rebuildProjections();
+      assert.deepEqual(await store.listRuns(), runsBefore);
+      await close();
+    });
+
     test("projects runs and releases from the log, and rebuilding gives the same projections", async () => {
       const { location } = await backend.place();
       const { store, close } = await openStore(location);

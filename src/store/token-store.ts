@@ -5,6 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
+import { SessionStore, type SessionTables } from "./session-store.js";
 
 export interface TokenTables {
   api_tokens: {
@@ -50,6 +51,11 @@ function recordOf(row: Row): StoredToken {
 
 export class TokenStore {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /** The dashboard's sessions, which stand for these tokens, in the same database */
+  sessions(): SessionStore {
+    return new SessionStore(this.db as unknown as Kysely<SessionTables & TokenTables>);
+  }
 
   /** Adds a token; false when a live token already has that name */
   async add(token: StoredToken): Promise<boolean> {

@@ -9,13 +9,9 @@ import { UserError } from "../../errors.js";
 import { stageTargets, type ServiceSpec } from "../../spec/schema.js";
 import { loadServiceSpec } from "../../spec/load.js";
 import { argument, defineCommand, option } from "../command.js";
-import { printJson } from "../json-output.js";
-import { connect } from "../client.js";
-import { followShip, printOutcome } from "../follow.js";
+import type { ApiClient } from "../client.js";
 import { flag, flagOnByDefault, text } from "../options.js";
 import type { RunView } from "../views.js";
-import { createShip } from "../../api/ships.js";
-import { listRuns } from "../../api/runs.js";
 
 export const shipCommand = defineCommand({
   name: "ship",
@@ -35,14 +31,20 @@ export const shipCommand = defineCommand({
     const say = json ? () => undefined : context.stderr;
     const startedOn = new Date().toISOString();
     const buildCommand = spec.build.command;
+    let built: Promise<void> = Promise.resolve();
     if (buildCommand !== undefined) {
       say(`building ${spec.metadata.name}: ${buildCommand}\n`);
-      await withHeartbeat(say, (output) => runBuild(buildCommand, serviceDir, spec.build.env, output));
+      built = withHeartbeat(say, (output) => runBuild(buildCommand, serviceDir, spec.build.env, output));
     }
+    // The build needs only the spec; what talks to the control plane is loaded while it runs.
+    const shipping = loadShipping();
+    // git is asked while the build runs; only its question about the working tree waits for it.
+    const source = sourceFacts(serviceDir, built);
+    await built;
     const finishedOn = new Date().toISOString();
     // git's answers and the artifact's hash come from different processes and files: together.
-    const [source, artifact] = await Promise.all([
-      sourceFacts(serviceDir),
+    const [sourceFound, artifact] = await Promise.all([
+      source,
       deploysToKubernetes(spec)
         ? imageArtifact(spec, serviceDir)
         : folderArtifact(resolve(serviceDir, spec.build.artifact), spec.build.artifact, serviceDir),
@@ -51,6 +53,7 @@ export const shipCommand = defineCommand({
     const version = options.version ?? digest.slice("sha256:".length, 19);
     say(`artifact ${"image" in artifact ? artifact.image : digest} (version ${version})\n`);
 
+    const { connect, createShip, followShip, printJson, printOutcome } = await shipping;
     const client = await connect(context.stateDir);
     const shipped = await client.call(createShip, {
       body: {
@@ -58,12 +61,12 @@ export const shipCommand = defineCommand({
         serviceDir,
         ...artifact,
         version,
-        ...(source === undefined
+        ...(sourceFound === undefined
           ? {}
           : {
               build: {
                 command: spec.build.command ?? "",
-                source,
+                source: sourceFound,
                 lockfiles: lockfileDigests(serviceDir),
                 startedOn,
                 finishedOn,
@@ -102,10 +105,26 @@ async function folderArtifact(
   return { artifactDir, digest };
 }
 
-async function waitUntilStarted(
-  client: Awaited<ReturnType<typeof connect>>,
-  shipId: string,
-): Promise<RunView> {
+async function loadShipping() {
+  const [client, follow, ships, runs, json] = await Promise.all([
+    import("../client.js"),
+    import("../follow.js"),
+    import("../../api/ships.js"),
+    import("../../api/runs.js"),
+    import("../json-output.js"),
+  ]);
+  return {
+    connect: client.connect,
+    followShip: follow.followShip,
+    printOutcome: follow.printOutcome,
+    createShip: ships.createShip,
+    listRuns: runs.listRuns,
+    printJson: json.printJson,
+  };
+}
+
+async function waitUntilStarted(client: ApiClient, shipId: string): Promise<RunView> {
+  const { listRuns } = await import("../../api/runs.js");
   for (;;) {
     const { runs } = await client.call(listRuns, { query: { ship: shipId } });
     const first = runs[0];

@@ -278,6 +278,38 @@ describe("recording what a service loads", () => {
     assert.ok(report.shareOfArtifactPct > 0 && report.shareOfArtifactPct < 100);
   });
 
+  test("a Node service's ES modules are recorded in its own thread, and the app's own reads are not", async () => {
+    const appDir = join(scratch, "node-esm-threads");
+    writeFiles(appDir, {
+      "data.txt": "read, not loaded",
+      "lib.mjs": "export const answer = 42;\n",
+      // The thread count after loading: a loader hooks thread would be one more than without the recorder
+      "main.mjs": [
+        'import { readFile } from "node:fs/promises";',
+        'import { readFileSync } from "node:fs";',
+        'const { answer } = await import("./lib.mjs");',
+        'await readFile(new URL("./data.txt", import.meta.url));',
+        'const threads = /Threads:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];',
+        "process.stdout.write(`${answer} ${threads}`);",
+      ].join("\n"),
+    });
+    const records = join(scratch, "node-esm-threads-records");
+    const run = (env: Record<string, string>) =>
+      execFileSync(process.execPath, ["main.mjs"], {
+        cwd: appDir,
+        env,
+        encoding: "utf8",
+        timeout: START_TIMEOUT_MS,
+      });
+    const [answer, threadsWithout] = run(baseEnv()).split(" ");
+    const recorded = run({ ...baseEnv(), ...loadRecorderEnv("node", records, {}) }).split(" ");
+    assert.deepEqual(recorded, [answer, threadsWithout]);
+    assert.deepEqual(await readLoadedFiles("node", records), [
+      join(appDir, "lib.mjs"),
+      join(appDir, "main.mjs"),
+    ]);
+  });
+
   test("a Node service that cannot write the records runs as it would, and nothing is judged", async () => {
     const appDir = join(scratch, "node-app-unwritable");
     writeFiles(appDir, nodeApp);

@@ -20,6 +20,8 @@ export interface LoadRecorderOptions {
 // The Node and Python recorders find these names beside themselves, so they are spelled there too
 const NODE_RECORD = "node-loaded.txt";
 const NODE_SCRIPTS = ["node-preload", "node-hooks"] as const;
+/** The empty module the preload imports to see how this Node's loader reads modules */
+const NODE_PROBE = "node-probe.mjs";
 const PYTHON_RECORD = "python-loaded.txt";
 const PYTHON_FOLDER = "python";
 /** One log per JVM (`%p` is its pid): a JVM rotates away any log file it finds at start. */
@@ -90,6 +92,7 @@ function installNodePreload(folder: string): string {
     // The source map stays with Waybill
     writeFileSync(join(folder, `${script}.mjs`), compiled.replace(/^\/\/# sourceMappingURL=.*$/m, ""));
   }
+  writeFileSync(join(folder, NODE_PROBE), "export {};\n");
   return pathToFileURL(join(folder, `${NODE_SCRIPTS[0]}.mjs`)).href;
 }
 

@@ -66,8 +66,8 @@ before(async () => {
     newEvent("run.finished", "runs/r-done", { state: "succeeded" }, "r-done"),
     ...runEvents("r-live"),
   ]);
-  const registry = TokenRegistry.load(stateDir);
-  const sessions = new Sessions(registry);
+  const registry = TokenRegistry.load(stateDir, store.tokenStore());
+  const sessions = new Sessions(registry, store.tokenStore().sessions());
   ({ app, routes } = createApiServer(registry, sessions));
   const dashboard = loadDashboardFiles(assetsDir);
   registerSystemRoutes(app, { openApi: {}, version: "0.0.0", shutdown: () => undefined, dashboard });

@@ -17,7 +17,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
       throw new UserError("the token was not accepted: paste a token of this control plane", 2, 401);
     }
     // Replaces the session this browser had: one login, one session.
-    if (request.session !== undefined) deps.sessions.close(request.session.id);
+    if (request.session !== undefined) await deps.sessions.close(request.session.id);
     reply.header("set-cookie", sessionCookie(session.id, { secure: secure(request) }));
     reply.header("cache-control", "no-store");
     return { name: session.principal.name, role: session.principal.role, csrf: session.csrf };
@@ -33,7 +33,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
   });
 
   registerRoute(app, deleteSession, async ({ request, reply }) => {
-    if (request.session !== undefined) deps.sessions.close(request.session.id);
+    if (request.session !== undefined) await deps.sessions.close(request.session.id);
     reply.header("set-cookie", sessionCookie(undefined, { secure: secure(request) }));
     return { loggedOut: true as const };
   });

@@ -112,17 +112,16 @@ describe("webhook subscriptions", () => {
       now: new Date(0).toISOString(),
     });
     const now = new Date().toISOString();
-    await integrations.claimFanOut("test", now, now);
+    await integrations.claimFanOut("test", 0);
     await integrations.fanOut(
       "test",
       [{ seq: 1, id: "e1", type: "run.finished", time: now, payload: "{}" }],
       1,
       () => true,
-      now,
     );
-    const [id] = await integrations.dueDeliveries(now, 1);
-    await integrations.claimDelivery(id!, "test", now, now);
-    await integrations.markFailed(id!, "test", { error: "HTTP 500", status: 500, nextAttemptAt: null, now });
+    const [id] = await integrations.dueDeliveries(1);
+    await integrations.claimDelivery(id!, "test", 0);
+    await integrations.markFailed(id!, "test", { error: "HTTP 500", status: 500, retryInMs: null });
     const listed = await app.inject({ method: "GET", url: "/v1/webhooks", headers: as("viewer") });
     const deadLetters = listed.json<{
       deadLetters: { id: string; subscriptionId: string; lastError: string }[];
