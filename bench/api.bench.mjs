@@ -634,10 +634,14 @@ try {
                   .map((r) => r.name)
                   .join(", ")})`
           }`) +
-      `; ships ${single.toFixed(0)} req/s on 1 replica, ${both.toFixed(0)} on 2, ${singleAgain.toFixed(0)} on 1 again ` +
-      `(${(both / oneReplica).toFixed(2)}× the single rounds' mean, ${both > oneReplica * 1.1 ? "raised" : "NOT raised"})` +
-      `; ${INTAKE_SERVICES} services: ${spreadSingle.toFixed(0)}, ${spreadBoth.toFixed(0)}, ${spreadSingleAgain.toFixed(0)} ` +
-      `(${(spreadBoth / spreadOne).toFixed(2)}×, ${spreadBoth > spreadOne * 1.1 ? "raised" : "NOT raised"})` +
+      (!oneToo
+        ? ""
+        : `; ships ${single.toFixed(0)} req/s on 1 replica, ${both.toFixed(0)} on 2, ${singleAgain.toFixed(0)} on 1 again ` +
+          `(${(both / oneReplica).toFixed(2)}× the single rounds' mean, ${both > oneReplica * 1.1 ? "raised" : "NOT raised"})`) +
+      (!spreadToo
+        ? ""
+        : `; ${INTAKE_SERVICES} services: ${spreadSingle.toFixed(0)}, ${spreadBoth.toFixed(0)}, ${spreadSingleAgain.toFixed(0)} ` +
+          `(${(spreadBoth / spreadOne).toFixed(2)}×, ${spreadBoth > spreadOne * 1.1 ? "raised" : "NOT raised"})`) +
       (!readsToo
         ? ""
         : `; status ${read("status").pg.rps.toFixed(0)} req/s, read in bulk ${perService.bulk.toFixed(0)} ms vs ${perService.perService.toFixed(0)} ms per service`) +
