@@ -3,15 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ContentStore } from "../artifact/content-store.js";
 import { artifactDigest } from "../artifact/digest.js";
 import { PREDICATE_TYPES } from "../evidence/attestation/predicate-types.js";
-import { EvidenceService } from "../evidence/evidence-service.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
 import { Deliveries } from "./deliveries.js";
 import { Engine } from "./engine.js";
-import { StagePolicies } from "./policies.js";
-import { TaskRegistry } from "./task.js";
+import { recordingControlPlane } from "../testing/recording-control-plane.js";
 
 const root = mkdtempSync(join(tmpdir(), "waybill-deliveries-"));
 const stateDir = join(root, "state");
@@ -24,28 +21,9 @@ const actor = { name: "admin", mayChangePolicy: true };
 before(async () => {
   mkdirSync(stateDir);
   store = await openSqliteStore(join(stateDir, "waybill.db"));
-  const evidence = EvidenceService.open(stateDir);
-  engine = new Engine({
-    store,
-    evidence,
-    tasks: new TaskRegistry(),
-    targets: {
-      resolve() {
-        throw new Error("no targets: these tests only record ships");
-      },
-    },
-    log: () => undefined,
-  });
+  ({ engine, deliveries } = recordingControlPlane(store, stateDir));
   // The runs are only queued here, never executed.
   await engine.stop();
-  deliveries = new Deliveries(
-    store,
-    engine,
-    new ContentStore(join(stateDir, "artifacts")),
-    evidence,
-    join(stateDir, "advisories"),
-    new StagePolicies(store),
-  );
 });
 
 after(async () => {

@@ -4,12 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Kysely } from "kysely";
-import { ContentStore } from "../artifact/content-store.js";
 import { Deliveries, type ShipRequest } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
-import { StagePolicies, type Actor } from "../engine/policies.js";
-import { TaskRegistry } from "../engine/task.js";
-import { EvidenceService } from "../evidence/evidence-service.js";
+import type { Actor } from "../engine/policies.js";
 import type { QueuedRun } from "../store/events.js";
 import { IntegrationStore, type IntegrationTables } from "../store/integration-store.js";
 import { KyselyStore } from "../store/kysely-store.js";
@@ -17,6 +14,7 @@ import type { Database as Tables } from "../store/schema.js";
 import { openSqliteDatabase } from "../store/sqlite-store.js";
 import type { ReceivedCloudEvent } from "./cloudevents.js";
 import { EventIntake, type IntakeDependencies } from "./intake.js";
+import { recordingControlPlane } from "../testing/recording-control-plane.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-intake-"));
 const serviceDir = join(stateDir, "service");
@@ -35,27 +33,8 @@ before(async () => {
   db = (await openSqliteDatabase(join(stateDir, "waybill.db"))) as unknown as Kysely<Tables>;
   store = new KyselyStore(db, "sqlite", undefined, async () => undefined);
   integrations = new IntegrationStore(db as unknown as Kysely<IntegrationTables>);
-  const evidence = EvidenceService.open(stateDir);
-  engine = new Engine({
-    store,
-    evidence,
-    tasks: new TaskRegistry(),
-    targets: {
-      resolve() {
-        throw new Error("no targets in the intake test");
-      },
-    },
-    log: () => undefined,
-  });
+  ({ engine, deliveries } = recordingControlPlane(store, stateDir));
   await engine.stop();
-  deliveries = new Deliveries(
-    store,
-    engine,
-    new ContentStore(join(stateDir, "artifacts")),
-    evidence,
-    join(stateDir, "advisories"),
-    new StagePolicies(store),
-  );
   await deliveries.ship(
     {
       spec: {

@@ -14,12 +14,7 @@ import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import { Webhook } from "standardwebhooks";
-import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
-import { StagePolicies } from "../engine/policies.js";
-import { TaskRegistry } from "../engine/task.js";
-import { ContentStore } from "../artifact/content-store.js";
-import { EvidenceService } from "../evidence/evidence-service.js";
 import { createApiServer } from "../server/api-server.js";
 import { TokenRegistry, adminToken } from "../server/auth.js";
 import { registerEventRoutes } from "../server/routes/events.js";
@@ -32,6 +27,7 @@ import { openSqliteDatabase } from "../store/sqlite-store.js";
 import { eventually, runCli } from "../testing/cli.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 import { EventIntake } from "./intake.js";
+import { recordingControlPlane } from "../testing/recording-control-plane.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-webhooks-cli-"));
 const approverToken = "approver-token-0123456789";
@@ -56,27 +52,10 @@ before(async () => {
   db = (await openSqliteDatabase(join(stateDir, "waybill.db"))) as unknown as Kysely<Tables>;
   store = new KyselyStore(db, "sqlite", undefined, async () => undefined);
   const integrations = new IntegrationStore(db as unknown as Kysely<IntegrationTables>);
-  const evidence = EvidenceService.open(stateDir);
-  engine = new Engine({
-    store,
-    evidence,
-    tasks: new TaskRegistry(),
-    targets: {
-      resolve() {
-        throw new Error("no targets in this test");
-      },
-    },
-    log: () => undefined,
-  });
+  const recorder = recordingControlPlane(store, stateDir);
+  engine = recorder.engine;
+  const { deliveries } = recorder;
   await engine.stop();
-  const deliveries = new Deliveries(
-    store,
-    engine,
-    new ContentStore(join(stateDir, "artifacts")),
-    evidence,
-    join(stateDir, "advisories"),
-    new StagePolicies(store),
-  );
   const intake = new EventIntake({ integrations, store, deliveries, engine });
   app = createApiServer(TokenRegistry.load(stateDir)).app;
   registerEventRoutes(app, { intake, integrations });

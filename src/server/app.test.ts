@@ -5,14 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { ContentStore } from "../artifact/content-store.js";
 import { artifactDigest } from "../artifact/digest.js";
-import { Deliveries } from "../engine/deliveries.js";
 import { Engine } from "../engine/engine.js";
 import { StagePolicies } from "../engine/policies.js";
 import { Recall } from "../engine/recall.js";
-import { EvidenceService } from "../evidence/evidence-service.js";
-import { TaskRegistry } from "../engine/task.js";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
 import { buildApp, type AppDependencies, type RouteInfo } from "./app.js";
 import { apiRoutes } from "../api/routes.js";
@@ -22,6 +18,7 @@ import { EventIntake } from "../integrations/intake.js";
 import { blockerOf } from "../engine/run-views.js";
 import type { RunRecord } from "../store/store.js";
 import { TokenRegistry, type Role } from "./auth.js";
+import { recordingControlPlane } from "../testing/recording-control-plane.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-api-"));
 let store: SqliteStore;
@@ -37,26 +34,9 @@ before(async () => {
   roleTokens = tokensForEveryRole(stateDir);
   admin = roleTokens.admin;
   store = await openSqliteStore(join(stateDir, "waybill.db"));
-  const evidence = EvidenceService.open(stateDir);
-  engine = new Engine({
-    store,
-    evidence,
-    tasks: new TaskRegistry(),
-    targets: {
-      resolve() {
-        throw new Error("no targets in the API test");
-      },
-    },
-    log: () => undefined,
-  });
-  const deliveries = new Deliveries(
-    store,
-    engine,
-    new ContentStore(join(stateDir, "artifacts")),
-    evidence,
-    join(stateDir, "advisories"),
-    new StagePolicies(store),
-  );
+  const recorder = recordingControlPlane(store, stateDir);
+  engine = recorder.engine;
+  const { evidence, deliveries } = recorder;
   dependencies = {
     store,
     evidence,

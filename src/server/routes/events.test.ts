@@ -7,13 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { CloudEvent, HTTP } from "cloudevents";
 import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
-import { ContentStore } from "../../artifact/content-store.js";
 import { artifactDigest } from "../../artifact/digest.js";
-import { Deliveries } from "../../engine/deliveries.js";
 import { Engine } from "../../engine/engine.js";
-import { StagePolicies } from "../../engine/policies.js";
-import { TaskRegistry } from "../../engine/task.js";
-import { EvidenceService } from "../../evidence/evidence-service.js";
 import { EventIntake } from "../../integrations/intake.js";
 import { newEvent } from "../../store/events.js";
 import { IntegrationStore, type IntegrationTables } from "../../store/integration-store.js";
@@ -23,6 +18,7 @@ import { openSqliteDatabase } from "../../store/sqlite-store.js";
 import { createApiServer, type RouteInfo } from "../api-server.js";
 import { TokenRegistry, type Role } from "../auth.js";
 import { registerEventRoutes } from "./events.js";
+import { recordingControlPlane } from "../../testing/recording-control-plane.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "waybill-events-"));
 const serviceDir = join(stateDir, "service");
@@ -45,28 +41,11 @@ before(async () => {
   db = (await openSqliteDatabase(join(stateDir, "waybill.db"))) as unknown as Kysely<Tables>;
   store = new KyselyStore(db, "sqlite", undefined, async () => undefined);
   integrations = new IntegrationStore(db as unknown as Kysely<IntegrationTables>);
-  const evidence = EvidenceService.open(stateDir);
-  engine = new Engine({
-    store,
-    evidence,
-    tasks: new TaskRegistry(),
-    targets: {
-      resolve() {
-        throw new Error("no targets in the events test");
-      },
-    },
-    log: () => undefined,
-  });
+  const recorder = recordingControlPlane(store, stateDir);
+  engine = recorder.engine;
+  const { deliveries } = recorder;
   // Runs are queued here, never executed: there is no target.
   await engine.stop();
-  const deliveries = new Deliveries(
-    store,
-    engine,
-    new ContentStore(join(stateDir, "artifacts")),
-    evidence,
-    join(stateDir, "advisories"),
-    new StagePolicies(store),
-  );
   const intake = new EventIntake({ integrations, store, deliveries, engine });
   const server = createApiServer(TokenRegistry.load(stateDir));
   app = server.app;
