@@ -10,6 +10,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   chownSync,
   closeSync,
@@ -47,6 +48,26 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * `with (force)` ends the database's other connections, and refuses when one of them is a process
+ * the test role may not signal: an autovacuum worker that has just started on it, after a test's
+ * writes. That worker finishes or gives way within moments, so the drop is tried again.
+ */
+async function dropDatabase(server: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await onServer(server, `drop database if exists "${name}" with (force)`);
+      return;
+    } catch (error) {
+      const mayNotSignal = error instanceof Error && "code" in error && error.code === "42501";
+      if (!mayNotSignal || attempt === DROP_ATTEMPTS) throw error;
+      await delay(200);
+    }
+  }
+}
+
+const DROP_ATTEMPTS = 25;
+
 /** A new, empty database on the test server; `drop()` removes it (connections and all). */
 export async function freshDatabase(): Promise<TestDatabase> {
   const server = await testServer();
@@ -57,7 +78,7 @@ export async function freshDatabase(): Promise<TestDatabase> {
   return {
     url: url.toString(),
     name,
-    drop: () => onServer(server, `drop database if exists "${name}" with (force)`),
+    drop: () => dropDatabase(server, name),
   };
 }
 
