@@ -262,27 +262,7 @@ describe(
       assert.equal(events.filter((event) => shortType(event) === "task.lease-taken-over").length, 1);
     });
     test("a run that waits for a person lets its lease go, and an approval given at another replica drives it on once", async () => {
-      const database = await sharedDatabase();
-      const storeA = await database.open();
-      const storeB = await database.open();
-      const digest = await recordArtifact(storeA, [{ name: "dev", approval: { pass: "manual" } }]);
-      const targetA = new HangingTarget(false);
-      const targetB = new HangingTarget(false);
-      const a = replica(storeA, targetA, "a");
-      const b = replica(storeB, targetB, "b");
-      await a.start();
-      const run = await a.enqueue({
-        shipId: "s1",
-        kind: "ship",
-        service: "shop",
-        stage: "dev",
-        digest,
-        version: "1",
-      });
-      await until(
-        "the run waits for approval",
-        async () => (await storeA.getRun(run.id))?.state === "waiting-approval",
-      );
+      const { storeB, targetA, targetB, b, run } = await runWaitingForApproval();
       await b.start();
       await b.approve(run.id, "alice");
       await until("the run succeeds", async () => (await storeB.getRun(run.id))?.state === "succeeded");
@@ -296,28 +276,8 @@ describe(
       );
     });
     test("an approval that arrives after the run was rejected is refused and changes nothing", async () => {
-      const database = await sharedDatabase();
-      const storeA = await database.open();
-      const storeB = await database.open();
-      const digest = await recordArtifact(storeA, [{ name: "dev", approval: { pass: "manual" } }]);
-      const targetA = new HangingTarget(false);
-      const targetB = new HangingTarget(false);
-      const a = replica(storeA, targetA, "a");
-      const b = replica(storeB, targetB, "b");
-      await a.start();
+      const { storeA, storeB, targetA, targetB, a, b, run } = await runWaitingForApproval();
       await b.start();
-      const run = await a.enqueue({
-        shipId: "s1",
-        kind: "ship",
-        service: "shop",
-        stage: "dev",
-        digest,
-        version: "1",
-      });
-      await until(
-        "the run waits for approval",
-        async () => (await storeA.getRun(run.id))?.state === "waiting-approval",
-      );
       // As the approval timeout (or a newer ship) rejects it at A while a person's approval, which
       // found the run waiting a moment before, is on its way at B.
       await a.reject(run.id, "waybill", "no approval before the approval timeout");
@@ -328,3 +288,32 @@ describe(
     });
   },
 );
+
+/**
+ * Two replicas on one database, A started, and a run of a manually approved stage that A has
+ * brought to its wait; B is not started yet.
+ */
+async function runWaitingForApproval() {
+  const database = await sharedDatabase();
+  const storeA = await database.open();
+  const storeB = await database.open();
+  const digest = await recordArtifact(storeA, [{ name: "dev", approval: { pass: "manual" } }]);
+  const targetA = new HangingTarget(false);
+  const targetB = new HangingTarget(false);
+  const a = replica(storeA, targetA, "a");
+  const b = replica(storeB, targetB, "b");
+  await a.start();
+  const run = await a.enqueue({
+    shipId: "s1",
+    kind: "ship",
+    service: "shop",
+    stage: "dev",
+    digest,
+    version: "1",
+  });
+  await until(
+    "the run waits for approval",
+    async () => (await storeA.getRun(run.id))?.state === "waiting-approval",
+  );
+  return { storeA, storeB, targetA, targetB, a, b, run };
+}
